@@ -1,0 +1,24 @@
+"""scikit-learn compatible linear models, one for each loss practitioners choose.
+
+Every estimator minimizes the weighted mean of its loss plus an L1, L2 or
+elastic-net penalty, exactly, with ``scipy.optimize`` and analytic gradients.
+"""
+
+from ._estimators import (
+    FocalLossClassifier,
+    HingeLossClassifier,
+    HuberLossRegressor,
+    LogisticLossClassifier,
+    QuantileLossRegressor,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FocalLossClassifier",
+    "HingeLossClassifier",
+    "HuberLossRegressor",
+    "LogisticLossClassifier",
+    "QuantileLossRegressor",
+    "__version__",
+]

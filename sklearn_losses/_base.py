@@ -1,0 +1,337 @@
+"""The shared ``fit``: validate, build the objective, solve, set fitted attributes.
+
+The public estimators in ``_estimators.py`` differ only in the loss they
+build (``_get_loss``) and in their constructor parameters.
+"""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.special import expit, log_expit, log_softmax, softmax
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model._base import LinearClassifierMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import compute_class_weight
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._objective import LinearObjective
+from ._solvers import solve
+
+
+def _weighted_median(values, weights):
+    """Smallest value at which the cumulative weight reaches half the total."""
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    return values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])]
+
+
+class LossLinearModel(BaseEstimator):
+    """Parameters and ``fit`` machinery shared by every estimator."""
+
+    _parameter_constraints = {
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "fit_intercept": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        *,
+        alpha=1e-4,
+        l1_ratio=0.0,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-10,
+        warm_start=False,
+    ):
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.warm_start = warm_start
+
+    def _get_loss(self, n_classes=None):
+        """The pointwise loss of this estimator (and of its number of classes)."""
+        raise NotImplementedError
+
+    def _validate_fit_data(self, X, y, sample_weight, *, y_numeric):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            dtype=[np.float64, np.float32],
+            y_numeric=y_numeric,
+            reset=True,
+        )
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        return X, y, sample_weight
+
+    def _solve(self, loss, X, y, sample_weight, coef, intercept):
+        """Build the objective for ``loss``; minimize it from ``(coef, intercept)``."""
+        objective = LinearObjective(
+            loss,
+            X,
+            y,
+            sample_weight,
+            alpha=self.alpha,
+            l1_ratio=self.l1_ratio,
+            fit_intercept=self.fit_intercept,
+            n_outputs=coef.shape[1],
+        )
+        result = solve(objective, coef, intercept, max_iter=self.max_iter, tol=self.tol)
+        return objective, result
+
+    def _warn_not_converged(self, method):
+        warnings.warn(
+            f"{type(self).__name__} ({method} solver) did not converge within "
+            f"max_iter={self.max_iter} iterations to tol={self.tol}; the model is "
+            "finite and usable but not optimal. Increase max_iter, or tol.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+
+    def _start(self, n_features, n_outputs, default_intercept):
+        """Starting point: the previous fit with ``warm_start``, else zeros."""
+        previous = getattr(self, "coef_", None)
+        if self.warm_start and previous is not None:
+            coef = np.asarray(previous, dtype=float).reshape(-1, n_features).T
+            intercept = np.atleast_1d(np.asarray(self.intercept_, dtype=float))
+            if coef.shape == (n_features, n_outputs):
+                return coef.copy(), intercept.copy()
+        intercept = np.full(n_outputs, default_intercept if self.fit_intercept else 0.0)
+        return np.zeros((n_features, n_outputs)), intercept
+
+
+class LossRegressor(RegressorMixin, LossLinearModel):
+    """Shared ``fit`` and ``predict`` of the regressors."""
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model by minimizing the objective.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; CSR and CSC sparse matrices are used as they are.
+        y : array-like of shape (n_samples,)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights, not all zero; ``None`` gives every sample
+            weight one.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X, y, sample_weight = self._validate_fit_data(
+            X, y, sample_weight, y_numeric=True
+        )
+        y = np.asarray(y, dtype=np.float64)
+        coef, intercept = self._start(X.shape[1], 1, _weighted_median(y, sample_weight))
+        _, result = self._solve(self._get_loss(), X, y, sample_weight, coef, intercept)
+        if not result.converged:
+            self._warn_not_converged(result.method)
+        self.coef_ = result.coef.ravel().astype(X.dtype)
+        self.intercept_ = float(result.intercept[0])
+        self.n_iter_ = result.n_iter
+        return self
+
+    def predict(self, X):
+        """Predict with the linear model ``X @ coef_ + intercept_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted values.
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=["csr", "csc"],
+            dtype=[np.float64, np.float32],
+            reset=False,
+        )
+        return np.asarray(X @ self.coef_).ravel() + self.intercept_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class LossClassifier(LinearClassifierMixin, LossLinearModel):
+    """Shared ``fit`` of the classifiers.
+
+    Two classes make one binary problem on the signed label; more classes
+    make one multinomial problem (``_multiclass = "multinomial"``) or one
+    binary problem per class against the rest (``_multiclass = "ovr"``).
+    """
+
+    _parameter_constraints = {
+        **LossLinearModel._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+    _multiclass = "multinomial"
+
+    def __init__(
+        self,
+        *,
+        alpha=1e-4,
+        l1_ratio=0.0,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-10,
+        warm_start=False,
+        class_weight=None,
+    ):
+        super().__init__(
+            alpha=alpha,
+            l1_ratio=l1_ratio,
+            fit_intercept=fit_intercept,
+            max_iter=max_iter,
+            tol=tol,
+            warm_start=warm_start,
+        )
+        self.class_weight = class_weight
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model by minimizing the objective.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; CSR and CSC sparse matrices are used as they are.
+        y : array-like of shape (n_samples,)
+            Class labels (strings, integers or booleans).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights, not all zero, multiplied by the class
+            weights; ``None`` gives every sample weight one.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X, y, sample_weight = self._validate_fit_data(
+            X, y, sample_weight, y_numeric=False
+        )
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        codes = encoder.transform(y)
+        n_classes = self.classes_.size
+        if np.unique(codes[sample_weight > 0]).size < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes with "
+                "positive weight; the data contains only one class: "
+                f"{self.classes_[codes[sample_weight > 0][0]]!r}."
+            )
+        class_weight = compute_class_weight(
+            self.class_weight, classes=self.classes_, y=y
+        )
+        sample_weight = sample_weight * class_weight[codes]
+
+        if n_classes == 2 or self._multiclass == "ovr":
+            problems = (
+                [codes == 1]
+                if n_classes == 2
+                else [codes == k for k in range(n_classes)]
+            )
+            coef, intercept = self._start(X.shape[1], len(problems), 0.0)
+            coefs, intercepts, n_iters = [], [], []
+            loss = self._get_loss(2)
+            for k, positive in enumerate(problems):
+                signed = np.where(positive, 1.0, -1.0)
+                _, result = self._solve(
+                    loss, X, signed, sample_weight, coef[:, [k]], intercept[[k]]
+                )
+                if not result.converged:
+                    self._warn_not_converged(result.method)
+                coefs.append(result.coef.ravel())
+                intercepts.append(result.intercept[0])
+                n_iters.append(result.n_iter)
+            coef_matrix, intercept_vector = np.array(coefs), np.array(intercepts)
+            n_iter = max(n_iters)
+        else:
+            coef, intercept = self._start(X.shape[1], n_classes, 0.0)
+            _, result = self._solve(
+                self._get_loss(n_classes), X, codes, sample_weight, coef, intercept
+            )
+            if not result.converged:
+                self._warn_not_converged(result.method)
+            coef_matrix, intercept_vector = result.coef.T, result.intercept
+            n_iter = result.n_iter
+        self.coef_ = np.ascontiguousarray(coef_matrix, dtype=X.dtype)
+        self.intercept_ = intercept_vector.astype(X.dtype)
+        self.n_iter_ = n_iter
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.classifier_tags.multi_class = True
+        return tags
+
+
+class ProbabilisticLossClassifier(LossClassifier):
+    """A classifier whose scores are log-odds (binary) or softmax logits."""
+
+    def predict_proba(self, X):
+        """Class probabilities: the sigmoid of the score, or the softmax of the scores.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probability of each class, in the order of ``classes_``.
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            positive = expit(scores)
+            return np.column_stack([1.0 - positive, positive])
+        return softmax(scores, axis=1)
+
+    def predict_log_proba(self, X):
+        """Logarithm of the class probabilities, computed without underflow.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probability of each class, in the order of ``classes_``.
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return np.column_stack([log_expit(-scores), log_expit(scores)])
+        return log_softmax(scores, axis=1)

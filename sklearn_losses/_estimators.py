@@ -1,0 +1,512 @@
+"""The five public estimators: one per loss, all minimizing the same objective.
+
+Each differs from the others only in the loss it builds (``_get_loss``) and
+in that loss's parameters; ``fit`` lives in ``_base.py``.
+"""
+
+from numbers import Real
+
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._base import LossClassifier, LossRegressor, ProbabilisticLossClassifier
+from ._loss import (
+    FocalLoss,
+    HingeLoss,
+    HuberLoss,
+    LogisticLoss,
+    MultinomialFocalLoss,
+    MultinomialLoss,
+    PinballLoss,
+    SquaredHingeLoss,
+)
+
+_OBJECTIVE = """
+    The objective, with ``f_i = x_i . w + b`` and ``s_i`` the sample weights
+    (times the class weights, for classifiers) summing to ``S``::
+
+        J(w, b) = (1 / S) * sum_i s_i * L(y_i, f_i)
+                  + alpha * (l1_ratio * ||w||_1 + (1 - l1_ratio) / 2 * ||w||_2**2)
+
+    The intercept ``b`` is not penalized."""
+
+_COMMON_PARAMETERS = """alpha : float, default=1e-4
+        Strength of the penalty, ``alpha >= 0``; ``alpha=0`` fits without
+        penalty.
+
+    l1_ratio : float, default=0.0
+        Share of the L1 norm in the penalty, in ``[0, 1]``: 0 is ridge, 1 is
+        lasso, in between the elastic net.
+
+    fit_intercept : bool, default=True
+        Whether to fit the intercept ``b``; if False, ``b = 0``.
+
+    max_iter : int, default=1000
+        Maximum number of iterations of the solver (L-BFGS-B iterations, or
+        HiGHS iterations for a linear program), ``max_iter >= 1``.
+
+    tol : float, default=1e-10
+        Stopping tolerance, ``tol >= 0``: the largest entry of the projected
+        gradient for the L-BFGS-B solver; the duality gap relative to the
+        objective for the smoothed-dual solver, where it is at least 1e-8.
+        Linear programs are solved exactly.
+
+    warm_start : bool, default=False
+        Whether to start from the previous ``coef_`` and ``intercept_``
+        rather than from zero."""
+
+_CLASS_WEIGHT = """class_weight : dict, "balanced" or None, default=None
+        Weights multiplying the sample weights by class: a dict
+        ``{class_label: weight}``, or ``"balanced"`` for
+        ``n_samples / (n_classes * bincount(y))``; None gives every class
+        weight one."""
+
+
+def _document(template):
+    """Fill the shared parts into a class docstring."""
+
+    def decorate(cls):
+        cls.__doc__ = template.format(
+            objective=_OBJECTIVE,
+            common=_COMMON_PARAMETERS,
+            class_weight=_CLASS_WEIGHT,
+        )
+        return cls
+
+    return decorate
+
+
+@_document(
+    """Linear regression with the Huber loss: squared near zero, linear in the tails.
+
+    The loss of the residual ``r = y - f`` is ``r**2 / 2`` for
+    ``|r| <= delta`` and ``delta * (|r| - delta / 2)`` beyond, so that
+    outliers pull on the fit with a bounded force.
+{objective}
+
+    Unlike scikit-learn's ``HuberRegressor``, ``delta`` is on the scale of
+    ``y`` (no scale is estimated) and the penalty follows the convention
+    above.
+
+    Solver: L-BFGS-B with the analytic gradient (the Huber loss is
+    continuously differentiable); with ``l1_ratio > 0``, L-BFGS-B on the
+    bound-constrained split ``w = w+ - w-``.
+
+    Parameters
+    ----------
+    delta : float, default=1.0
+        Where the loss turns from quadratic to linear, ``delta > 0``, in the
+        units of ``y``.
+
+    {common}
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+        Coefficients ``w``.
+
+    intercept_ : float
+        Intercept ``b``.
+
+    n_iter_ : int
+        Number of solver iterations.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit, when ``X`` has string column
+        names.
+
+    See Also
+    --------
+    QuantileLossRegressor : Linear quantile regression.
+    sklearn.linear_model.HuberRegressor : Huber regression with a jointly
+        estimated scale.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_losses import HuberLossRegressor
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0], [4.0]])
+    >>> y = np.array([0.0, 1.0, 2.0, 3.0, 40.0])
+    >>> model = HuberLossRegressor(delta=1.0, alpha=0.0).fit(X, y)
+    >>> round(float(model.coef_[0]), 3), round(model.intercept_, 3)
+    (1.0, 0.0)
+    """
+)
+class HuberLossRegressor(LossRegressor):
+    _parameter_constraints = {
+        **LossRegressor._parameter_constraints,
+        "delta": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(
+        self,
+        *,
+        delta=1.0,
+        alpha=1e-4,
+        l1_ratio=0.0,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-10,
+        warm_start=False,
+    ):
+        super().__init__(
+            alpha=alpha,
+            l1_ratio=l1_ratio,
+            fit_intercept=fit_intercept,
+            max_iter=max_iter,
+            tol=tol,
+            warm_start=warm_start,
+        )
+        self.delta = delta
+
+    def _get_loss(self, n_classes=None):
+        return HuberLoss(self.delta)
+
+
+@_document(
+    """Linear quantile regression: the pinball loss.
+
+    The loss of the residual ``r = y - f`` is ``max(q * r, (q - 1) * r)``
+    with ``q = quantile``; its minimizer predicts the conditional
+    ``q``-quantile of ``y``.
+{objective}
+
+    Solver (both exact): with no penalty or a pure L1 penalty
+    (``alpha == 0`` or ``l1_ratio == 1``), a linear program solved by HiGHS;
+    with an L2 part, L-BFGS-B on the box-constrained dual, finished by an
+    exact active-set step and certified by the duality gap.
+
+    Parameters
+    ----------
+    quantile : float, default=0.5
+        The quantile to predict, ``0 < quantile < 1``.
+
+    {common}
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+        Coefficients ``w``.
+
+    intercept_ : float
+        Intercept ``b``.
+
+    n_iter_ : int
+        Number of solver iterations.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit, when ``X`` has string column
+        names.
+
+    See Also
+    --------
+    HuberLossRegressor : Robust regression with the Huber loss.
+    sklearn.linear_model.QuantileRegressor : The same model with
+        ``l1_ratio=1``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_losses import QuantileLossRegressor
+    >>> X = np.arange(10.0).reshape(-1, 1)
+    >>> y = 2.0 * X.ravel() + 1.0
+    >>> model = QuantileLossRegressor(quantile=0.5, alpha=0.0).fit(X, y)
+    >>> round(float(model.coef_[0]), 6), round(model.intercept_, 6)
+    (2.0, 1.0)
+    """
+)
+class QuantileLossRegressor(LossRegressor):
+    _parameter_constraints = {
+        **LossRegressor._parameter_constraints,
+        "quantile": [Interval(Real, 0, 1, closed="neither")],
+    }
+
+    def __init__(
+        self,
+        *,
+        quantile=0.5,
+        alpha=1e-4,
+        l1_ratio=0.0,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-10,
+        warm_start=False,
+    ):
+        super().__init__(
+            alpha=alpha,
+            l1_ratio=l1_ratio,
+            fit_intercept=fit_intercept,
+            max_iter=max_iter,
+            tol=tol,
+            warm_start=warm_start,
+        )
+        self.quantile = quantile
+
+    def _get_loss(self, n_classes=None):
+        return PinballLoss(self.quantile)
+
+
+@_document(
+    """Linear classification with the hinge or the squared hinge loss (a linear SVM).
+
+    With the signed label ``y~ = +1`` for ``classes_[1]`` and ``-1`` for
+    ``classes_[0]`` and the margin ``m = y~ * f``, the loss is
+    ``max(0, 1 - m)`` (``loss="hinge"``) or ``max(0, 1 - m)**2``
+    (``loss="squared_hinge"``). More than two classes are fitted one class
+    against the rest, each problem with the objective below.
+{objective}
+
+    Solver: for ``"squared_hinge"`` (continuously differentiable), L-BFGS-B,
+    on the split ``w = w+ - w-`` when ``l1_ratio > 0``. For ``"hinge"``
+    (exact in both cases): a linear program solved by HiGHS with no penalty
+    or a pure L1 penalty; with an L2 part, L-BFGS-B on the box-constrained
+    dual, finished by an exact active-set step and certified by the duality
+    gap.
+
+    Hinge optima need not be unique (the intercept, or with ``alpha=0`` the
+    whole solution); the solvers return one of them deterministically.
+
+    Parameters
+    ----------
+    loss : {{"hinge", "squared_hinge"}}, default="hinge"
+        The loss to minimize.
+
+    {common}
+
+    {class_weight}
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Coefficients: one row for two classes, one per class for more.
+
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Intercepts.
+
+    n_iter_ : int
+        Number of solver iterations (the largest over the one-vs-rest
+        problems).
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit, when ``X`` has string column
+        names.
+
+    See Also
+    --------
+    LogisticLossClassifier : Classification with the logistic loss.
+    sklearn.svm.LinearSVC : The same model with ``fit_intercept=False``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn_losses import HingeLossClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> model = make_pipeline(StandardScaler(), HingeLossClassifier(alpha=1e-3))
+    >>> model.fit(X, y).score(X, y) > 0.97
+    True
+    """
+)
+class HingeLossClassifier(LossClassifier):
+    _parameter_constraints = {
+        **LossClassifier._parameter_constraints,
+        "loss": [StrOptions({"hinge", "squared_hinge"})],
+    }
+    _multiclass = "ovr"
+
+    def __init__(
+        self,
+        *,
+        loss="hinge",
+        alpha=1e-4,
+        l1_ratio=0.0,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-10,
+        warm_start=False,
+        class_weight=None,
+    ):
+        super().__init__(
+            alpha=alpha,
+            l1_ratio=l1_ratio,
+            fit_intercept=fit_intercept,
+            max_iter=max_iter,
+            tol=tol,
+            warm_start=warm_start,
+            class_weight=class_weight,
+        )
+        self.loss = loss
+
+    def _get_loss(self, n_classes=None):
+        return HingeLoss() if self.loss == "hinge" else SquaredHingeLoss()
+
+
+@_document(
+    """Logistic regression: binary, or multinomial for more than two classes.
+
+    With the signed label ``y~`` and the margin ``m = y~ * f``, the binary
+    loss is ``log(1 + exp(-m))``; for more than two classes the loss is
+    ``-log softmax(f)[y]`` with one coefficient row and intercept per class,
+    the penalty over the whole coefficient matrix.
+{objective}
+
+    ``LogisticLossClassifier(alpha=a)`` solves the same problem as
+    scikit-learn's ``LogisticRegression(C=1 / (a * S))``.
+
+    Solver: L-BFGS-B with the analytic gradient; on the split
+    ``w = w+ - w-`` when ``l1_ratio > 0``.
+
+    Parameters
+    ----------
+    {common}
+
+    {class_weight}
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Coefficients: one row for two classes, one per class for more.
+
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Intercepts.
+
+    n_iter_ : int
+        Number of solver iterations.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit, when ``X`` has string column
+        names.
+
+    See Also
+    --------
+    FocalLossClassifier : The focal loss, which down-weights easy samples.
+    sklearn.linear_model.LogisticRegression : The same model, penalty set by
+        ``C``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn_losses import LogisticLossClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = LogisticLossClassifier(alpha=1e-2).fit(X, y)
+    >>> model.predict_proba(X[:1]).round(2)
+    array([[0.95, 0.05, 0.  ]])
+    """
+)
+class LogisticLossClassifier(ProbabilisticLossClassifier):
+    def _get_loss(self, n_classes=2):
+        return LogisticLoss() if n_classes == 2 else MultinomialLoss()
+
+
+@_document(
+    """Classification with the focal loss, which down-weights well-classified samples.
+
+    With ``p_t`` the predicted probability of the true class (the sigmoid of
+    the margin for two classes, the softmax for more), the loss is
+    ``-(1 - p_t)**gamma * log(p_t)``; ``gamma = 0`` is the logistic loss.
+{objective}
+
+    For ``gamma > 0`` the loss is not convex in ``f``: the fit is a
+    stationary point, reached deterministically from zero (or from the
+    previous fit with ``warm_start``).
+
+    Solver: L-BFGS-B with the analytic gradient; on the split
+    ``w = w+ - w-`` when ``l1_ratio > 0``.
+
+    Parameters
+    ----------
+    gamma : float, default=2.0
+        Focusing parameter, ``gamma >= 0``.
+
+    {common}
+
+    {class_weight}
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Coefficients: one row for two classes, one per class for more.
+
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Intercepts.
+
+    n_iter_ : int
+        Number of solver iterations.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit, when ``X`` has string column
+        names.
+
+    See Also
+    --------
+    LogisticLossClassifier : The case ``gamma = 0``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn_losses import FocalLossClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> model = make_pipeline(StandardScaler(), FocalLossClassifier(gamma=2.0))
+    >>> model.fit(X, y).score(X, y) > 0.97
+    True
+    """
+)
+class FocalLossClassifier(ProbabilisticLossClassifier):
+    _parameter_constraints = {
+        **ProbabilisticLossClassifier._parameter_constraints,
+        "gamma": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        gamma=2.0,
+        alpha=1e-4,
+        l1_ratio=0.0,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-10,
+        warm_start=False,
+        class_weight=None,
+    ):
+        super().__init__(
+            alpha=alpha,
+            l1_ratio=l1_ratio,
+            fit_intercept=fit_intercept,
+            max_iter=max_iter,
+            tol=tol,
+            warm_start=warm_start,
+            class_weight=class_weight,
+        )
+        self.gamma = gamma
+
+    def _get_loss(self, n_classes=2):
+        if n_classes == 2:
+            return FocalLoss(self.gamma)
+        return MultinomialFocalLoss(self.gamma)

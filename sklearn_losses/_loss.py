@@ -1,0 +1,243 @@
+"""Pointwise losses on the raw prediction.
+
+Each loss maps a target and a raw prediction ``f`` (a score, or one score per
+class) to one number per sample, and knows its derivative with respect to
+``f``.  The losses know nothing of coefficients, penalties or solvers: the
+objective module lifts them to coefficient space.
+
+Encodings of ``y_true``:
+
+- regression losses: the real target;
+- binary classification losses: the signed label ``+1`` for ``classes_[1]``
+  and ``-1`` for ``classes_[0]``, so that the margin is ``y_true * f``;
+- multiclass losses: the integer code of the class, with ``f`` of shape
+  ``(n_samples, n_classes)``.
+
+Every formula here stays finite and silent (no floating point warning) for
+residuals and margins of magnitude up to 1e300, with one exception that
+arithmetic forces: the squared hinge exceeds the float64 range once the
+margin is below about -1.3e154, where its value is ``inf``.
+"""
+
+import numpy as np
+from scipy.special import expit, log_expit, log_softmax, logsumexp, softmax
+
+
+class PointwiseLoss:
+    """Base class: a loss ``L(y_true, raw_prediction)`` evaluated per sample.
+
+    Attributes
+    ----------
+    is_smooth : bool
+        True when ``L`` is continuously differentiable in the raw prediction,
+        so that a quasi-Newton method may be applied to it.
+    is_multiclass : bool
+        True when the raw prediction has one column per class.
+    """
+
+    is_smooth = True
+    is_multiclass = False
+
+    def loss(self, y_true, raw_prediction):
+        """Return ``L(y_true, raw_prediction)`` for each sample."""
+        return self.loss_gradient(y_true, raw_prediction)[0]
+
+    def gradient(self, y_true, raw_prediction):
+        """Return the derivative of ``L`` with respect to the raw prediction."""
+        return self.loss_gradient(y_true, raw_prediction)[1]
+
+    def loss_gradient(self, y_true, raw_prediction):
+        """Return the loss and its derivative, sharing the common work."""
+        raise NotImplementedError
+
+    def __repr__(self):
+        params = ", ".join(f"{key}={value!r}" for key, value in vars(self).items())
+        return f"{type(self).__name__}({params})"
+
+
+class PiecewiseLinearLoss(PointwiseLoss):
+    """A convex loss that is the maximum of two affine functions of ``f``.
+
+    Written as ``L(y, f) = max over u in [lower, upper] of u * (c - a * f)``
+    with ``a = +-1``, which is what the linear program and the dual solvers
+    need: the dual variable of sample ``i`` lives in the box
+    ``[s_i * lower, s_i * upper]``.
+    """
+
+    is_smooth = False
+
+    def dual_box(self):
+        """Return ``(lower, upper)``, the range of the slope variable ``u``."""
+        raise NotImplementedError
+
+    def affine_parts(self, y_true):
+        """Return ``(c, a)`` with ``L(y, f) = max_u u * (c - a * f)``."""
+        raise NotImplementedError
+
+    def smoothed_loss_gradient(self, y_true, raw_prediction, smoothing):
+        """Moreau envelope ``max over u in the box of u * t - smoothing * u**2 / 2``.
+
+        With ``t = c - a * f``: quadratic ``t**2 / (2 * smoothing)`` where
+        ``t / smoothing`` lies in the box, linear beyond; it is continuously
+        differentiable, below ``L`` by at most ``smoothing * max(lower**2,
+        upper**2) / 2``, and its slope ``u = clip(t / smoothing, lower, upper)``
+        is a dual point. Returns the value, the derivative in ``f`` and ``u``.
+        """
+        c, a = self.affine_parts(y_true)
+        lower, upper = self.dual_box()
+        inner = c - a * raw_prediction
+        slope = np.clip(inner / smoothing, lower, upper)
+        value = slope * inner - 0.5 * smoothing * slope**2
+        return value, -a * slope, slope
+
+    def loss_gradient(self, y_true, raw_prediction):
+        c, a = self.affine_parts(y_true)
+        lower, upper = self.dual_box()
+        inner = c - a * raw_prediction
+        # The slope that attains the maximum: upper where inner > 0, else lower;
+        # it is also a subgradient of L with respect to inner.
+        slope = np.where(inner > 0, upper, lower)
+        return slope * inner, -a * slope
+
+
+class HuberLoss(PointwiseLoss):
+    """Huber loss ``r**2 / 2`` for ``|r| <= delta``, else ``delta * (|r| - delta / 2)``.
+
+    ``r = y_true - raw_prediction``.  Its derivative is ``-clip(r, -delta, delta)``.
+    """
+
+    def __init__(self, delta=1.0):
+        self.delta = delta
+
+    def loss_gradient(self, y_true, raw_prediction):
+        residual = y_true - raw_prediction
+        clipped = np.clip(residual, -self.delta, self.delta)
+        # clipped * (r - clipped / 2) is r**2/2 inside the band and the linear
+        # branch outside, without ever squaring a large residual.
+        return clipped * (residual - clipped / 2), -clipped
+
+    def hessian(self, y_true, raw_prediction):
+        """Second derivative (generalized): 1 inside the band, 0 outside."""
+        return (np.abs(y_true - raw_prediction) <= self.delta).astype(float)
+
+
+class PinballLoss(PiecewiseLinearLoss):
+    """Pinball (quantile) loss ``max(q * r, (q - 1) * r)``, ``r = y_true - f``."""
+
+    def __init__(self, quantile=0.5):
+        self.quantile = quantile
+
+    def dual_box(self):
+        return self.quantile - 1.0, self.quantile
+
+    def affine_parts(self, y_true):
+        return y_true, np.ones_like(y_true)
+
+
+class HingeLoss(PiecewiseLinearLoss):
+    """Hinge loss ``max(0, 1 - m)`` of the margin ``m = y_true * f``."""
+
+    def dual_box(self):
+        return 0.0, 1.0
+
+    def affine_parts(self, y_true):
+        return np.ones_like(y_true), y_true
+
+
+class SquaredHingeLoss(PointwiseLoss):
+    """Squared hinge loss ``max(0, 1 - m)**2`` of the margin ``m = y_true * f``."""
+
+    def loss_gradient(self, y_true, raw_prediction):
+        shortfall = np.maximum(0.0, 1.0 - y_true * raw_prediction)
+        # The square exceeds float64 only beyond |m| ~ 1.3e154; inf is the
+        # honest value there, so the overflow is not reported as an error.
+        with np.errstate(over="ignore"):
+            loss = shortfall**2
+        return loss, -2.0 * y_true * shortfall
+
+    def hessian(self, y_true, raw_prediction):
+        """Second derivative (generalized): 2 where the margin is below 1."""
+        return 2.0 * (y_true * raw_prediction < 1.0)
+
+
+class LogisticLoss(PointwiseLoss):
+    """Binary logistic loss ``log(1 + exp(-m))``, ``m = y_true * f``."""
+
+    def loss_gradient(self, y_true, raw_prediction):
+        margin = y_true * raw_prediction
+        return -log_expit(margin), -y_true * expit(-margin)
+
+    def hessian(self, y_true, raw_prediction):
+        """Second derivative ``p * (1 - p)`` with ``p = sigmoid(m)``."""
+        probability = expit(y_true * raw_prediction)
+        return probability * (1.0 - probability)
+
+
+class FocalLoss(PointwiseLoss):
+    """Binary focal loss ``-(1 - p)**gamma * log(p)``, ``p = sigmoid(y_true * f)``.
+
+    With ``u = 1 - p``, its derivative in the margin is
+    ``gamma * u**gamma * p * log(p) - u**(gamma + 1)``, evaluated through
+    ``log(p)`` and ``log(u)`` so that neither ``p`` nor ``u`` underflowing
+    produces ``0 * inf``.
+    """
+
+    def __init__(self, gamma=2.0):
+        self.gamma = gamma
+
+    def loss_gradient(self, y_true, raw_prediction):
+        margin = y_true * raw_prediction
+        log_p = log_expit(margin)
+        log_u = log_expit(-margin)
+        modulating = np.exp(self.gamma * log_u)  # (1 - p) ** gamma
+        probability = expit(margin)
+        loss = -modulating * log_p
+        dloss_dmargin = modulating * (self.gamma * probability * log_p - np.exp(log_u))
+        return loss, y_true * dloss_dmargin
+
+
+class MultinomialLoss(PointwiseLoss):
+    """Multinomial logistic loss ``-log softmax(f)[y]`` over ``n_classes`` scores."""
+
+    is_multiclass = True
+
+    def loss_gradient(self, y_true, raw_prediction):
+        rows = np.arange(raw_prediction.shape[0])
+        log_normalizer = logsumexp(raw_prediction, axis=1)
+        loss = log_normalizer - raw_prediction[rows, y_true]
+        gradient = softmax(raw_prediction, axis=1)
+        gradient[rows, y_true] -= 1.0
+        return loss, gradient
+
+
+class MultinomialFocalLoss(PointwiseLoss):
+    """Softmax focal loss ``-(1 - p_y)**gamma * log(p_y)``, ``p = softmax(f)``.
+
+    With ``u = 1 - p_y``, the derivative in ``f_k`` is
+    ``r_k * (gamma * u**gamma * p_y * log(p_y) - u**(gamma + 1))`` where
+    ``r_y = 1`` and ``r_k = -p_k / u`` for ``k != y``: ``-r`` over the other
+    classes is the softmax of their scores, which stays finite when ``u``
+    underflows to zero.
+    """
+
+    is_multiclass = True
+
+    def __init__(self, gamma=2.0):
+        self.gamma = gamma
+
+    def loss_gradient(self, y_true, raw_prediction):
+        n_samples, n_classes = raw_prediction.shape
+        rows = np.arange(n_samples)
+        log_proba = log_softmax(raw_prediction, axis=1)
+        log_p = log_proba[rows, y_true]
+        # The scores of the other classes; the true class is masked out.
+        others = raw_prediction.copy()
+        others[rows, y_true] = -np.inf
+        log_u = logsumexp(others, axis=1) - logsumexp(raw_prediction, axis=1)
+        log_u = np.minimum(log_u, 0.0)
+        modulating = np.exp(self.gamma * log_u)
+        loss = -modulating * log_p
+        scale = modulating * (self.gamma * np.exp(log_p) * log_p - np.exp(log_u))
+        direction = -softmax(others, axis=1)
+        direction[rows, y_true] = 1.0
+        return loss, direction * scale[:, None]

@@ -1,0 +1,202 @@
+"""The one objective every estimator minimizes, over the coefficients and intercept.
+
+    J(W, b) = sum_i s_i * L(y_i, x_i . W + b)
+              + alpha * (l1_ratio * ||W||_1 + (1 - l1_ratio) / 2 * ||W||_F**2)
+
+with ``s_i`` the sample weights normalized to sum to one (so the data term is
+the weighted mean of the loss) and the intercept ``b`` never penalized.
+``W`` has shape ``(n_features, n_outputs)``: one column for regression and
+binary classification, one per class for multinomial models.
+
+Parameters are packed into one flat vector, coefficients first (``W``
+raveled in C order) and intercepts last, which is what ``scipy.optimize``
+works on.  Dense and sparse ``X`` go through the same code: ``X @ W`` and
+``X.T @ G``.
+"""
+
+import numpy as np
+
+
+class LinearObjective:
+    """A pointwise loss lifted to the linear model ``f = X @ W + b``.
+
+    Parameters
+    ----------
+    loss : PointwiseLoss
+        The loss, see ``sklearn_losses._loss``.
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        The design matrix, used as it is (never copied here).
+    y : ndarray of shape (n_samples,)
+        The target in the loss's encoding.
+    sample_weight : ndarray of shape (n_samples,)
+        Non-negative weights; normalized here to sum to one.
+    alpha : float
+        Overall penalty strength, ``alpha >= 0``.
+    l1_ratio : float
+        Share of the L1 norm in the penalty, in ``[0, 1]``.
+    fit_intercept : bool
+        Whether ``b`` is a free parameter or fixed at zero.
+    n_outputs : int
+        Number of columns of ``W``.
+    """
+
+    def __init__(
+        self, loss, X, y, sample_weight, *, alpha, l1_ratio, fit_intercept, n_outputs=1
+    ):
+        self.loss = loss
+        self.X = X
+        self.y = y
+        self.sample_weight = sample_weight / sample_weight.sum()
+        self.l1_strength = alpha * l1_ratio
+        self.l2_strength = alpha * (1.0 - l1_ratio)
+        self.fit_intercept = fit_intercept
+        self.n_outputs = n_outputs
+        self.n_features = X.shape[1]
+
+    # -- packing -----------------------------------------------------------
+    @property
+    def n_coef(self):
+        return self.n_features * self.n_outputs
+
+    def pack(self, coef, intercept):
+        """Flatten ``W`` of shape (n_features, n_outputs) and ``b`` into one vector.
+
+        Without an intercept, ``b`` is not a parameter and is left out.
+        """
+        parts = [np.ravel(coef)] + ([np.ravel(intercept)] if self.fit_intercept else [])
+        return np.concatenate(parts).astype(float)
+
+    def unpack(self, params):
+        """Return ``(W, b)`` from the packed vector."""
+        coef = params[: self.n_coef].reshape(self.n_features, self.n_outputs)
+        if self.fit_intercept:
+            intercept = params[self.n_coef :]
+        else:
+            intercept = np.zeros(self.n_outputs)
+        return coef, intercept
+
+    # -- values ------------------------------------------------------------
+    def raw_prediction(self, coef, intercept):
+        """``X @ W + b``, raveled to one dimension for single-output losses."""
+        raw = np.asarray(self.X @ coef) + intercept
+        return raw if self.loss.is_multiclass else raw.ravel()
+
+    def data_term(self, coef, intercept):
+        """Weighted mean of the pointwise loss."""
+        raw = self.raw_prediction(coef, intercept)
+        return self.sample_weight @ self.loss.loss(self.y, raw)
+
+    def penalty(self, coef):
+        """``alpha * (l1_ratio * ||W||_1 + (1 - l1_ratio) / 2 * ||W||**2)``."""
+        return self.l1_strength * np.abs(coef).sum() + 0.5 * self.l2_strength * (
+            coef.ravel() @ coef.ravel()
+        )
+
+    def value(self, coef, intercept):
+        """The full objective ``J(W, b)``."""
+        return self.data_term(coef, intercept) + self.penalty(coef)
+
+    def smooth_value_gradient(self, params):
+        """Data term plus the L2 part of the penalty, and its gradient.
+
+        The L1 part is left to the solver, which handles it exactly (by the
+        split ``W = W+ - W-`` or by a linear program).  Returns
+        ``(value, gradient)`` as ``scipy.optimize.minimize(jac=True)`` wants.
+        """
+        coef, intercept = self.unpack(params)
+        raw = self.raw_prediction(coef, intercept)
+        loss, dloss = self.loss.loss_gradient(self.y, raw)
+        # Weighted derivative per sample (and class): the chain rule's inner part.
+        weighted = dloss * (
+            self.sample_weight[:, None] if dloss.ndim == 2 else self.sample_weight
+        )
+        weighted = weighted.reshape(-1, self.n_outputs)
+        coef_gradient = np.asarray(self.X.T @ weighted) + self.l2_strength * coef
+        value = self.sample_weight @ loss + 0.5 * self.l2_strength * (
+            coef.ravel() @ coef.ravel()
+        )
+        parts = [coef_gradient.ravel()]
+        if self.fit_intercept:
+            parts.append(weighted.sum(axis=0))
+        return value, np.concatenate(parts)
+
+    def smooth_hessian_product(self, params, direction):
+        """Product of the (generalized) Hessian of the smooth part with ``direction``.
+
+        Available for single-output losses with a ``hessian`` method (Huber,
+        squared hinge, logistic): ``X.T @ diag(s * L'') @ X`` plus the L2
+        term, with the intercept as a column of ones.
+        """
+        coef, intercept = self.unpack(params)
+        raw = self.raw_prediction(coef, intercept)
+        curvature = self.sample_weight * self.loss.hessian(self.y, raw)
+        direction_coef, direction_intercept = self.unpack(direction)
+        change = np.asarray(self.X @ direction_coef).ravel() + direction_intercept
+        weighted = curvature * change
+        parts = [
+            np.asarray(self.X.T @ weighted).ravel()
+            + self.l2_strength * direction_coef.ravel()
+        ]
+        if self.fit_intercept:
+            parts.append([weighted.sum()])
+        return np.concatenate(parts)
+
+    # -- piecewise-linear losses: dual and exact intercept --------------------
+    def soft_threshold(self, z):
+        """Coefficients that minimize ``-z . w + l1 * |w|_1 + l2 / 2 * |w|**2``."""
+        return (
+            np.sign(z)
+            * np.maximum(np.abs(z) - self.l1_strength, 0.0)
+            / self.l2_strength
+        )
+
+    def dual_value(self, theta):
+        """Dual objective of a piecewise-linear loss with an L2 or elastic-net penalty.
+
+        With ``L(y, f) = max over u in [lower, upper] of u * (c - a * f)``, the
+        dual variables ``theta_i = s_i * u_i`` give the lower bound
+
+            D(theta) = c . theta - ||soft_threshold(X.T @ (a * theta))||**2 * l2 / 2
+
+        valid for every ``theta`` in the box, and also satisfying
+        ``a . theta = 0`` when the intercept is fitted.
+        """
+        c, a = self.loss.affine_parts(self.y)
+        coef = self.soft_threshold(np.asarray(self.X.T @ (a * theta)).ravel())
+        return c @ theta - 0.5 * self.l2_strength * (coef @ coef)
+
+    def best_intercept(self, coef):
+        """Exact minimizer over ``b`` of a piecewise-linear data term at fixed ``W``.
+
+        The data term is convex and piecewise linear in ``b``, with one kink
+        per sample; sorting the kinks and accumulating slopes finds where the
+        slope crosses zero.  Where the minimizers form an interval, its
+        midpoint is returned, so the choice does not depend on how the
+        weight of a sample is spread over duplicates.
+        """
+        c, a = self.loss.affine_parts(self.y)
+        lower, upper = self.loss.dual_box()
+        offset = np.asarray(self.X @ coef).ravel()
+        weight = self.sample_weight
+        keep = weight > 0
+        c, a, offset, weight = c[keep], a[keep], offset[keep], weight[keep]
+        # Sample i contributes weight * max_u u * (c - a * (offset + b)): a kink
+        # at b = a * c - offset; its slope in b is -a * upper on the side where
+        # c - a * f > 0 and -a * lower on the other.
+        kinks = a * c - offset
+        slope_left = np.where(a > 0, -a * upper, -a * lower) * weight
+        slope_right = np.where(a > 0, -a * lower, -a * upper) * weight
+        order = np.argsort(kinks, kind="stable")
+        kinks = kinks[order]
+        increments = (slope_right - slope_left)[order]
+        slope_after = slope_left.sum() + np.cumsum(increments)
+        scale = np.abs(increments).sum()
+        tolerance = 1e-12 * scale
+        first = np.searchsorted(slope_after, -tolerance, side="left")
+        if first >= kinks.size:
+            return kinks[-1]
+        last = np.searchsorted(slope_after, tolerance, side="right")
+        if slope_after[first] > tolerance or last >= kinks.size:
+            # The slope jumps across zero at this kink: a unique minimizer.
+            return kinks[first]
+        return 0.5 * (kinks[first] + kinks[last])

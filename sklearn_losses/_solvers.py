@@ -1,0 +1,569 @@
+"""Solvers, and the one place where a solver is chosen for a problem.
+
+``solve`` picks the method from two facts: whether the loss is smooth, and
+whether the penalty has an L2 part.
+
+=====================  =====================  ==================================
+loss                   penalty                method
+=====================  =====================  ==================================
+smooth (Huber,         L2 or none             L-BFGS-B on ``(W, b)``
+squared hinge,         L1 or elastic net      L-BFGS-B on the split
+logistic, focal)                              ``W = W+ - W-``, ``W+-`` >= 0
+piecewise linear       none or pure L1        linear program (HiGHS)
+(hinge, pinball)       L2 or elastic net      box-constrained dual by L-BFGS-B,
+                                              then an exact active-set step,
+                                              certified by the duality gap
+=====================  =====================  ==================================
+
+None of these treats a kink as if it were smooth: the split turns the L1
+norm into a linear function on a box, the linear program is exact, and the
+dual of a piecewise-linear loss with an L2 term is a smooth function on a
+box.  Every method returns a :class:`SolverResult`.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linprog, minimize
+from scipy.sparse.linalg import LinearOperator, cg
+
+from ._objective import LinearObjective
+
+# L-BFGS-B also stops on a relative decrease of the objective below ftol;
+# scikit-learn uses 64 * eps, small enough that the gradient test decides.
+_FTOL = 64 * np.finfo(float).eps
+# The smallest relative duality gap the smoothed-dual solver is asked to
+# certify: where most samples sit on the kink, a floating-point dual bound
+# is itself only this accurate, though the primal point is usually exact.
+_GAP_FLOOR = 1e-8
+
+
+@dataclass
+class SolverResult:
+    """What a solver returns: the fitted parameters and how it got there."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    n_iter: int
+    converged: bool
+    method: str
+
+
+def solve(objective, coef, intercept, *, max_iter, tol):
+    """Minimize ``objective`` from ``(coef, intercept)`` with the method it calls for.
+
+    Parameters
+    ----------
+    objective : LinearObjective
+        The problem.
+    coef : ndarray of shape (n_features, n_outputs)
+        Starting coefficients (zeros, or the previous fit for ``warm_start``).
+    intercept : ndarray of shape (n_outputs,)
+        Starting intercepts.
+    max_iter : int
+        Iteration budget of the method.
+    tol : float
+        Stopping tolerance: on the largest entry of the projected gradient
+        for the smooth methods, on the relative duality gap for the dual;
+        the linear program is solved to HiGHS's own (exact) tolerances.
+
+    Returns
+    -------
+    SolverResult
+    """
+    if objective.loss.is_smooth:
+        return solve_smooth(objective, coef, intercept, max_iter=max_iter, tol=tol)
+    if objective.l2_strength > 0:
+        return solve_smoothed_dual(
+            objective, coef, intercept, max_iter=max_iter, tol=tol
+        )
+    return solve_linear_program(objective, max_iter=max_iter)
+
+
+def solve_smooth(objective, coef, intercept, *, max_iter, tol):
+    """L-BFGS-B for a smooth loss; the L1 part through the split ``W = W+ - W-``.
+
+    On the split, ``l1 * sum(W+ + W-)`` is linear and the bounds ``W+-`` >= 0
+    are handled exactly by L-BFGS-B's projection, so the kink of ``|w|`` at
+    zero never reaches the line search.
+    """
+    n_coef = objective.n_coef
+    l1 = objective.l1_strength
+    start = objective.pack(coef, intercept)
+    if l1 > 0:
+        positive = np.maximum(start[:n_coef], 0.0)
+        negative = np.maximum(-start[:n_coef], 0.0)
+        start = np.concatenate([positive, negative, start[n_coef:]])
+        bounds = [(0.0, None)] * (2 * n_coef) + [(None, None)] * (
+            start.size - 2 * n_coef
+        )
+
+        def fun(split):
+            params = np.concatenate(
+                [split[:n_coef] - split[n_coef : 2 * n_coef], split[2 * n_coef :]]
+            )
+            value, gradient = objective.smooth_value_gradient(params)
+            value += l1 * split[: 2 * n_coef].sum()
+            coef_gradient = gradient[:n_coef]
+            split_gradient = np.concatenate(
+                [coef_gradient + l1, l1 - coef_gradient, gradient[n_coef:]]
+            )
+            return value, split_gradient
+
+    else:
+        bounds = None
+        fun = objective.smooth_value_gradient
+
+    result = minimize(
+        fun,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={
+            "maxiter": max_iter,
+            "maxfun": 2 * max_iter + 20,
+            "ftol": _FTOL,
+            "gtol": tol,
+            "maxcor": 20,
+        },
+    )
+    params = result.x
+    if l1 > 0:
+        params = np.concatenate(
+            [params[:n_coef] - params[n_coef : 2 * n_coef], params[2 * n_coef :]]
+        )
+    # Status 2 ("ABNORMAL_TERMINATION_IN_LNSRCH") means no further decrease
+    # can be found in floating point; the point is as good as it gets.
+    converged = result.status in (0, 2)
+    if hasattr(objective.loss, "hessian"):
+        params = _newton_polish(objective, params)
+    coef, intercept = objective.unpack(params)
+    return SolverResult(coef, intercept, max(result.nit, 1), converged, "lbfgs")
+
+
+def _newton_polish(objective, params, max_steps=10):
+    """A few Newton steps on the free coordinates, from a quasi-Newton optimum.
+
+    L-BFGS-B stops with a projected gradient near ``tol``, which leaves the
+    coefficients accurate to about ``tol`` divided by the smallest curvature;
+    Newton's method squares the error at each step (and is exact in one step
+    on a piece of a piecewise-quadratic loss such as Huber). The free
+    coordinates are the non-zero coefficients (all of them without an L1
+    part) and the intercept; on them ``l1 * |w|`` is linear, ``l1 * sign(w)
+    . w``. The result is kept only if no sign changes and the objective does
+    not increase.
+    """
+    n_coef = objective.n_coef
+    l1 = objective.l1_strength
+    signs = np.sign(params[:n_coef])
+    free = np.concatenate(
+        [
+            signs != 0 if l1 > 0 else np.ones(n_coef, bool),
+            np.ones(params.size - n_coef, bool),
+        ]
+    )
+    linear_part = np.concatenate([l1 * signs, np.zeros(params.size - n_coef)])[free]
+
+    def value_gradient(point):
+        value, gradient = objective.smooth_value_gradient(point)
+        return value + linear_part @ point[free], gradient[free] + linear_part
+
+    current = params.copy()
+    value, gradient = value_gradient(current)
+    start_value = value
+    for _ in range(max_steps):
+        hessian = LinearOperator(
+            (free.sum(), free.sum()),
+            matvec=lambda v, point=current: objective.smooth_hessian_product(
+                point, _expand(v, free)
+            )[free],
+            dtype=float,
+        )
+        step, _ = cg(hessian, -gradient, rtol=1e-12, maxiter=2 * free.sum() + 10)
+        slope = gradient @ step
+        if not np.isfinite(slope) or slope >= 0:
+            break
+        length = 1.0
+        while length > 1e-10:
+            trial = current.copy()
+            trial[free] += length * step
+            trial_value, trial_gradient = value_gradient(trial)
+            if trial_value <= value + 1e-4 * length * slope:
+                break
+            length *= 0.5
+        else:
+            break
+        if trial_value >= value:
+            break
+        current, value, gradient = trial, trial_value, trial_gradient
+    if l1 > 0 and np.any(np.sign(current[:n_coef]) != signs):
+        return params
+    return current if value <= start_value else params
+
+
+def _expand(reduced, free):
+    """Embed a vector over the free coordinates into the full parameter space."""
+    full = np.zeros(free.size)
+    full[free] = reduced
+    return full
+
+
+def solve_linear_program(objective, *, max_iter):
+    """Exact solution of a piecewise-linear loss with an L1 penalty (or none).
+
+    Each sample's loss ``max_u u * (c - a * f)`` is written with two
+    non-negative parts ``c - a * f = positive - negative`` costing
+    ``s * upper * positive - s * lower * negative``; the coefficients are split
+    into ``W+ - W-`` when the L1 norm is in the objective. HiGHS solves the
+    resulting linear program to optimality; samples of zero weight are left out.
+    """
+    loss = objective.loss
+    weight = objective.sample_weight
+    keep = weight > 0
+    X = objective.X[keep] if sp.issparse(objective.X) else objective.X[keep]
+    c, a = loss.affine_parts(objective.y[keep])
+    weight = weight[keep]
+    lower, upper = loss.dual_box()
+    n_samples, n_features = X.shape
+    l1 = objective.l1_strength
+
+    signed_X = sp.diags(a) @ sp.csr_matrix(X)
+    blocks = [signed_X]
+    costs = []
+    bounds = []
+    if l1 > 0:
+        blocks.append(-signed_X)
+        costs.append(np.full(2 * n_features, l1))
+        bounds += [(0, None)] * (2 * n_features)
+    else:
+        costs.append(np.zeros(n_features))
+        bounds += [(None, None)] * n_features
+    if objective.fit_intercept:
+        blocks.append(sp.csr_matrix(a.reshape(-1, 1)))
+        costs.append([0.0])
+        bounds.append((None, None))
+    identity = sp.identity(n_samples, format="csr")
+    blocks += [identity, -identity]
+    costs += [weight * upper, -weight * lower]
+    bounds += [(0, None)] * (2 * n_samples)
+
+    result = linprog(
+        np.concatenate(costs),
+        A_eq=sp.hstack(blocks, format="csc"),
+        b_eq=c,
+        bounds=bounds,
+        method="highs",
+        options={"maxiter": max_iter},
+    )
+    if result.x is None:
+        # Iteration limit before a basic solution was reached: fall back to
+        # zero coefficients, a finite model; the caller warns.
+        coef = np.zeros(n_features)
+        converged = False
+    else:
+        coef = result.x[:n_features]
+        if l1 > 0:
+            coef = coef - result.x[n_features : 2 * n_features]
+        converged = result.status == 0
+    coef = coef.reshape(-1, 1)
+    # Where the optimal intercept is an interval, take its midpoint.
+    intercept = np.array(
+        [objective.best_intercept(coef) if objective.fit_intercept else 0.0]
+    )
+    return SolverResult(coef, intercept, max(int(result.nit), 1), converged, "highs")
+
+
+def solve_smoothed_dual(objective, coef, intercept, *, max_iter, tol):
+    """Piecewise-linear loss with an L2 or elastic-net penalty: exact, certified.
+
+    The problem is a quadratic program. It is solved in three steps:
+
+    1. Smoothing with continuation: the loss is replaced by its Moreau
+       envelope of width ``smoothing`` (``PiecewiseLinearLoss.
+       smoothed_loss_gradient``), which is continuously differentiable, and
+       minimized by L-BFGS-B (on the split ``W = W+ - W-`` for an L1 part);
+       the width shrinks tenfold per round, each round warm-started.
+    2. The slope of the envelope at each sample is a dual point
+       ``theta_i = s_i * u_i`` in the box of the dual (see
+       ``LinearObjective.dual_value``); from the samples it puts on the kink,
+       an active-set method solves the optimality conditions exactly
+       (:func:`_active_set_method`).
+    3. The duality gap ``J(W, b) - D(theta)`` at a feasible dual point
+       certifies the result: the rounds stop once it is below
+       ``max(tol, 1e-8)`` relative to ``J``, which the exact step usually
+       achieves at rounding level in the first rounds.
+    """
+    loss = objective.loss
+    lower, upper = loss.dual_box()
+    weight = objective.sample_weight
+    box_lower, box_upper = weight * lower, weight * upper
+    c, a = loss.affine_parts(objective.y)
+    tol = max(tol, _GAP_FLOOR)
+
+    start_intercept = intercept if objective.fit_intercept else np.zeros(1)
+    start_residual = c - a * objective.raw_prediction(coef, start_intercept)
+    smoothing = max(
+        0.1 * (weight @ np.abs(start_residual)), 1e-12 * (1 + np.abs(c).max())
+    )
+
+    n_iter = 0
+    best, best_dual = None, -np.inf
+    for _ in range(12):
+        remaining = max_iter - n_iter
+        if remaining <= 0:
+            break
+        smoothed = _SmoothedLoss(loss, smoothing)
+        smoothed_objective = LinearObjective(
+            smoothed,
+            objective.X,
+            objective.y,
+            weight,
+            alpha=objective.l1_strength + objective.l2_strength,
+            l1_ratio=objective.l1_strength
+            / (objective.l1_strength + objective.l2_strength),
+            fit_intercept=objective.fit_intercept,
+        )
+        result = solve_smooth(
+            smoothed_objective, coef, intercept, max_iter=remaining, tol=1e-12
+        )
+        n_iter += result.n_iter
+        coef, intercept = result.coef, result.intercept
+        raw = objective.raw_prediction(coef, intercept)
+        theta = weight * loss.smoothed_loss_gradient(objective.y, raw, smoothing)[2]
+        candidate = _primal_from_dual(
+            objective, theta, box_lower, box_upper, primal_guess=coef.ravel()
+        )
+        if best is None or candidate[2] < best[2]:
+            best = candidate
+        # Any feasible dual point bounds the optimum from below.
+        best_dual = max(best_dual, candidate[3])
+        gap = max(best[2] - best_dual, 0.0)
+        if gap <= tol * max(abs(best[2]), np.finfo(float).tiny):
+            break
+        smoothing *= 0.1
+
+    coef_vector, intercept_value, primal, _ = best
+    converged = gap <= tol * max(abs(primal), np.finfo(float).tiny)
+    return SolverResult(
+        coef_vector.reshape(-1, 1),
+        np.array([intercept_value if objective.fit_intercept else 0.0]),
+        n_iter,
+        converged,
+        "smoothed-dual",
+    )
+
+
+class _SmoothedLoss:
+    """A piecewise-linear loss seen through its Moreau envelope, as a smooth loss."""
+
+    is_smooth = True
+    is_multiclass = False
+
+    def __init__(self, loss, smoothing):
+        self.piecewise = loss
+        self.smoothing = smoothing
+
+    def loss_gradient(self, y_true, raw_prediction):
+        value, gradient, _ = self.piecewise.smoothed_loss_gradient(
+            y_true, raw_prediction, self.smoothing
+        )
+        return value, gradient
+
+
+def _primal_from_dual(objective, theta, box_lower, box_upper, primal_guess):
+    """Best primal point at hand, its objective and certified gap, from a dual point.
+
+    Returns ``(coef, intercept, primal_value, dual_value)``. Three primal
+    points compete, each with its exact intercept: ``primal_guess`` (the
+    smoothed problem's solution), the coefficients the dual point maps to,
+    and the exact active-set solution. The dual value is that of the best
+    feasible dual point at hand.
+    """
+    c, a = objective.loss.affine_parts(objective.y)
+    # The active-set method reads the sets off theta as it is: projecting
+    # first would shift every variable held at a bound off it.
+    refined = _active_set_method(objective, theta, primal_guess, box_lower, box_upper)
+    if objective.fit_intercept:
+        theta = _project_dual(theta, a, box_lower, box_upper)
+    coef = objective.soft_threshold(np.asarray(objective.X.T @ (a * theta)).ravel())
+    intercept = objective.best_intercept(coef) if objective.fit_intercept else 0.0
+    primal = objective.value(coef.reshape(-1, 1), np.array([intercept]))
+    guess_intercept = (
+        objective.best_intercept(primal_guess.reshape(-1, 1))
+        if objective.fit_intercept
+        else 0.0
+    )
+    guess_primal = objective.value(
+        primal_guess.reshape(-1, 1), np.array([guess_intercept])
+    )
+    if guess_primal < primal:
+        coef, intercept, primal = primal_guess, guess_intercept, guess_primal
+    dual = objective.dual_value(theta)
+    if refined is not None:
+        refined_coef, refined_intercept, refined_theta = refined
+        refined_primal = objective.value(
+            refined_coef.reshape(-1, 1), np.array([refined_intercept])
+        )
+        if refined_primal <= primal:
+            coef, intercept, primal = refined_coef, refined_intercept, refined_primal
+        if objective.fit_intercept:
+            refined_theta = _project_dual(refined_theta, a, box_lower, box_upper)
+        dual = max(dual, objective.dual_value(refined_theta))
+    return coef, intercept, primal, dual
+
+
+def _project_dual(theta, a, box_lower, box_upper):
+    """Move ``theta`` onto ``a . theta = 0`` within the box.
+
+    ``theta(t) = clip(theta - t * a)`` has ``a . theta(t)`` non-increasing in
+    ``t`` (as ``a = +-1``); bisection finds the root. The result is a
+    feasible dual point, so ``D`` there is a valid lower bound.
+    """
+
+    def violation(shift):
+        return a @ np.clip(theta - shift * a, box_lower, box_upper)
+
+    if violation(0.0) == 0.0:
+        return theta
+    span = np.max(box_upper - box_lower) + np.max(np.abs(theta)) + 1.0
+    low, high = -span, span
+    for _ in range(200):
+        middle = 0.5 * (low + high)
+        if violation(middle) > 0:
+            low = middle
+        else:
+            high = middle
+        if high - low <= 1e-17 * span:
+            break
+    return np.clip(theta - 0.5 * (low + high) * a, box_lower, box_upper)
+
+
+def _active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=100):
+    """Solve the optimality conditions exactly, from the sets a dual point suggests.
+
+    A primal-dual active-set method on the dual box QP. With ``E`` the
+    samples on the kink (dual variable free: ``a_i * f_i = c_i``), ``N`` the
+    others (dual variable at the end of its box on the side of their
+    residual), and ``A`` the non-zero features with signs ``sigma``, the
+    optimum solves the linear system
+
+        l2 * w_A = X_A.T @ (a * theta) - l1 * sigma
+        x_iA . w_A + b = a_i * c_i             for i in E
+        a . theta = 0                          (with an intercept)
+
+    in the unknowns ``theta_E`` and ``b``. Each round solves it, then moves
+    every sample and feature that violates an optimality condition (a free
+    variable out of its box, a residual on the wrong side of the kink, a
+    coefficient changing sign, a zero feature beyond the L1 bound). When a
+    round moves nothing, every condition holds and the solution is exact.
+
+    ``coef`` is a primal point near the optimum; its residuals give the
+    starting sets when ``theta`` has too many free variables to use.
+
+    Returns ``(coef, intercept, theta)``, or ``None`` if the rounds run out
+    or the system grows too large to be worth solving densely.
+    """
+    X = objective.X
+    c, a = objective.loss.affine_parts(objective.y)
+    l1, l2 = objective.l1_strength, objective.l2_strength
+    fit_intercept = objective.fit_intercept
+    n_features = coef.size
+    tiny = np.finfo(float).tiny
+    width = box_upper - box_lower
+    inside = 1e-9 * np.maximum(width, tiny)
+    on_kink = (theta > box_lower + inside) & (theta < box_upper - inside)
+    at_upper = ~on_kink & (theta - box_lower > box_upper - theta)
+    if l1 > 0:
+        signs = np.sign(coef)
+    else:
+        signs = np.ones(n_features)  # all features free; signs unused
+    # In general position at most |A| + 1 samples sit on the kink at the
+    # optimum; a set much larger than that is not worth a dense solve.
+    limit = min(2000, 2 * n_features + 10)
+    if on_kink.sum() > limit:
+        # The dual has not settled: read the sets off the primal point
+        # instead, with the samples of (near) zero residual on the kink.
+        intercept = (
+            objective.best_intercept(coef.reshape(-1, 1)) if fit_intercept else 0.0
+        )
+        residual = c - a * (np.asarray(X @ coef).ravel() + intercept)
+        closest = np.argsort(np.abs(residual), kind="stable")
+        on_kink = np.zeros_like(on_kink)
+        on_kink[closest[: np.count_nonzero(signs) + 1]] = True
+        at_upper = ~on_kink & (residual > 0)
+
+    for _ in range(max_rounds):
+        active = np.flatnonzero(signs != 0)
+        kink_index = np.flatnonzero(on_kink)
+        n_kink = kink_index.size
+        if n_kink > limit:
+            return None
+        theta_fixed = np.where(on_kink, 0.0, np.where(at_upper, box_upper, box_lower))
+        X_kink = X[kink_index]
+        X_kink = (X_kink.toarray() if sp.issparse(X_kink) else np.asarray(X_kink))[
+            :, active
+        ]
+        # w_A = (base + (a_E * X_kink).T @ theta_E) / l2
+        base = np.asarray(X.T @ (a * theta_fixed)).ravel()[active]
+        if l1 > 0:
+            base = base - l1 * signs[active]
+        size = n_kink + (1 if fit_intercept and n_kink > 0 else 0)
+        theta_new = theta_fixed.copy()
+        if size > 0:
+            system = np.zeros((size, size))
+            right = np.zeros(size)
+            system[:n_kink, :n_kink] = (X_kink @ X_kink.T) * a[kink_index] / l2
+            right[:n_kink] = a[kink_index] * c[kink_index] - X_kink @ base / l2
+            if size > n_kink:
+                system[:n_kink, n_kink] = 1.0
+                system[n_kink, :n_kink] = a[kink_index]
+                right[n_kink] = -(a @ theta_fixed)
+            solution = np.linalg.lstsq(system, right, rcond=None)[0]
+            theta_new[kink_index] = solution[:n_kink]
+        z = np.asarray(X.T @ (a * theta_new)).ravel()
+        new_coef = np.zeros(n_features)
+        new_coef[active] = z[active] / l2
+        if l1 > 0:
+            new_coef[active] -= l1 * signs[active] / l2
+        if not fit_intercept:
+            intercept = 0.0
+        elif n_kink > 0:
+            intercept = solution[n_kink]
+        else:
+            # No sample on the kink: b is only confined to an interval.
+            intercept = objective.best_intercept(new_coef.reshape(-1, 1))
+        residual = c - a * (np.asarray(X @ new_coef).ravel() + intercept)
+
+        scale_r = 1e-9 * max(np.abs(residual).max(), np.abs(c).max(), tiny)
+        slack = 1e-9 * np.maximum(width, tiny)
+        above = on_kink & (theta_new > box_upper + slack)
+        below = on_kink & (theta_new < box_lower - slack)
+        # With more samples on the kink than free parameters the system is
+        # inconsistent; a sample whose kink equation fails leaves the kink
+        # for the end of its box on the side of its residual.
+        off_equation = on_kink & ~above & ~below & (np.abs(residual) > scale_r)
+        above |= off_equation & (residual > 0)
+        below |= off_equation & (residual < 0)
+        off_kink = ~on_kink & (width > 0)
+        wrong_side = off_kink & (
+            (at_upper & (residual < -scale_r)) | (~at_upper & (residual > scale_r))
+        )
+        moved = above.any() or below.any() or wrong_side.any()
+        if l1 > 0:
+            scale_z = 1e-9 * max(np.abs(z).max(), l1, tiny)
+            flipped = (signs != 0) & (np.sign(new_coef) != signs)
+            entering = (signs == 0) & (np.abs(z) > l1 + scale_z)
+            moved = moved or flipped.any() or entering.any()
+            signs = np.where(flipped, 0.0, np.where(entering, np.sign(z), signs))
+        if fit_intercept and n_kink == 0:
+            # Without a free variable, a . theta = 0 must already hold.
+            unbalanced = abs(a @ theta_new) > 1e-9 * width.sum()
+            moved = moved or unbalanced
+        if not moved:
+            theta_new = np.clip(theta_new, box_lower, box_upper)
+            return new_coef, intercept, theta_new
+        on_kink = (on_kink & ~above & ~below) | wrong_side
+        at_upper = np.where(above, True, np.where(below, False, at_upper))
+    return None
