@@ -283,6 +283,9 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
             if not result.converged:
                 self._warn_not_converged(result.method)
             coef_matrix, intercept_vector = result.coef.T, result.intercept
+            # Softmax ignores a shift shared by all intercepts, and they are
+            # not penalized: report the representative that sums to zero.
+            intercept_vector = intercept_vector - intercept_vector.mean()
             n_iter = result.n_iter
         self.coef_ = np.ascontiguousarray(coef_matrix, dtype=X.dtype)
         self.intercept_ = intercept_vector.astype(X.dtype)

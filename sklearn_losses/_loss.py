@@ -23,6 +23,11 @@ import numpy as np
 from scipy.special import expit, log_expit, log_softmax, logsumexp, softmax
 
 
+def _underflow_to_zero():
+    """Exponentials of very negative numbers are meant to flush to zero."""
+    return np.errstate(under="ignore")
+
+
 class PointwiseLoss:
     """Base class: a loss ``L(y_true, raw_prediction)`` evaluated per sample.
 
@@ -164,8 +169,9 @@ class LogisticLoss(PointwiseLoss):
     """Binary logistic loss ``log(1 + exp(-m))``, ``m = y_true * f``."""
 
     def loss_gradient(self, y_true, raw_prediction):
-        margin = y_true * raw_prediction
-        return -log_expit(margin), -y_true * expit(-margin)
+        with _underflow_to_zero():
+            margin = y_true * raw_prediction
+            return -log_expit(margin), -y_true * expit(-margin)
 
     def hessian(self, y_true, raw_prediction):
         """Second derivative ``p * (1 - p)`` with ``p = sigmoid(m)``."""
@@ -186,14 +192,17 @@ class FocalLoss(PointwiseLoss):
         self.gamma = gamma
 
     def loss_gradient(self, y_true, raw_prediction):
-        margin = y_true * raw_prediction
-        log_p = log_expit(margin)
-        log_u = log_expit(-margin)
-        modulating = np.exp(self.gamma * log_u)  # (1 - p) ** gamma
-        probability = expit(margin)
-        loss = -modulating * log_p
-        dloss_dmargin = modulating * (self.gamma * probability * log_p - np.exp(log_u))
-        return loss, y_true * dloss_dmargin
+        with _underflow_to_zero():
+            margin = y_true * raw_prediction
+            log_p = log_expit(margin)
+            log_u = log_expit(-margin)
+            modulating = np.exp(self.gamma * log_u)  # (1 - p) ** gamma
+            probability = expit(margin)
+            loss = -modulating * log_p
+            dloss_dmargin = modulating * (
+                self.gamma * probability * log_p - np.exp(log_u)
+            )
+            return loss, y_true * dloss_dmargin
 
 
 class MultinomialLoss(PointwiseLoss):
@@ -202,12 +211,13 @@ class MultinomialLoss(PointwiseLoss):
     is_multiclass = True
 
     def loss_gradient(self, y_true, raw_prediction):
-        rows = np.arange(raw_prediction.shape[0])
-        log_normalizer = logsumexp(raw_prediction, axis=1)
-        loss = log_normalizer - raw_prediction[rows, y_true]
-        gradient = softmax(raw_prediction, axis=1)
-        gradient[rows, y_true] -= 1.0
-        return loss, gradient
+        with _underflow_to_zero():
+            rows = np.arange(raw_prediction.shape[0])
+            log_normalizer = logsumexp(raw_prediction, axis=1)
+            loss = log_normalizer - raw_prediction[rows, y_true]
+            gradient = softmax(raw_prediction, axis=1)
+            gradient[rows, y_true] -= 1.0
+            return loss, gradient
 
 
 class MultinomialFocalLoss(PointwiseLoss):
@@ -226,18 +236,19 @@ class MultinomialFocalLoss(PointwiseLoss):
         self.gamma = gamma
 
     def loss_gradient(self, y_true, raw_prediction):
-        n_samples, n_classes = raw_prediction.shape
-        rows = np.arange(n_samples)
-        log_proba = log_softmax(raw_prediction, axis=1)
-        log_p = log_proba[rows, y_true]
-        # The scores of the other classes; the true class is masked out.
-        others = raw_prediction.copy()
-        others[rows, y_true] = -np.inf
-        log_u = logsumexp(others, axis=1) - logsumexp(raw_prediction, axis=1)
-        log_u = np.minimum(log_u, 0.0)
-        modulating = np.exp(self.gamma * log_u)
-        loss = -modulating * log_p
-        scale = modulating * (self.gamma * np.exp(log_p) * log_p - np.exp(log_u))
-        direction = -softmax(others, axis=1)
-        direction[rows, y_true] = 1.0
-        return loss, direction * scale[:, None]
+        with _underflow_to_zero():
+            n_samples, n_classes = raw_prediction.shape
+            rows = np.arange(n_samples)
+            log_proba = log_softmax(raw_prediction, axis=1)
+            log_p = log_proba[rows, y_true]
+            # The scores of the other classes; the true class is masked out.
+            others = raw_prediction.copy()
+            others[rows, y_true] = -np.inf
+            log_u = logsumexp(others, axis=1) - logsumexp(raw_prediction, axis=1)
+            log_u = np.minimum(log_u, 0.0)
+            modulating = np.exp(self.gamma * log_u)
+            loss = -modulating * log_p
+            scale = modulating * (self.gamma * np.exp(log_p) * log_p - np.exp(log_u))
+            direction = -softmax(others, axis=1)
+            direction[rows, y_true] = 1.0
+            return loss, direction * scale[:, None]

@@ -12,6 +12,13 @@ Parameters are packed into one flat vector, coefficients first (``W``
 raveled in C order) and intercepts last, which is what ``scipy.optimize``
 works on.  Dense and sparse ``X`` go through the same code: ``X @ W`` and
 ``X.T @ G``.
+
+With an intercept, the objective works on implicitly centered features
+``X - x_mean`` (the weighted column means): the same problem with the
+intercept shifted by ``x_mean . W``, far better conditioned when the
+features are far from zero. Centering is never materialized, so sparse ``X``
+stays sparse and no copy of ``X`` is made: ``matvec`` and ``rmatvec``
+subtract the mean's contribution. ``solve`` converts intercepts in and out.
 """
 
 import numpy as np
@@ -52,6 +59,35 @@ class LinearObjective:
         self.fit_intercept = fit_intercept
         self.n_outputs = n_outputs
         self.n_features = X.shape[1]
+        self.x_mean = (
+            np.asarray(X.T @ self.sample_weight, dtype=float).ravel()
+            if fit_intercept
+            else np.zeros(self.n_features)
+        )
+
+    # -- the centered design matrix ---------------------------------------------
+    def matvec(self, coef):
+        """``(X - x_mean) @ coef`` without forming the centered matrix."""
+        return np.asarray(self.X @ coef) - self.x_mean @ coef
+
+    def rmatvec(self, values):
+        """``(X - x_mean).T @ values`` without forming the centered matrix."""
+        product = np.asarray(self.X.T @ values)
+        return product - np.multiply.outer(self.x_mean, values.sum(axis=0))
+
+    def rows(self, index):
+        """Dense rows of the centered matrix."""
+        selected = self.X[index]
+        selected = selected.toarray() if hasattr(selected, "toarray") else selected
+        return np.asarray(selected, dtype=float) - self.x_mean
+
+    def to_centered_intercept(self, coef, intercept):
+        """Intercept of the centered problem for the model ``X @ W + b``."""
+        return intercept + self.x_mean @ coef
+
+    def from_centered_intercept(self, coef, intercept):
+        """Intercept ``b`` of the model ``X @ W + b`` from the centered problem's."""
+        return intercept - self.x_mean @ coef
 
     # -- packing -----------------------------------------------------------
     @property
@@ -78,7 +114,7 @@ class LinearObjective:
     # -- values ------------------------------------------------------------
     def raw_prediction(self, coef, intercept):
         """``X @ W + b``, raveled to one dimension for single-output losses."""
-        raw = np.asarray(self.X @ coef) + intercept
+        raw = self.matvec(coef) + intercept
         return raw if self.loss.is_multiclass else raw.ravel()
 
     def data_term(self, coef, intercept):
@@ -111,7 +147,7 @@ class LinearObjective:
             self.sample_weight[:, None] if dloss.ndim == 2 else self.sample_weight
         )
         weighted = weighted.reshape(-1, self.n_outputs)
-        coef_gradient = np.asarray(self.X.T @ weighted) + self.l2_strength * coef
+        coef_gradient = self.rmatvec(weighted) + self.l2_strength * coef
         value = self.sample_weight @ loss + 0.5 * self.l2_strength * (
             coef.ravel() @ coef.ravel()
         )
@@ -131,11 +167,10 @@ class LinearObjective:
         raw = self.raw_prediction(coef, intercept)
         curvature = self.sample_weight * self.loss.hessian(self.y, raw)
         direction_coef, direction_intercept = self.unpack(direction)
-        change = np.asarray(self.X @ direction_coef).ravel() + direction_intercept
+        change = self.matvec(direction_coef).ravel() + direction_intercept
         weighted = curvature * change
         parts = [
-            np.asarray(self.X.T @ weighted).ravel()
-            + self.l2_strength * direction_coef.ravel()
+            self.rmatvec(weighted).ravel() + self.l2_strength * direction_coef.ravel()
         ]
         if self.fit_intercept:
             parts.append([weighted.sum()])
@@ -162,7 +197,7 @@ class LinearObjective:
         ``a . theta = 0`` when the intercept is fitted.
         """
         c, a = self.loss.affine_parts(self.y)
-        coef = self.soft_threshold(np.asarray(self.X.T @ (a * theta)).ravel())
+        coef = self.soft_threshold(self.rmatvec(a * theta).ravel())
         return c @ theta - 0.5 * self.l2_strength * (coef @ coef)
 
     def best_intercept(self, coef):
@@ -176,7 +211,7 @@ class LinearObjective:
         """
         c, a = self.loss.affine_parts(self.y)
         lower, upper = self.loss.dual_box()
-        offset = np.asarray(self.X @ coef).ravel()
+        offset = self.matvec(coef).ravel()
         weight = self.sample_weight
         keep = weight > 0
         c, a, offset, weight = c[keep], a[keep], offset[keep], weight[keep]

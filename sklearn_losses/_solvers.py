@@ -72,13 +72,17 @@ def solve(objective, coef, intercept, *, max_iter, tol):
     -------
     SolverResult
     """
+    intercept = objective.to_centered_intercept(coef, intercept)
     if objective.loss.is_smooth:
-        return solve_smooth(objective, coef, intercept, max_iter=max_iter, tol=tol)
-    if objective.l2_strength > 0:
-        return solve_smoothed_dual(
+        result = solve_smooth(objective, coef, intercept, max_iter=max_iter, tol=tol)
+    elif objective.l2_strength > 0:
+        result = solve_smoothed_dual(
             objective, coef, intercept, max_iter=max_iter, tol=tol
         )
-    return solve_linear_program(objective, max_iter=max_iter)
+    else:
+        result = solve_linear_program(objective, max_iter=max_iter)
+    result.intercept = objective.from_centered_intercept(result.coef, result.intercept)
+    return result
 
 
 def solve_smooth(objective, coef, intercept, *, max_iter, tol):
@@ -222,7 +226,7 @@ def solve_linear_program(objective, *, max_iter):
     loss = objective.loss
     weight = objective.sample_weight
     keep = weight > 0
-    X = objective.X[keep] if sp.issparse(objective.X) else objective.X[keep]
+    X = objective.X[keep]
     c, a = loss.affine_parts(objective.y[keep])
     weight = weight[keep]
     lower, upper = loss.dual_box()
@@ -387,7 +391,7 @@ def _primal_from_dual(objective, theta, box_lower, box_upper, primal_guess):
     refined = _active_set_method(objective, theta, primal_guess, box_lower, box_upper)
     if objective.fit_intercept:
         theta = _project_dual(theta, a, box_lower, box_upper)
-    coef = objective.soft_threshold(np.asarray(objective.X.T @ (a * theta)).ravel())
+    coef = objective.soft_threshold(objective.rmatvec(a * theta).ravel())
     intercept = objective.best_intercept(coef) if objective.fit_intercept else 0.0
     primal = objective.value(coef.reshape(-1, 1), np.array([intercept]))
     guess_intercept = (
@@ -465,7 +469,6 @@ def _active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=
     Returns ``(coef, intercept, theta)``, or ``None`` if the rounds run out
     or the system grows too large to be worth solving densely.
     """
-    X = objective.X
     c, a = objective.loss.affine_parts(objective.y)
     l1, l2 = objective.l1_strength, objective.l2_strength
     fit_intercept = objective.fit_intercept
@@ -488,7 +491,7 @@ def _active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=
         intercept = (
             objective.best_intercept(coef.reshape(-1, 1)) if fit_intercept else 0.0
         )
-        residual = c - a * (np.asarray(X @ coef).ravel() + intercept)
+        residual = c - a * (objective.matvec(coef).ravel() + intercept)
         closest = np.argsort(np.abs(residual), kind="stable")
         on_kink = np.zeros_like(on_kink)
         on_kink[closest[: np.count_nonzero(signs) + 1]] = True
@@ -501,12 +504,9 @@ def _active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=
         if n_kink > limit:
             return None
         theta_fixed = np.where(on_kink, 0.0, np.where(at_upper, box_upper, box_lower))
-        X_kink = X[kink_index]
-        X_kink = (X_kink.toarray() if sp.issparse(X_kink) else np.asarray(X_kink))[
-            :, active
-        ]
+        X_kink = objective.rows(kink_index)[:, active]
         # w_A = (base + (a_E * X_kink).T @ theta_E) / l2
-        base = np.asarray(X.T @ (a * theta_fixed)).ravel()[active]
+        base = objective.rmatvec(a * theta_fixed).ravel()[active]
         if l1 > 0:
             base = base - l1 * signs[active]
         size = n_kink + (1 if fit_intercept and n_kink > 0 else 0)
@@ -522,7 +522,7 @@ def _active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=
                 right[n_kink] = -(a @ theta_fixed)
             solution = np.linalg.lstsq(system, right, rcond=None)[0]
             theta_new[kink_index] = solution[:n_kink]
-        z = np.asarray(X.T @ (a * theta_new)).ravel()
+        z = objective.rmatvec(a * theta_new).ravel()
         new_coef = np.zeros(n_features)
         new_coef[active] = z[active] / l2
         if l1 > 0:
@@ -534,7 +534,7 @@ def _active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=
         else:
             # No sample on the kink: b is only confined to an interval.
             intercept = objective.best_intercept(new_coef.reshape(-1, 1))
-        residual = c - a * (np.asarray(X @ new_coef).ravel() + intercept)
+        residual = c - a * (objective.matvec(new_coef).ravel() + intercept)
 
         scale_r = 1e-9 * max(np.abs(residual).max(), np.abs(c).max(), tiny)
         slack = 1e-9 * np.maximum(width, tiny)

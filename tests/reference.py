@@ -25,7 +25,9 @@ def reference_optimum(
     n_outputs = int(np.max(y)) + 1 if loss == "multinomial" else 1
     coef = cp.Variable((n_features, n_outputs))
     intercept = cp.Variable(n_outputs) if fit_intercept else np.zeros(n_outputs)
-    raw = X @ coef + np.ones((n_samples, 1)) @ cp.reshape(intercept, (1, n_outputs))
+    raw = X @ coef + np.ones((n_samples, 1)) @ cp.reshape(
+        intercept, (1, n_outputs), order="C"
+    )
     if loss == "multinomial":
         onehot = np.eye(n_outputs)[y]
         pointwise = cp.log_sum_exp(raw, axis=1) - cp.sum(

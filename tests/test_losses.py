@@ -1,0 +1,170 @@
+"""Pointwise losses and the objective: formulas, derivatives, numerical stability."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from objective import pointwise
+from scipy.optimize import check_grad
+
+from sklearn_losses._loss import (
+    FocalLoss,
+    HingeLoss,
+    HuberLoss,
+    LogisticLoss,
+    MultinomialFocalLoss,
+    MultinomialLoss,
+    PinballLoss,
+    SquaredHingeLoss,
+)
+from sklearn_losses._objective import LinearObjective
+
+BINARY = [
+    (HuberLoss(0.7), "huber", {"delta": 0.7}),
+    (PinballLoss(0.3), "pinball", {"quantile": 0.3}),
+    (HingeLoss(), "hinge", {}),
+    (SquaredHingeLoss(), "squared_hinge", {}),
+    (LogisticLoss(), "logistic", {}),
+    (FocalLoss(2.0), "focal", {"gamma": 2.0}),
+    (FocalLoss(0.5), "focal", {"gamma": 0.5}),
+]
+SMOOTH_SINGLE = [case for case in BINARY if case[0].is_smooth]
+
+
+def targets(name, rng, n):
+    if name in ("huber", "pinball"):
+        return rng.standard_normal(n) * 2
+    return rng.choice([-1.0, 1.0], n)
+
+
+@pytest.mark.parametrize("loss, name, params", BINARY)
+def test_loss_equals_formula(loss, name, params, rng):
+    y = targets(name, rng, 200)
+    f = rng.standard_normal(200) * 3
+    np.testing.assert_allclose(
+        loss.loss(y, f), pointwise(name, y, f, **params), rtol=1e-12, atol=1e-14
+    )
+
+
+@pytest.mark.parametrize("loss, name, params", SMOOTH_SINGLE)
+def test_gradient_matches_finite_differences(loss, name, params, rng):
+    y = targets(name, rng, 300)
+    f = rng.standard_normal(300) * 3
+    step = 1e-6
+    numerical = (loss.loss(y, f + step) - loss.loss(y, f - step)) / (2 * step)
+    np.testing.assert_allclose(loss.gradient(y, f), numerical, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("loss", [MultinomialLoss(), MultinomialFocalLoss(1.5)])
+def test_multiclass_gradient_matches_finite_differences(loss, rng):
+    y = rng.integers(0, 4, 50)
+    f = rng.standard_normal((50, 4)) * 2
+    step = 1e-6
+    gradient = loss.gradient(y, f)
+    for k in range(4):
+        shift = np.zeros((50, 4))
+        shift[:, k] = step
+        numerical = (loss.loss(y, f + shift) - loss.loss(y, f - shift)) / (2 * step)
+        np.testing.assert_allclose(gradient[:, k], numerical, rtol=1e-6, atol=1e-7)
+
+
+def test_multinomial_focal_with_gamma_zero_is_multinomial(rng):
+    y = rng.integers(0, 3, 40)
+    f = rng.standard_normal((40, 3))
+    focal, plain = MultinomialFocalLoss(0.0), MultinomialLoss()
+    np.testing.assert_allclose(focal.loss(y, f), plain.loss(y, f), rtol=1e-12)
+    np.testing.assert_allclose(focal.gradient(y, f), plain.gradient(y, f), atol=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e4, 1e300])
+@pytest.mark.parametrize("loss, name, params", BINARY)
+def test_extreme_margins_stay_finite_and_silent(loss, name, params, scale):
+    """Margins and residuals of +-1e4 and +-1e300: no overflow, no NaN."""
+    f = np.array([-scale, -1.0, 0.0, 1.0, scale])
+    y = np.ones(5)
+    with np.errstate(all="raise"):
+        value, gradient = loss.loss_gradient(y, f)
+    assert not np.any(np.isnan(value)) and not np.any(np.isnan(gradient))
+    assert np.all(np.isfinite(gradient))
+    if name == "squared_hinge" and scale > 1e154:
+        # (1 + 1e300)**2 exceeds float64: inf is the honest value.
+        assert value[0] == np.inf and np.all(np.isfinite(value[1:]))
+    else:
+        assert np.all(np.isfinite(value))
+
+
+@pytest.mark.parametrize("loss", [MultinomialLoss(), MultinomialFocalLoss(2.0)])
+def test_extreme_multiclass_scores_stay_finite(loss):
+    f = np.array([[1e300, -1e300, 0.0], [-1e4, 1e4, 0.0], [0.0, 0.0, 0.0]])
+    y = np.array([1, 0, 2])
+    with np.errstate(all="raise"):
+        value, gradient = loss.loss_gradient(y, f)
+    assert np.all(np.isfinite(value)) and np.all(np.isfinite(gradient))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize(
+    "loss, n_outputs",
+    [
+        (HuberLoss(0.7), 1),
+        (SquaredHingeLoss(), 1),
+        (LogisticLoss(), 1),
+        (FocalLoss(2.0), 1),
+        (MultinomialLoss(), 3),
+        (MultinomialFocalLoss(2.0), 3),
+    ],
+)
+def test_objective_gradient_matches_finite_differences(
+    loss, n_outputs, fit_intercept, sparse, rng
+):
+    X = rng.standard_normal((60, 4)) + 1.0
+    X = sp.csr_matrix(X) if sparse else X
+    if n_outputs > 1:
+        y = rng.integers(0, n_outputs, 60)
+    elif isinstance(loss, HuberLoss):
+        y = rng.standard_normal(60) * 2
+    else:
+        y = rng.choice([-1.0, 1.0], 60)
+    objective = LinearObjective(
+        loss,
+        X,
+        y,
+        rng.random(60) + 0.5,
+        alpha=0.1,
+        l1_ratio=0.0,
+        fit_intercept=fit_intercept,
+        n_outputs=n_outputs,
+    )
+    params = rng.standard_normal(
+        objective.pack(np.zeros((4, n_outputs)), np.zeros(n_outputs)).size
+    )
+    error = check_grad(
+        lambda p: objective.smooth_value_gradient(p)[0],
+        lambda p: objective.smooth_value_gradient(p)[1],
+        params,
+    )
+    assert error < 1e-6 * max(
+        1.0, np.abs(objective.smooth_value_gradient(params)[1]).max()
+    )
+
+
+@pytest.mark.parametrize("loss", [HuberLoss(0.7), SquaredHingeLoss(), LogisticLoss()])
+def test_hessian_product_matches_finite_differences(loss, rng):
+    X = rng.standard_normal((60, 4))
+    y = rng.choice([-1.0, 1.0], 60) * (1 if not isinstance(loss, HuberLoss) else 1.5)
+    objective = LinearObjective(
+        loss, X, y, np.ones(60), alpha=0.1, l1_ratio=0.0, fit_intercept=True
+    )
+    params = rng.standard_normal(5) * 0.1
+    direction = rng.standard_normal(5)
+    step = 1e-7
+    numerical = (
+        objective.smooth_value_gradient(params + step * direction)[1]
+        - objective.smooth_value_gradient(params - step * direction)[1]
+    ) / (2 * step)
+    np.testing.assert_allclose(
+        objective.smooth_hessian_product(params, direction),
+        numerical,
+        rtol=1e-4,
+        atol=1e-6,
+    )
