@@ -128,9 +128,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     print(f"sklearn_losses {__version__}: every model minimizes")
-    print(
-        "  (1/S) sum_i s_i L(y_i, x_i.w + b) + alpha (l1_ratio |w|_1 + (1-l1_ratio)/2 |w|^2)"
-    )
+    data_term = "(1/S) sum_i s_i L(y_i, x_i.w + b)"
+    penalty = "alpha (l1_ratio |w|_1 + (1-l1_ratio)/2 |w|^2)"
+    print(f"  {data_term} + {penalty}")
     rows = []
     for dataset, (metric, score), (
         X_train,
