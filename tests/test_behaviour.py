@@ -1,0 +1,104 @@
+"""Behaviour a scikit-learn user relies on: warm starts, warnings, input types."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_losses import (
+    FocalLossClassifier,
+    HingeLossClassifier,
+    HuberLossRegressor,
+    LogisticLossClassifier,
+    QuantileLossRegressor,
+)
+
+REGRESSORS = [HuberLossRegressor, QuantileLossRegressor]
+CLASSIFIERS = [HingeLossClassifier, LogisticLossClassifier, FocalLossClassifier]
+
+
+def data(estimator_class, rng, n_samples=120, n_features=6, n_classes=3):
+    X = rng.standard_normal((n_samples, n_features))
+    w = rng.standard_normal(n_features)
+    if estimator_class in REGRESSORS:
+        return X, X @ w + rng.standard_normal(n_samples)
+    scores = X @ rng.standard_normal((n_features, n_classes))
+    return X, np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
+
+
+@pytest.mark.parametrize("estimator_class", REGRESSORS + CLASSIFIERS)
+def test_max_iter_one_warns_naming_max_iter_and_tol(estimator_class, rng):
+    X, y = data(estimator_class, rng)
+    model = estimator_class(max_iter=1, alpha=1e-3)
+    with pytest.warns(ConvergenceWarning, match=r"max_iter=1\b.*tol="):
+        model.fit(X, y)
+    assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.intercept_))
+    assert np.all(np.isfinite(model.predict(X)))
+
+
+@pytest.mark.parametrize("estimator_class", REGRESSORS + CLASSIFIERS)
+def test_warm_start_continues_to_the_same_optimum(estimator_class, rng):
+    X, y = data(estimator_class, rng)
+    cold = estimator_class(alpha=1e-2).fit(X, y)
+    warm = estimator_class(alpha=1e-2, max_iter=2, warm_start=True)
+    with pytest.warns(ConvergenceWarning):
+        warm.fit(X, y)
+    warm.set_params(max_iter=1000).fit(X, y)
+    np.testing.assert_allclose(warm.coef_, cold.coef_, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("estimator_class", REGRESSORS + CLASSIFIERS)
+def test_sparse_dense_and_float32_agree(estimator_class, rng):
+    X, y = data(estimator_class, rng)
+    X[np.abs(X) < 0.8] = 0.0
+    dense = estimator_class(alpha=1e-2).fit(X, y)
+    for converted in (sp.csr_matrix(X), sp.csc_matrix(X)):
+        sparse = estimator_class(alpha=1e-2).fit(converted, y)
+        np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-6, atol=1e-8)
+    single = estimator_class(alpha=1e-2).fit(X.astype(np.float32), y)
+    assert single.coef_.dtype == np.float32
+    assert single.predict(X.astype(np.float32)).dtype in (np.float32, y.dtype)
+    np.testing.assert_allclose(single.coef_, dense.coef_, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("estimator_class", REGRESSORS + CLASSIFIERS)
+def test_pandas_feature_names_are_kept(estimator_class, rng):
+    X, y = data(estimator_class, rng)
+    frame = pd.DataFrame(X, columns=[f"feature_{i}" for i in range(X.shape[1])])
+    model = estimator_class().fit(frame, y)
+    np.testing.assert_array_equal(model.feature_names_in_, frame.columns)
+    with pytest.raises(ValueError, match=re.escape("features")):
+        model.predict(frame.iloc[:, :-1])
+
+
+@pytest.mark.parametrize("estimator_class", CLASSIFIERS)
+def test_classifier_shapes_follow_scikit_learn(estimator_class, rng):
+    X, y = data(estimator_class, rng)
+    multi = estimator_class().fit(X, y)
+    assert multi.coef_.shape == (3, X.shape[1]) and multi.intercept_.shape == (3,)
+    binary = estimator_class().fit(X, np.where(y == 0, "no", "yes"))
+    assert binary.coef_.shape == (1, X.shape[1]) and binary.intercept_.shape == (1,)
+    assert list(binary.classes_) == ["no", "yes"]
+    if hasattr(binary, "predict_proba"):
+        proba = binary.predict_proba(X)
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+        np.testing.assert_allclose(np.log(proba), binary.predict_log_proba(X))
+
+
+def test_balanced_class_weight_equals_manual_weights(rng):
+    X, y = data(LogisticLossClassifier, rng)
+    counts = np.bincount(y)
+    manual = {k: len(y) / (3 * counts[k]) for k in range(3)}
+    balanced = LogisticLossClassifier(class_weight="balanced").fit(X, y)
+    by_hand = LogisticLossClassifier(class_weight=manual).fit(X, y)
+    np.testing.assert_allclose(balanced.coef_, by_hand.coef_, rtol=1e-7)
+
+
+def test_one_class_with_positive_weight_is_an_error(rng):
+    X, y = data(LogisticLossClassifier, rng)
+    weight = (y == 1).astype(float)
+    with pytest.raises(ValueError, match="only one class"):
+        LogisticLossClassifier().fit(X, y, sample_weight=weight)
