@@ -144,28 +144,21 @@ def test_pinball_l1_matches_quantile_regressor(rng):
     for alpha in (0.0, 0.05):
         ours = QuantileLossRegressor(quantile=0.7, alpha=alpha, l1_ratio=1.0).fit(X, y)
         theirs = QuantileRegressor(quantile=0.7, alpha=alpha, solver="highs").fit(X, y)
-        ours_value = objective(
-            "pinball",
-            X,
-            y,
-            np.ones(150),
-            ours.coef_,
-            ours.intercept_,
-            alpha=alpha,
-            l1_ratio=1.0,
-            quantile=0.7,
-        )
-        theirs_value = objective(
-            "pinball",
-            X,
-            y,
-            np.ones(150),
-            theirs.coef_,
-            theirs.intercept_,
-            alpha=alpha,
-            l1_ratio=1.0,
-            quantile=0.7,
-        )
+
+        def value(model, alpha=alpha):
+            return objective(
+                "pinball",
+                X,
+                y,
+                np.ones(150),
+                model.coef_,
+                model.intercept_,
+                alpha=alpha,
+                l1_ratio=1.0,
+                quantile=0.7,
+            )
+
+        ours_value, theirs_value = value(ours), value(theirs)
         assert ours_value <= theirs_value * (1 + 1e-9)
         np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-6, atol=1e-8)
 
