@@ -30,14 +30,13 @@ __all__ = [
 ]
 
 
-def _regression_inputs(y_true, y_pred, sample_weight):
+def _regression_inputs(y_true, y_pred):
     y_true = np.asarray(y_true, dtype=float).ravel()
     y_pred = np.asarray(y_pred, dtype=float).ravel()
     check_consistent_length(y_true, y_pred)
     if not (np.all(np.isfinite(y_true)) and np.all(np.isfinite(y_pred))):
         raise ValueError("y_true and y_pred must be finite (no NaN or infinity).")
-    weight = _check_sample_weight(sample_weight, y_true, ensure_non_negative=True)
-    return y_true, y_pred, weight
+    return y_true, y_pred
 
 
 def _encode(y_true, labels, output):
@@ -141,8 +140,8 @@ def huber_loss(y_true, y_pred, *, delta=1.0, sample_weight=None):
     >>> huber_loss([0.0, 0.0], [0.5, 3.0], delta=1.0)
     1.3125
     """
-    y_true, y_pred, weight = _regression_inputs(y_true, y_pred, sample_weight)
-    return _weighted_mean(HuberLoss(delta).loss(y_true, y_pred), weight)
+    y_true, y_pred = _regression_inputs(y_true, y_pred)
+    return _weighted_mean(HuberLoss(delta).loss(y_true, y_pred), sample_weight)
 
 
 @validate_params(
@@ -182,8 +181,8 @@ def pinball_loss(y_true, y_pred, *, quantile=0.5, sample_weight=None):
     >>> pinball_loss([1.0, 2.0], [2.0, 0.0], quantile=0.9)
     0.95
     """
-    y_true, y_pred, weight = _regression_inputs(y_true, y_pred, sample_weight)
-    return _weighted_mean(PinballLoss(quantile).loss(y_true, y_pred), weight)
+    y_true, y_pred = _regression_inputs(y_true, y_pred)
+    return _weighted_mean(PinballLoss(quantile).loss(y_true, y_pred), sample_weight)
 
 
 _CLASSIFICATION_PARAMS = {
