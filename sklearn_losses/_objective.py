@@ -22,6 +22,7 @@ subtract the mean's contribution. ``solve`` converts intercepts in and out.
 """
 
 import numpy as np
+import scipy.sparse as sp
 
 
 class LinearObjective:
@@ -156,25 +157,73 @@ class LinearObjective:
             parts.append(weighted.sum(axis=0))
         return value, np.concatenate(parts)
 
-    def smooth_hessian_product(self, params, direction):
-        """Product of the (generalized) Hessian of the smooth part with ``direction``.
+    def hessian_operator(self, params):
+        """The (generalized) Hessian of the smooth part at ``params``, as a function.
 
         Available for single-output losses with a ``hessian`` method (Huber,
-        squared hinge, logistic): ``X.T @ diag(s * L'') @ X`` plus the L2
-        term, with the intercept as a column of ones.
+        squared hinge, logistic, smoothed hinge and pinball):
+        ``X.T @ diag(s * L'') @ X`` plus the L2 term, with the intercept as a
+        column of ones. The curvature is computed once, so each product costs
+        one ``X @ v`` and one ``X.T @ u``.
         """
         coef, intercept = self.unpack(params)
         raw = self.raw_prediction(coef, intercept)
         curvature = self.sample_weight * self.loss.hessian(self.y, raw)
-        direction_coef, direction_intercept = self.unpack(direction)
-        change = self.matvec(direction_coef).ravel() + direction_intercept
-        weighted = curvature * change
-        parts = [
-            self.rmatvec(weighted).ravel() + self.l2_strength * direction_coef.ravel()
-        ]
-        if self.fit_intercept:
-            parts.append([weighted.sum()])
-        return np.concatenate(parts)
+
+        def product(direction):
+            direction_coef, direction_intercept = self.unpack(direction)
+            change = self.matvec(direction_coef).ravel() + direction_intercept
+            weighted = curvature * change
+            parts = [
+                self.rmatvec(weighted).ravel()
+                + self.l2_strength * direction_coef.ravel()
+            ]
+            if self.fit_intercept:
+                parts.append([weighted.sum()])
+            return np.concatenate(parts)
+
+        return product
+
+    def hessian_matrix(self, params):
+        """The (generalized) Hessian of the smooth part at ``params``, dense.
+
+        Same conditions as ``hessian_operator``. Only the samples of non-zero
+        curvature enter the product ``X_Q.T @ diag(d) @ X_Q``; the centering
+        is applied to the small result, never to ``X``.
+        """
+        coef, intercept = self.unpack(params)
+        raw = self.raw_prediction(coef, intercept)
+        curvature = self.sample_weight * self.loss.hessian(self.y, raw)
+        curved = curvature > 0
+        X, weights = self.X, curvature
+        if not curved.all():
+            X, weights = X[curved], curvature[curved]
+        if sp.issparse(X):
+            gram = (X.T @ sp.diags(weights) @ X).toarray()
+        else:
+            gram = X.T @ (weights[:, None] * X)
+        weighted_sum = np.asarray(X.T @ weights, dtype=float).ravel()
+        total = weights.sum()
+        mean = self.x_mean
+        gram = (
+            gram
+            - np.outer(mean, weighted_sum)
+            - np.outer(weighted_sum, mean)
+            + total * np.outer(mean, mean)
+        )
+        gram[np.diag_indices_from(gram)] += self.l2_strength
+        if not self.fit_intercept:
+            return gram
+        size = self.n_features + 1
+        hessian = np.empty((size, size))
+        hessian[:-1, :-1] = gram
+        hessian[:-1, -1] = hessian[-1, :-1] = weighted_sum - total * mean
+        hessian[-1, -1] = total
+        return hessian
+
+    def smooth_hessian_product(self, params, direction):
+        """The (generalized) Hessian of the smooth part times ``direction``."""
+        return self.hessian_operator(params)(direction)
 
     # -- piecewise-linear losses: dual and exact intercept --------------------
     def soft_threshold(self, z):

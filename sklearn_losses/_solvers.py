@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import linprog, minimize
 from scipy.sparse.linalg import LinearOperator, cg
 
@@ -37,6 +38,10 @@ _FTOL = 64 * np.finfo(float).eps
 # certify: where most samples sit on the kink, a floating-point dual bound
 # is itself only this accurate, though the primal point is usually exact.
 _GAP_FLOOR = 1e-8
+# Up to this many parameters, Newton's method forms the Hessian (over the
+# samples of non-zero curvature only) and factors it; beyond, it uses
+# conjugate gradients on Hessian-vector products.
+_DIRECT_NEWTON_SIZE = 1000
 
 
 @dataclass
@@ -145,6 +150,146 @@ def solve_smooth(objective, coef, intercept, *, max_iter, tol):
         params = _newton_polish(objective, params)
     coef, intercept = objective.unpack(params)
     return SolverResult(coef, intercept, max(result.nit, 1), converged, "lbfgs")
+
+
+def solve_newton(objective, coef, intercept, *, max_iter, tol):
+    """Inexact Newton's method with a line search, for a smooth loss and no L1 part.
+
+    Each step solves ``H d = -g`` by conjugate gradients on products with the
+    (generalized) Hessian, to a relative residual ``min(0.1, sqrt(|g|))``
+    that tightens as the gradient vanishes (superlinear convergence), then
+    backtracks until the Armijo condition holds. On a piecewise-quadratic
+    loss (Huber, the Moreau envelope of hinge or pinball) the generalized
+    Hessian is exact on each piece, so the method stops after a few steps
+    once the pieces are identified. Stops when the largest gradient entry is
+    at most ``tol``, or when no step decreases the objective in floating
+    point (the point is then as good as it gets).
+    """
+    params = objective.pack(coef, intercept)
+    value, gradient = objective.smooth_value_gradient(params)
+    size = params.size
+    converged = False
+    n_iter = 0
+    while n_iter < max_iter:
+        if np.max(np.abs(gradient)) <= tol:
+            converged = True
+            break
+        n_iter += 1
+        norm = np.linalg.norm(gradient)
+        if size <= _DIRECT_NEWTON_SIZE:
+            step = _solve_symmetric(objective.hessian_matrix(params), -gradient)
+        else:
+            hessian = LinearOperator(
+                (size, size), matvec=objective.hessian_operator(params), dtype=float
+            )
+            step, _ = cg(
+                hessian, -gradient, rtol=min(0.1, np.sqrt(norm)), maxiter=size + 20
+            )
+        slope = gradient @ step
+        if not np.isfinite(slope) or slope >= 0:
+            step, slope = -gradient, -(norm**2)
+        length = _line_search(objective, params, step, value, slope)
+        trial = params + length * step
+        trial_value, trial_gradient = objective.smooth_value_gradient(trial)
+        if not trial_value < value:
+            # No decrease left in floating point.
+            converged = True
+            break
+        params, value, gradient = trial, trial_value, trial_gradient
+    coef, intercept = objective.unpack(params)
+    return SolverResult(coef, intercept, max(n_iter, 1), converged, "newton-cg")
+
+
+def _line_search(objective, params, step, value, slope):
+    """Step length that minimizes the objective along ``step`` (to 1e-3 relative).
+
+    The prediction moves linearly, ``f + t * q`` with ``q = X @ d``, so each
+    trial costs one pass over the samples and no product with ``X``. The
+    derivative along the line is non-decreasing (the objective is convex);
+    its root is bracketed by doubling from ``t = 1`` and found by the
+    Illinois variant of regula falsi, which on a piecewise-quadratic loss
+    (derivative piecewise linear) lands on it in a few trials. Falls back to
+    halving until the Armijo condition holds if the root search stalls.
+    """
+    coef, intercept = objective.unpack(params)
+    step_coef, step_intercept = objective.unpack(step)
+    raw = objective.raw_prediction(coef, intercept)
+    change = objective.raw_prediction(step_coef, step_intercept)
+    weight, loss, y = objective.sample_weight, objective.loss, objective.y
+    l2 = objective.l2_strength
+    coef_step = coef.ravel() @ step_coef.ravel()
+    step_step = step_coef.ravel() @ step_coef.ravel()
+
+    def value_derivative(length):
+        pointwise, derivative = loss.loss_gradient(y, raw + length * change)
+        penalty = (
+            0.5
+            * l2
+            * (
+                coef.ravel() @ coef.ravel()
+                + 2 * length * coef_step
+                + length**2 * step_step
+            )
+        )
+        return (
+            weight @ pointwise + penalty,
+            weight @ (derivative * change) + l2 * (coef_step + length * step_step),
+        )
+
+    low, low_derivative = 0.0, slope
+    high = 1.0
+    high_value, high_derivative = value_derivative(high)
+    for _ in range(60):
+        if high_derivative >= 0 or not np.isfinite(high_value):
+            break
+        low, low_derivative = high, high_derivative
+        high *= 2.0
+        high_value, high_derivative = value_derivative(high)
+    if high_derivative < 0 and np.isfinite(high_value):
+        return high
+    side = 0
+    for _ in range(50):
+        if not (np.isfinite(high_derivative) and high_derivative > low_derivative):
+            break
+        middle = (low * high_derivative - high * low_derivative) / (
+            high_derivative - low_derivative
+        )
+        if not low < middle < high:
+            middle = 0.5 * (low + high)
+        _, middle_derivative = value_derivative(middle)
+        if middle_derivative == 0 or high - low <= 1e-3 * high:
+            low = high = middle
+            break
+        if middle_derivative < 0:
+            low, low_derivative = middle, middle_derivative
+            if side == -1:
+                high_derivative *= 0.5
+            side = -1
+        else:
+            high, high_derivative = middle, middle_derivative
+            if side == 1:
+                low_derivative *= 0.5
+            side = 1
+    length = low if low > 0 else high
+    # Guard against rounding: keep the step only if it satisfies Armijo.
+    while length > 1e-12:
+        trial_value, _ = value_derivative(length)
+        if trial_value <= value + 1e-4 * length * slope:
+            return length
+        length *= 0.5
+    return length
+
+
+def _solve_symmetric(matrix, right):
+    """Solve a positive semi-definite system; least squares where it is singular."""
+    try:
+        factor = cho_factor(matrix, check_finite=False)
+        solution = cho_solve(factor, right, check_finite=False)
+        if np.all(np.isfinite(solution)):
+            return solution
+    except np.linalg.LinAlgError:
+        pass
+    return np.linalg.lstsq(matrix, right, rcond=None)[0]
 
 
 def _newton_polish(objective, params, max_steps=10):
@@ -329,7 +474,8 @@ def solve_smoothed_dual(objective, coef, intercept, *, max_iter, tol):
             / (objective.l1_strength + objective.l2_strength),
             fit_intercept=objective.fit_intercept,
         )
-        result = solve_smooth(
+        smooth_solver = solve_newton if objective.l1_strength == 0 else solve_smooth
+        result = smooth_solver(
             smoothed_objective, coef, intercept, max_iter=remaining, tol=1e-12
         )
         n_iter += result.n_iter
@@ -374,6 +520,13 @@ class _SmoothedLoss:
             y_true, raw_prediction, self.smoothing
         )
         return value, gradient
+
+    def hessian(self, y_true, raw_prediction):
+        """``a**2 / smoothing`` where the envelope is quadratic, 0 where linear."""
+        c, a = self.piecewise.affine_parts(y_true)
+        lower, upper = self.piecewise.dual_box()
+        scaled = (c - a * raw_prediction) / self.smoothing
+        return np.where((scaled > lower) & (scaled < upper), a**2 / self.smoothing, 0.0)
 
 
 def _primal_from_dual(objective, theta, box_lower, box_upper, primal_guess):
@@ -486,16 +639,22 @@ def _active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=
     # optimum; a set much larger than that is not worth a dense solve.
     limit = min(2000, 2 * n_features + 10)
     if on_kink.sum() > limit:
-        # The dual has not settled: read the sets off the primal point
-        # instead, with the samples of (near) zero residual on the kink.
+        # The dual has not settled; the next, less smoothed round will do.
+        return None
+    n_parameters = np.count_nonzero(signs) + int(fit_intercept)
+    if on_kink.sum() > n_parameters:
+        # More samples on the kink than parameters to put them there: keep
+        # those the primal point puts closest to it, the others go to the
+        # end of their box on the side of their residual.
         intercept = (
             objective.best_intercept(coef.reshape(-1, 1)) if fit_intercept else 0.0
         )
         residual = c - a * (objective.matvec(coef).ravel() + intercept)
-        closest = np.argsort(np.abs(residual), kind="stable")
-        on_kink = np.zeros_like(on_kink)
-        on_kink[closest[: np.count_nonzero(signs) + 1]] = True
-        at_upper = ~on_kink & (residual > 0)
+        candidates = np.flatnonzero(on_kink)
+        order = np.argsort(np.abs(residual[candidates]), kind="stable")
+        dropped = candidates[order[n_parameters:]]
+        on_kink[dropped] = False
+        at_upper[dropped] = residual[dropped] > 0
 
     for _ in range(max_rounds):
         active = np.flatnonzero(signs != 0)
