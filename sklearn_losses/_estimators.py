@@ -41,12 +41,13 @@ _COMMON_PARAMETERS = """alpha : float, default=1e-4
         Whether to fit the intercept ``b``; if False, ``b = 0``.
 
     max_iter : int, default=1000
-        Maximum number of iterations of the solver (L-BFGS-B iterations, or
-        HiGHS iterations for a linear program), ``max_iter >= 1``.
+        Maximum number of iterations of the solver (Newton or L-BFGS-B
+        iterations, summed over the smoothing levels of the smoothed dual,
+        or HiGHS iterations for a linear program), ``max_iter >= 1``.
 
     tol : float, default=1e-10
-        Stopping tolerance, ``tol >= 0``: the largest entry of the projected
-        gradient for the L-BFGS-B solver; the duality gap relative to the
+        Stopping tolerance, ``tol >= 0``: the largest entry of the (projected)
+        gradient for the Newton and L-BFGS-B solvers; the duality gap relative to the
         objective for the smoothed-dual solver, where it is at least 1e-8.
         Linear programs are solved exactly.
 
@@ -87,9 +88,11 @@ def _document(template):
     ``y`` (no scale is estimated) and the penalty follows the convention
     above.
 
-    Solver: L-BFGS-B with the analytic gradient (the Huber loss is
-    continuously differentiable); with ``l1_ratio > 0``, L-BFGS-B on the
-    bound-constrained split ``w = w+ - w-``.
+    Solver: Newton's method with the analytic (generalized) Hessian and an
+    exact line search (the Huber loss is continuously differentiable and
+    piecewise quadratic); with ``l1_ratio > 0``, L-BFGS-B on the
+    bound-constrained split ``w = w+ - w-``, then Newton steps on the
+    non-zero coefficients.
 
     Parameters
     ----------
@@ -176,8 +179,11 @@ class HuberLossRegressor(LossRegressor):
 
     Solver (both exact): with no penalty or a pure L1 penalty
     (``alpha == 0`` or ``l1_ratio == 1``), a linear program solved by HiGHS;
-    with an L2 part, L-BFGS-B on the box-constrained dual, finished by an
-    exact active-set step and certified by the duality gap.
+    with an L2 part, the "smoothed dual": the loss is replaced by its Moreau
+    envelope, whose width shrinks tenfold per round (each round solved by
+    Newton's method, or by L-BFGS-B on the split ``w = w+ - w-`` with an L1
+    part); the dual point each round gives seeds an exact active-set step,
+    and the duality gap certifies the result.
 
     Parameters
     ----------
@@ -262,12 +268,14 @@ class QuantileLossRegressor(LossRegressor):
     against the rest, each problem with the objective below.
 {objective}
 
-    Solver: for ``"squared_hinge"`` (continuously differentiable), L-BFGS-B,
-    on the split ``w = w+ - w-`` when ``l1_ratio > 0``. For ``"hinge"``
-    (exact in both cases): a linear program solved by HiGHS with no penalty
-    or a pure L1 penalty; with an L2 part, L-BFGS-B on the box-constrained
-    dual, finished by an exact active-set step and certified by the duality
-    gap.
+    Solver: for ``"squared_hinge"`` (continuously differentiable), Newton's
+    method with the generalized Hessian and an exact line search, or
+    L-BFGS-B on the split ``w = w+ - w-`` when ``l1_ratio > 0``. For
+    ``"hinge"`` (exact in both cases): a linear program solved by HiGHS with
+    no penalty or a pure L1 penalty; with an L2 part, the "smoothed dual":
+    Moreau-envelope smoothing with continuation (Newton's method per round),
+    whose dual point seeds an exact active-set step, certified by the
+    duality gap.
 
     Hinge optima need not be unique (the intercept, or with ``alpha=0`` the
     whole solution); the solvers return one of them deterministically.
@@ -366,8 +374,10 @@ class HingeLossClassifier(LossClassifier):
     ``LogisticLossClassifier(alpha=a)`` solves the same problem as
     scikit-learn's ``LogisticRegression(C=1 / (a * S))``.
 
-    Solver: L-BFGS-B with the analytic gradient; on the split
-    ``w = w+ - w-`` when ``l1_ratio > 0``.
+    Solver: binary with no L1 part, Newton's method with the analytic
+    Hessian and an exact line search; multinomial, L-BFGS-B with the
+    analytic gradient; with ``l1_ratio > 0``, L-BFGS-B on the split
+    ``w = w+ - w-`` (then Newton steps on the non-zero coefficients, binary).
 
     Parameters
     ----------

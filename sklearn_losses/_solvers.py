@@ -6,13 +6,16 @@ whether the penalty has an L2 part.
 =====================  =====================  ==================================
 loss                   penalty                method
 =====================  =====================  ==================================
-smooth (Huber,         L2 or none             L-BFGS-B on ``(W, b)``
-squared hinge,         L1 or elastic net      L-BFGS-B on the split
-logistic, focal)                              ``W = W+ - W-``, ``W+-`` >= 0
+smooth, one output     L2 or none             Newton's method (``solve_newton``)
+(Huber, squared
+hinge, logistic)
+smooth (also           L1 or elastic net      L-BFGS-B on the split
+multinomial, focal)    (focal, multinomial:   ``W = W+ - W-``, ``W+-`` >= 0
+                       any penalty)
 piecewise linear       none or pure L1        linear program (HiGHS)
-(hinge, pinball)       L2 or elastic net      box-constrained dual by L-BFGS-B,
-                                              then an exact active-set step,
-                                              certified by the duality gap
+(hinge, pinball)       L2 or elastic net      smoothing with continuation, an
+                                              exact active-set step, certified
+                                              by the duality gap
 =====================  =====================  ==================================
 
 None of these treats a kink as if it were smooth: the split turns the L1
@@ -78,7 +81,13 @@ def solve(objective, coef, intercept, *, max_iter, tol):
     SolverResult
     """
     intercept = objective.to_centered_intercept(coef, intercept)
-    if objective.loss.is_smooth:
+    if (
+        objective.loss.is_smooth
+        and hasattr(objective.loss, "hessian")
+        and objective.l1_strength == 0
+    ):
+        result = solve_newton(objective, coef, intercept, max_iter=max_iter, tol=tol)
+    elif objective.loss.is_smooth:
         result = solve_smooth(objective, coef, intercept, max_iter=max_iter, tol=tol)
     elif objective.l2_strength > 0:
         result = solve_smoothed_dual(
