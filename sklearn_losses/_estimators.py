@@ -178,7 +178,9 @@ class HuberLossRegressor(LossRegressor):
 {objective}
 
     Solver (both exact): with no penalty or a pure L1 penalty
-    (``alpha == 0`` or ``l1_ratio == 1``), a linear program solved by HiGHS;
+    (``alpha == 0`` or ``l1_ratio == 1``), the dual linear program (one
+    row per feature) solved by HiGHS's interior-point method with
+    crossover, the coefficients read off its multipliers;
     with an L2 part, the "smoothed dual": the loss is replaced by its Moreau
     envelope, whose width shrinks tenfold per round (each round solved by
     Newton's method, or by L-BFGS-B on the split ``w = w+ - w-`` with an L1
@@ -271,8 +273,9 @@ class QuantileLossRegressor(LossRegressor):
     Solver: for ``"squared_hinge"`` (continuously differentiable), Newton's
     method with the generalized Hessian and an exact line search, or
     L-BFGS-B on the split ``w = w+ - w-`` when ``l1_ratio > 0``. For
-    ``"hinge"`` (exact in both cases): a linear program solved by HiGHS with
-    no penalty or a pure L1 penalty; with an L2 part, the "smoothed dual":
+    ``"hinge"`` (exact in both cases): with no penalty or a pure L1 penalty,
+    the dual linear program (one row per feature, HiGHS interior point with
+    crossover); with an L2 part, the "smoothed dual":
     Moreau-envelope smoothing with continuation (Newton's method per round),
     whose dual point seeds an exact active-set step, certified by the
     duality gap.

@@ -12,7 +12,7 @@ hinge, logistic)
 smooth (also           L1 or elastic net      L-BFGS-B on the split
 multinomial, focal)    (focal, multinomial:   ``W = W+ - W-``, ``W+-`` >= 0
                        any penalty)
-piecewise linear       none or pure L1        linear program (HiGHS)
+piecewise linear       none or pure L1        dual linear program (HiGHS IPM)
 (hinge, pinball)       L2 or elastic net      smoothing with continuation, an
                                               exact active-set step, certified
                                               by the duality gap
@@ -371,60 +371,67 @@ def _expand(reduced, free):
 def solve_linear_program(objective, *, max_iter):
     """Exact solution of a piecewise-linear loss with an L1 penalty (or none).
 
-    Each sample's loss ``max_u u * (c - a * f)`` is written with two
-    non-negative parts ``c - a * f = positive - negative`` costing
-    ``s * upper * positive - s * lower * negative``; the coefficients are split
-    into ``W+ - W-`` when the L1 norm is in the objective. HiGHS solves the
-    resulting linear program to optimality; samples of zero weight are left out.
+    The loss of sample ``i`` is ``max over u in [lower, upper] of
+    u * (c_i - a_i * f_i)``, so the problem is the saddle point
+    ``min over (w, b) of max over theta of theta . (c - a * (X w + b)) +
+    l1 * |w|_1`` with ``theta_i`` in ``s_i * [lower, upper]``. Its dual is
+    the linear program
+
+        maximize  c . theta
+        subject to  -l1 <= X.T @ (a * theta) <= l1,  a . theta = 0 (intercept),
+                    s_i * lower <= theta_i <= s_i * upper,
+
+    with ``n_features + 1`` rows instead of the primal's ``n_samples``,
+    which HiGHS's interior-point method (with crossover to a vertex) solves
+    far faster than the primal. The coefficients are the multipliers of the
+    rows ``X.T @ (a * theta) - z = 0`` (``z`` in ``[-l1, l1]`` carries the
+    L1 bound, one copy of ``X``); the intercept is then the exact minimizer
+    at those coefficients (the midpoint where the optimum is an interval).
+    Samples of zero weight are left out.
     """
     loss = objective.loss
     weight = objective.sample_weight
     keep = weight > 0
-    X = objective.X[keep]
+    X = objective.X[keep] if not keep.all() else objective.X
     c, a = loss.affine_parts(objective.y[keep])
     weight = weight[keep]
     lower, upper = loss.dual_box()
-    n_samples, n_features = X.shape
+    n_features = X.shape[1]
     l1 = objective.l1_strength
 
-    signed_X = sp.diags(a) @ sp.csr_matrix(X)
-    blocks = [signed_X]
-    costs = []
-    bounds = []
-    if l1 > 0:
-        blocks.append(-signed_X)
-        costs.append(np.full(2 * n_features, l1))
-        bounds += [(0, None)] * (2 * n_features)
-    else:
-        costs.append(np.zeros(n_features))
-        bounds += [(None, None)] * n_features
+    # Rows: X.T @ (a * theta) - z = 0, then (with an intercept) a . theta = 0.
+    rows = [
+        sp.hstack(
+            [sp.csr_matrix(X.T) @ sp.diags(a), -sp.identity(n_features)],
+            format="csr",
+        )
+    ]
     if objective.fit_intercept:
-        blocks.append(sp.csr_matrix(a.reshape(-1, 1)))
-        costs.append([0.0])
-        bounds.append((None, None))
-    identity = sp.identity(n_samples, format="csr")
-    blocks += [identity, -identity]
-    costs += [weight * upper, -weight * lower]
-    bounds += [(0, None)] * (2 * n_samples)
-
+        rows.append(sp.csr_matrix(np.concatenate([a, np.zeros(n_features)])))
+    constraints = sp.vstack(rows, format="csr")
+    bounds = np.concatenate(
+        [
+            np.column_stack([weight * lower, weight * upper]),
+            np.tile([-l1, l1], (n_features, 1)),
+        ]
+    )
     result = linprog(
-        np.concatenate(costs),
-        A_eq=sp.hstack(blocks, format="csc"),
-        b_eq=c,
+        -np.concatenate([c, np.zeros(n_features)]),
+        A_eq=constraints,
+        b_eq=np.zeros(constraints.shape[0]),
         bounds=bounds,
-        method="highs",
+        method="highs-ipm",
         options={"maxiter": max_iter},
     )
-    if result.x is None:
-        # Iteration limit before a basic solution was reached: fall back to
-        # zero coefficients, a finite model; the caller warns.
+    multipliers = getattr(getattr(result, "eqlin", None), "marginals", None)
+    if result.status == 0 and multipliers is not None:
+        coef = -np.asarray(multipliers[:n_features], dtype=float)
+        converged = True
+    else:
+        # Iteration limit before an optimal basis: fall back to zero
+        # coefficients, a finite model; the caller warns.
         coef = np.zeros(n_features)
         converged = False
-    else:
-        coef = result.x[:n_features]
-        if l1 > 0:
-            coef = coef - result.x[n_features : 2 * n_features]
-        converged = result.status == 0
     coef = coef.reshape(-1, 1)
     # Where the optimal intercept is an interval, take its midpoint.
     intercept = np.array(
