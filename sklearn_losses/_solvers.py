@@ -7,21 +7,24 @@ whether the penalty has an L2 part.
 loss                   penalty                method
 =====================  =====================  ==================================
 smooth, one output     L2 or none             Newton's method (``solve_newton``)
-(Huber, squared
-hinge, logistic)
-smooth (also           L1 or elastic net      L-BFGS-B on the split
-multinomial, focal)    (focal, multinomial:   ``W = W+ - W-``, ``W+-`` >= 0
-                       any penalty)
+(Huber, squared        L1 or elastic net      projected Newton on the orthants
+hinge, logistic)                              (``solve_orthant_newton``)
+multinomial, focal     any                    L-BFGS-B, on the split
+                                              ``W = W+ - W-``, ``W+-`` >= 0
+                                              for an L1 part
 piecewise linear       none or pure L1        dual linear program (HiGHS IPM)
-(hinge, pinball)       L2 or elastic net      smoothing with continuation, an
-                                              exact active-set step, certified
-                                              by the duality gap
+(hinge, pinball)       L2 or elastic net      smoothing with continuation
+                                              (Newton per level), an exact
+                                              active-set step, certified by
+                                              the duality gap
 =====================  =====================  ==================================
 
 None of these treats a kink as if it were smooth: the split turns the L1
-norm into a linear function on a box, the linear program is exact, and the
-dual of a piecewise-linear loss with an L2 term is a smooth function on a
-box.  Every method returns a :class:`SolverResult`.
+norm into a linear function on a box, the orthant-wise Newton method works
+on one orthant at a time (where the L1 norm is linear) and projects onto
+it, the linear program is exact, and the smoothed problems are only a route
+to a dual point; the duality gap certifies the final answer.
+Every method returns a :class:`SolverResult`.
 """
 
 from dataclasses import dataclass
@@ -45,6 +48,7 @@ _GAP_FLOOR = 1e-8
 # samples of non-zero curvature only) and factors it; beyond, it uses
 # conjugate gradients on Hessian-vector products.
 _DIRECT_NEWTON_SIZE = 1000
+_ORTHANT_NEWTON_STEPS = 50
 
 
 @dataclass
@@ -81,12 +85,9 @@ def solve(objective, coef, intercept, *, max_iter, tol):
     SolverResult
     """
     intercept = objective.to_centered_intercept(coef, intercept)
-    if (
-        objective.loss.is_smooth
-        and hasattr(objective.loss, "hessian")
-        and objective.l1_strength == 0
-    ):
-        result = solve_newton(objective, coef, intercept, max_iter=max_iter, tol=tol)
+    if objective.loss.is_smooth and hasattr(objective.loss, "hessian"):
+        newton = solve_newton if objective.l1_strength == 0 else solve_orthant_newton
+        result = newton(objective, coef, intercept, max_iter=max_iter, tol=tol)
     elif objective.loss.is_smooth:
         result = solve_smooth(objective, coef, intercept, max_iter=max_iter, tol=tol)
     elif objective.l2_strength > 0:
@@ -234,7 +235,10 @@ def solve_orthant_newton(objective, coef, intercept, *, max_iter, tol):
     value, gradient = full_value(params)
     converged = False
     n_iter = 0
-    while n_iter < max_iter:
+    # Newton settles on the right orthant within a few dozen steps or not
+    # at all; past this budget L-BFGS-B on the split takes over.
+    newton_budget = min(max_iter, _ORTHANT_NEWTON_STEPS)
+    while n_iter < newton_budget:
         weights = params[:n_coef]
         coef_gradient = gradient[:n_coef]
         # Minimum-norm subgradient: the optimality residual.
@@ -277,30 +281,56 @@ def solve_orthant_newton(objective, coef, intercept, *, max_iter, tol):
                 rtol=min(0.1, np.sqrt(norm)),
                 maxiter=free.sum() + 20,
             )
-        step = _expand(direction, free)
-        slope = reduced_gradient @ direction
-        if not np.isfinite(slope) or slope >= 0:
-            step = -residual
-            slope = -(residual @ residual)
-        length = 1.0
-        while length > 1e-12:
-            trial = params + length * step
-            # Stay in the orthant: a coefficient that would cross zero stops there.
-            crossed = orthant[:n_coef] * trial[:n_coef] < 0
-            trial[:n_coef][crossed] = 0.0
-            trial_coef, trial_intercept = objective.unpack(trial)
-            trial_value = objective.value(trial_coef, trial_intercept)
-            if trial_value <= value + 1e-4 * length * slope:
+        trial = None
+        for step in (_expand(direction, free), -residual):
+            trial, trial_value = _projected_search(
+                objective, params, value, step, orthant, residual
+            )
+            if trial is not None:
                 break
-            length *= 0.5
-        if not trial_value < value:
-            # No decrease left in floating point.
+        if trial is None:
+            # Neither the Newton nor the steepest-descent step decreases the
+            # objective: no decrease is left in floating point.
             converged = True
             break
         params = trial
         value, gradient = full_value(params)
     coef, intercept = objective.unpack(params)
+    if not converged and n_iter < max_iter:
+        # Switching orthants back and forth without settling (possible where
+        # the Hessian is singular, e.g. Huber with a pure L1 penalty):
+        # L-BFGS-B on the split finishes from here, robustly.
+        result = solve_smooth(
+            objective, coef, intercept, max_iter=max_iter - n_iter, tol=tol
+        )
+        result.n_iter += n_iter
+        return result
     return SolverResult(coef, intercept, max(n_iter, 1), converged, "orthant-newton")
+
+
+def _projected_search(objective, params, value, step, orthant, residual):
+    """Backtracking along ``step`` projected onto the orthant.
+
+    A coefficient that would cross zero stops there. The sufficient-decrease
+    test uses the actual (projected) move: ``J(trial) <= J + 1e-4 *
+    residual . (trial - params)``. Returns ``(trial, value)``, or
+    ``(None, None)`` when no length down to 1e-12 decreases ``J``.
+    """
+    n_coef = objective.n_coef
+    if not np.all(np.isfinite(step)) or residual @ step >= 0:
+        return None, None
+    length = 1.0
+    while length > 1e-12:
+        trial = params + length * step
+        crossed = orthant[:n_coef] * trial[:n_coef] < 0
+        trial[:n_coef][crossed] = 0.0
+        trial_value = objective.value(*objective.unpack(trial))
+        if trial_value < value and trial_value <= value + 1e-4 * (
+            residual @ (trial - params)
+        ):
+            return trial, trial_value
+        length *= 0.5
+    return None, None
 
 
 def _line_search(objective, params, step, value, slope):
