@@ -10,6 +10,7 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.preprocessing import LabelEncoder
@@ -33,8 +34,31 @@ def _weighted_median(values, weights):
     return values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])]
 
 
-class LossLinearModel(BaseEstimator):
-    """Parameters and ``fit`` machinery shared by every estimator."""
+class _IterationReporter:
+    """Turn each solver iteration into a leaf task of ``sklearn.callback``.
+
+    Callbacks set with ``set_callbacks`` (or propagated by a meta-estimator
+    such as ``GridSearchCV``) see the fit as a root task, one subtask per
+    optimization problem (one, or one per class for one-vs-rest) and one
+    leaf per iteration of the solver within it.
+    """
+
+    def __init__(self, context, estimator, X, y, metadata):
+        self.context = context
+        self.hook_arguments = dict(estimator=estimator, X=X, y=y, metadata=metadata)
+
+    def __call__(self):
+        iteration = self.context.subcontext(task_name="iteration")
+        iteration.call_on_fit_task_begin(**self.hook_arguments)
+        iteration.call_on_fit_task_end(**self.hook_arguments)
+
+
+class LossLinearModel(CallbackSupportMixin, BaseEstimator):
+    """Parameters and ``fit`` machinery shared by every estimator.
+
+    Supports ``sklearn.callback`` (``set_callbacks``): the fit is a task
+    with one subtask per optimization problem and one leaf per iteration.
+    """
 
     _parameter_constraints = {
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -81,7 +105,26 @@ class LossLinearModel(BaseEstimator):
         )
         return X, y, sample_weight
 
-    def _solve(self, loss, X, y, sample_weight, coef, intercept):
+    def _begin_fit_task(self, X, y, sample_weight, n_problems):
+        """Open the callback context of this fit: one subtask per problem."""
+        context = self._init_callback_context(max_subtasks=n_problems)
+        self._callback_metadata = {"sample_weight": sample_weight}
+        context.call_on_fit_task_begin(
+            estimator=self, X=X, y=y, metadata=self._callback_metadata
+        )
+        return context
+
+    def _end_fit_task(self, context, X, y):
+        context.call_on_fit_task_end(
+            estimator=self,
+            X=X,
+            y=y,
+            metadata=self._callback_metadata,
+            reconstruction_attributes={},
+        )
+        del self._callback_metadata
+
+    def _solve(self, loss, X, y, sample_weight, coef, intercept, context):
         """Build the objective for ``loss``; minimize it from ``(coef, intercept)``."""
         objective = LinearObjective(
             loss,
@@ -93,7 +136,22 @@ class LossLinearModel(BaseEstimator):
             fit_intercept=self.fit_intercept,
             n_outputs=coef.shape[1],
         )
-        result = solve(objective, coef, intercept, max_iter=self.max_iter, tol=self.tol)
+        problem = context.subcontext(task_name="solve", max_subtasks=self.max_iter)
+        hook_arguments = dict(
+            estimator=self, X=X, y=y, metadata=self._callback_metadata
+        )
+        problem.call_on_fit_task_begin(**hook_arguments)
+        result = solve(
+            objective,
+            coef,
+            intercept,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            on_iteration=_IterationReporter(
+                problem, self, X, y, self._callback_metadata
+            ),
+        )
+        problem.call_on_fit_task_end(**hook_arguments)
         return objective, result
 
     def _warn_not_converged(self, method):
@@ -144,7 +202,11 @@ class LossRegressor(RegressorMixin, LossLinearModel):
         )
         y = np.asarray(y, dtype=np.float64)
         coef, intercept = self._start(X.shape[1], 1, _weighted_median(y, sample_weight))
-        _, result = self._solve(self._get_loss(), X, y, sample_weight, coef, intercept)
+        context = self._begin_fit_task(X, y, sample_weight, n_problems=1)
+        _, result = self._solve(
+            self._get_loss(), X, y, sample_weight, coef, intercept, context
+        )
+        self._end_fit_task(context, X, y)
         if not result.converged:
             self._warn_not_converged(result.method)
         self.coef_ = result.coef.ravel().astype(X.dtype)
@@ -261,12 +323,19 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
                 else [codes == k for k in range(n_classes)]
             )
             coef, intercept = self._start(X.shape[1], len(problems), 0.0)
+            context = self._begin_fit_task(X, y, sample_weight, len(problems))
             coefs, intercepts, n_iters = [], [], []
             loss = self._get_loss(2)
             for k, positive in enumerate(problems):
                 signed = np.where(positive, 1.0, -1.0)
                 _, result = self._solve(
-                    loss, X, signed, sample_weight, coef[:, [k]], intercept[[k]]
+                    loss,
+                    X,
+                    signed,
+                    sample_weight,
+                    coef[:, [k]],
+                    intercept[[k]],
+                    context,
                 )
                 if not result.converged:
                     self._warn_not_converged(result.method)
@@ -277,8 +346,15 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
             n_iter = max(n_iters)
         else:
             coef, intercept = self._start(X.shape[1], n_classes, 0.0)
+            context = self._begin_fit_task(X, y, sample_weight, n_problems=1)
             _, result = self._solve(
-                self._get_loss(n_classes), X, codes, sample_weight, coef, intercept
+                self._get_loss(n_classes),
+                X,
+                codes,
+                sample_weight,
+                coef,
+                intercept,
+                context,
             )
             if not result.converged:
                 self._warn_not_converged(result.method)
@@ -287,6 +363,7 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
             # not penalized: report the representative that sums to zero.
             intercept_vector = intercept_vector - intercept_vector.mean()
             n_iter = result.n_iter
+        self._end_fit_task(context, X, y)
         self.coef_ = np.ascontiguousarray(coef_matrix, dtype=X.dtype)
         self.intercept_ = intercept_vector.astype(X.dtype)
         self.n_iter_ = n_iter

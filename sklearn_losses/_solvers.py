@@ -51,6 +51,10 @@ _DIRECT_NEWTON_SIZE = 1000
 _ORTHANT_NEWTON_STEPS = 50
 
 
+def _no_callback():
+    """Default of ``on_iteration``: nothing to report."""
+
+
 @dataclass
 class SolverResult:
     """What a solver returns: the fitted parameters and how it got there."""
@@ -62,7 +66,7 @@ class SolverResult:
     method: str
 
 
-def solve(objective, coef, intercept, *, max_iter, tol):
+def solve(objective, coef, intercept, *, max_iter, tol, on_iteration=None):
     """Minimize ``objective`` from ``(coef, intercept)`` with the method it calls for.
 
     Parameters
@@ -79,28 +83,35 @@ def solve(objective, coef, intercept, *, max_iter, tol):
         Stopping tolerance: on the largest entry of the projected gradient
         for the smooth methods, on the relative duality gap for the dual;
         the linear program is solved to HiGHS's own (exact) tolerances.
+    on_iteration : callable or None, default=None
+        Called with no argument after each iteration of the method (for
+        progress callbacks); a linear program is one step.
 
     Returns
     -------
     SolverResult
     """
     intercept = objective.to_centered_intercept(coef, intercept)
+    options = dict(
+        max_iter=max_iter, tol=tol, on_iteration=on_iteration or _no_callback
+    )
     if objective.loss.is_smooth and hasattr(objective.loss, "hessian"):
         newton = solve_newton if objective.l1_strength == 0 else solve_orthant_newton
-        result = newton(objective, coef, intercept, max_iter=max_iter, tol=tol)
+        result = newton(objective, coef, intercept, **options)
     elif objective.loss.is_smooth:
-        result = solve_smooth(objective, coef, intercept, max_iter=max_iter, tol=tol)
+        result = solve_smooth(objective, coef, intercept, **options)
     elif objective.l2_strength > 0:
-        result = solve_smoothed_dual(
-            objective, coef, intercept, max_iter=max_iter, tol=tol
-        )
+        result = solve_smoothed_dual(objective, coef, intercept, **options)
     else:
         result = solve_linear_program(objective, max_iter=max_iter)
+        options["on_iteration"]()
     result.intercept = objective.from_centered_intercept(result.coef, result.intercept)
     return result
 
 
-def solve_smooth(objective, coef, intercept, *, max_iter, tol):
+def solve_smooth(
+    objective, coef, intercept, *, max_iter, tol, on_iteration=_no_callback
+):
     """L-BFGS-B for a smooth loss; the L1 part through the split ``W = W+ - W-``.
 
     On the split, ``l1 * sum(W+ + W-)`` is linear and the bounds ``W+-`` >= 0
@@ -140,6 +151,7 @@ def solve_smooth(objective, coef, intercept, *, max_iter, tol):
         jac=True,
         method="L-BFGS-B",
         bounds=bounds,
+        callback=lambda intermediate_result: on_iteration(),
         options={
             "maxiter": max_iter,
             "maxfun": 2 * max_iter + 20,
@@ -162,7 +174,9 @@ def solve_smooth(objective, coef, intercept, *, max_iter, tol):
     return SolverResult(coef, intercept, max(result.nit, 1), converged, "lbfgs")
 
 
-def solve_newton(objective, coef, intercept, *, max_iter, tol):
+def solve_newton(
+    objective, coef, intercept, *, max_iter, tol, on_iteration=_no_callback
+):
     """Inexact Newton's method with a line search, for a smooth loss and no L1 part.
 
     Each step solves ``H d = -g`` by conjugate gradients on products with the
@@ -185,6 +199,7 @@ def solve_newton(objective, coef, intercept, *, max_iter, tol):
             converged = True
             break
         n_iter += 1
+        on_iteration()
         norm = np.linalg.norm(gradient)
         if size <= _DIRECT_NEWTON_SIZE:
             step = _solve_symmetric(objective.hessian_matrix(params), -gradient)
@@ -210,7 +225,9 @@ def solve_newton(objective, coef, intercept, *, max_iter, tol):
     return SolverResult(coef, intercept, max(n_iter, 1), converged, "newton-cg")
 
 
-def solve_orthant_newton(objective, coef, intercept, *, max_iter, tol):
+def solve_orthant_newton(
+    objective, coef, intercept, *, max_iter, tol, on_iteration=_no_callback
+):
     """Projected Newton's method for a smooth loss plus an L1 part.
 
     The L1 norm is linear on each orthant. Each step fixes the orthant: the
@@ -252,6 +269,7 @@ def solve_orthant_newton(objective, coef, intercept, *, max_iter, tol):
             converged = True
             break
         n_iter += 1
+        on_iteration()
         orthant = np.concatenate(
             [
                 np.where(weights != 0, np.sign(weights), -np.sign(residual[:n_coef])),
@@ -301,7 +319,12 @@ def solve_orthant_newton(objective, coef, intercept, *, max_iter, tol):
         # the Hessian is singular, e.g. Huber with a pure L1 penalty):
         # L-BFGS-B on the split finishes from here, robustly.
         result = solve_smooth(
-            objective, coef, intercept, max_iter=max_iter - n_iter, tol=tol
+            objective,
+            coef,
+            intercept,
+            max_iter=max_iter - n_iter,
+            tol=tol,
+            on_iteration=on_iteration,
         )
         result.n_iter += n_iter
         return result
@@ -564,7 +587,9 @@ def solve_linear_program(objective, *, max_iter):
     return SolverResult(coef, intercept, max(int(result.nit), 1), converged, "highs")
 
 
-def solve_smoothed_dual(objective, coef, intercept, *, max_iter, tol):
+def solve_smoothed_dual(
+    objective, coef, intercept, *, max_iter, tol, on_iteration=_no_callback
+):
     """Piecewise-linear loss with an L2 or elastic-net penalty: exact, certified.
 
     The problem is a quadratic program. It is solved in three steps:
@@ -618,7 +643,12 @@ def solve_smoothed_dual(objective, coef, intercept, *, max_iter, tol):
             solve_newton if objective.l1_strength == 0 else solve_orthant_newton
         )
         result = smooth_solver(
-            smoothed_objective, coef, intercept, max_iter=remaining, tol=1e-12
+            smoothed_objective,
+            coef,
+            intercept,
+            max_iter=remaining,
+            tol=1e-12,
+            on_iteration=on_iteration,
         )
         n_iter += result.n_iter
         coef, intercept = result.coef, result.intercept
