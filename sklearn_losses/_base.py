@@ -34,6 +34,17 @@ def _weighted_median(values, weights):
     return values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])]
 
 
+def _extreme_scale(values):
+    """A power of two near the largest ``|value|`` if that is extreme, else 1."""
+    if min(values.shape) == 0:
+        return 1.0
+    largest = max(float(values.max()), -float(values.min()))
+    if largest == 0 or 2.0**-40 <= largest <= 2.0**40:
+        return 1.0
+    # Below 2**-450, l2 / scale**2 would overflow.
+    return 2.0 ** np.clip(np.round(np.log2(largest)), -450, 1000)
+
+
 class _IterationReporter:
     """Turn each solver iteration into a leaf task of ``sklearn.callback``.
 
@@ -124,18 +135,50 @@ class LossLinearModel(CallbackSupportMixin, BaseEstimator):
         )
         del self._callback_metadata
 
-    def _solve(self, loss, X, y, sample_weight, coef, intercept, context):
-        """Build the objective for ``loss``; minimize it from ``(coef, intercept)``."""
+    def _solve(
+        self,
+        loss,
+        X,
+        y,
+        sample_weight,
+        coef,
+        intercept,
+        context,
+        l1_strength=None,
+        l2_strength=None,
+        tol=None,
+    ):
+        """Build the objective for ``loss``; minimize it from ``(coef, intercept)``.
+
+        Features of extreme magnitude (largest entry beyond ``2**40``) are
+        first divided by a power of two, ``X = scale * X'``: with
+        ``W = W' / scale`` the data term is unchanged and the penalty becomes
+        ``l1 / scale * |W'|_1 + l2 / scale**2 * |W'|**2 / 2``, the same
+        problem, solved without overflow or underflow in ``X.T @ D @ X``.
+        Powers of two make the change of variables exact in floating point.
+        ``l1_strength`` and ``l2_strength`` default to ``alpha * l1_ratio``
+        and ``alpha * (1 - l1_ratio)``.
+        """
+        # Only large features are scaled down: tiny ones would multiply the
+        # L2 strength by up to 2**900.
+        scale = max(_extreme_scale(X), 1.0)
+        if l1_strength is None:
+            l1_strength = self.alpha * self.l1_ratio
+            l2_strength = self.alpha * (1.0 - self.l1_ratio)
+        l1_strength = l1_strength / scale
+        l2_strength = l2_strength / scale**2
+        alpha = l1_strength + l2_strength
         objective = LinearObjective(
             loss,
-            X,
+            X / scale if scale != 1.0 else X,
             y,
             sample_weight,
-            alpha=self.alpha,
-            l1_ratio=self.l1_ratio,
+            alpha=alpha,
+            l1_ratio=l1_strength / alpha if alpha > 0 else self.l1_ratio,
             fit_intercept=self.fit_intercept,
             n_outputs=coef.shape[1],
         )
+        coef = coef * scale
         problem = context.subcontext(task_name="solve", max_subtasks=self.max_iter)
         hook_arguments = dict(
             estimator=self, X=X, y=y, metadata=self._callback_metadata
@@ -146,12 +189,13 @@ class LossLinearModel(CallbackSupportMixin, BaseEstimator):
             coef,
             intercept,
             max_iter=self.max_iter,
-            tol=self.tol,
+            tol=self.tol if tol is None else tol,
             on_iteration=_IterationReporter(
                 problem, self, X, y, self._callback_metadata
             ),
         )
         problem.call_on_fit_task_end(**hook_arguments)
+        result.coef = result.coef / scale
         return objective, result
 
     def _warn_not_converged(self, method):
@@ -201,11 +245,42 @@ class LossRegressor(RegressorMixin, LossLinearModel):
             X, y, sample_weight, y_numeric=True
         )
         y = np.asarray(y, dtype=np.float64)
-        coef, intercept = self._start(X.shape[1], 1, _weighted_median(y, sample_weight))
+        # Targets of extreme magnitude: with y = scale * y', W = scale * W',
+        # a loss homogeneous of degree k (L(scale * r) = scale**k * L'(r),
+        # Huber with delta / scale, pinball as it is) gives the objective
+        # scale**k * (data term' + l1 * scale**(1 - k) * |W'|_1
+        # + l2 * scale**(2 - k) * |W'|**2 / 2): the same minimizer, in numbers
+        # floating point can resolve.
+        target_scale = _extreme_scale(y)
+        degree = self._loss_degree
+        # Huber beyond delta / scale has slopes of only delta / scale: the
+        # loss is divided by that (and the penalty with it) to keep the
+        # gradient, and so the meaning of tol, on the scale of one.
+        slope_scale = self._slope_scale(target_scale)
+        y_scaled = y / target_scale if target_scale != 1.0 else y
+        coef, intercept = self._start(
+            X.shape[1], 1, _weighted_median(y_scaled, sample_weight)
+        )
         context = self._begin_fit_task(X, y, sample_weight, n_problems=1)
         _, result = self._solve(
-            self._get_loss(), X, y, sample_weight, coef, intercept, context
+            self._get_loss(target_scale),
+            X,
+            y_scaled,
+            sample_weight,
+            coef / target_scale,
+            intercept / target_scale,
+            context,
+            l1_strength=self.alpha
+            * self.l1_ratio
+            * target_scale ** (1 - degree)
+            / slope_scale,
+            l2_strength=self.alpha
+            * (1 - self.l1_ratio)
+            * target_scale ** (2 - degree)
+            / slope_scale,
         )
+        result.coef = result.coef * target_scale
+        result.intercept = result.intercept * target_scale
         self._end_fit_task(context, X, y)
         if not result.converged:
             self._warn_not_converged(result.method)
@@ -256,6 +331,8 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
     _multiclass = "multinomial"
+    # Logistic and focal losses are positive for every finite margin.
+    _separable_has_no_minimizer = True
 
     def __init__(
         self,
@@ -367,6 +444,18 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
         self.coef_ = np.ascontiguousarray(coef_matrix, dtype=X.dtype)
         self.intercept_ = intercept_vector.astype(X.dtype)
         self.n_iter_ = n_iter
+        if self.alpha == 0 and self._separable_has_no_minimizer:
+            weighted = sample_weight > 0
+            if np.all(self.predict(X)[weighted] == y[weighted]):
+                warnings.warn(
+                    f"{type(self).__name__}: with alpha=0 the classes are "
+                    "separated by the fitted model, so the objective has no "
+                    "minimizer (it decreases without end as the coefficients "
+                    "grow); the coefficients returned are where the gradient "
+                    "fell below tol. Set alpha > 0 for a well-defined model.",
+                    UserWarning,
+                    stacklevel=2,
+                )
         return self
 
     def __sklearn_tags__(self):

@@ -165,8 +165,15 @@ class HuberLossRegressor(LossRegressor):
         )
         self.delta = delta
 
-    def _get_loss(self, n_classes=None):
-        return HuberLoss(self.delta)
+    _loss_degree = 2  # huber(scale * r; delta) = scale**2 * huber(r; delta / scale)
+
+    def _get_loss(self, target_scale=1.0):
+        delta = self.delta / target_scale
+        return HuberLoss(delta, scale=1.0 / self._slope_scale(target_scale))
+
+    def _slope_scale(self, target_scale):
+        """Largest slope of the loss on targets divided by ``target_scale``."""
+        return min(1.0, self.delta / target_scale)
 
 
 @_document(
@@ -256,8 +263,14 @@ class QuantileLossRegressor(LossRegressor):
         )
         self.quantile = quantile
 
-    def _get_loss(self, n_classes=None):
+    _loss_degree = 1  # pinball(scale * r) = scale * pinball(r)
+
+    def _get_loss(self, target_scale=1.0):
         return PinballLoss(self.quantile)
+
+    def _slope_scale(self, target_scale):
+        """Largest slope of the loss on targets divided by ``target_scale``."""
+        return 1.0
 
 
 @_document(
@@ -337,6 +350,8 @@ class HingeLossClassifier(LossClassifier):
         "loss": [StrOptions({"hinge", "squared_hinge"})],
     }
     _multiclass = "ovr"
+    # A margin of 1 makes both losses zero: a separable problem has minimizers.
+    _separable_has_no_minimizer = False
 
     def __init__(
         self,

@@ -109,21 +109,25 @@ class HuberLoss(PointwiseLoss):
     """Huber loss ``r**2 / 2`` for ``|r| <= delta``, else ``delta * (|r| - delta / 2)``.
 
     ``r = y_true - raw_prediction``.  Its derivative is ``-clip(r, -delta, delta)``.
+    ``scale`` multiplies the loss (used to keep slopes near one when the
+    targets are rescaled, see ``LossRegressor.fit``).
     """
 
-    def __init__(self, delta=1.0):
+    def __init__(self, delta=1.0, scale=1.0):
         self.delta = delta
+        self.scale = scale
 
     def loss_gradient(self, y_true, raw_prediction):
         residual = y_true - raw_prediction
         clipped = np.clip(residual, -self.delta, self.delta)
         # clipped * (r - clipped / 2) is r**2/2 inside the band and the linear
         # branch outside, without ever squaring a large residual.
-        return clipped * (residual - clipped / 2), -clipped
+        return self.scale * (clipped * (residual - clipped / 2)), -self.scale * clipped
 
     def hessian(self, y_true, raw_prediction):
         """Second derivative (generalized): 1 inside the band, 0 outside."""
-        return (np.abs(y_true - raw_prediction) <= self.delta).astype(float)
+        inside = np.abs(y_true - raw_prediction) <= self.delta
+        return self.scale * inside.astype(float)
 
 
 class PinballLoss(PiecewiseLinearLoss):

@@ -49,6 +49,8 @@ _GAP_FLOOR = 1e-8
 # conjugate gradients on Hessian-vector products.
 _DIRECT_NEWTON_SIZE = 1000
 _ORTHANT_NEWTON_STEPS = 50
+# Newton steps longer than this (in any coordinate) are not trusted.
+_LONGEST_STEP = 1e100
 
 
 def _no_callback():
@@ -100,13 +102,40 @@ def solve(objective, coef, intercept, *, max_iter, tol, on_iteration=None):
         result = newton(objective, coef, intercept, **options)
     elif objective.loss.is_smooth:
         result = solve_smooth(objective, coef, intercept, **options)
-    elif objective.l2_strength > 0:
+    elif objective.l2_strength > 0 and not _l2_is_negligible(objective):
         result = solve_smoothed_dual(objective, coef, intercept, **options)
     else:
         result = solve_linear_program(objective, max_iter=max_iter)
         options["on_iteration"]()
     result.intercept = objective.from_centered_intercept(result.coef, result.intercept)
     return result
+
+
+def _l2_is_negligible(objective):
+    """Whether the L2 term is below rounding at the optimum without it.
+
+    With a tiny L2 strength (as after rescaling features of magnitude
+    1e150) the smoothed dual divides by it; instead the linear program
+    without the L2 term is solved, and kept if ``l2 / 2 * |W|**2`` there is
+    below ``eps * J``: it is then optimal to the last bit.
+    """
+    if objective.l2_strength > 1e-50:
+        return False
+    without_l2 = LinearObjective(
+        objective.loss,
+        objective.X,
+        objective.y,
+        objective.sample_weight,
+        alpha=objective.l1_strength,
+        l1_ratio=1.0,
+        fit_intercept=objective.fit_intercept,
+    )
+    result = solve_linear_program(without_l2, max_iter=1000)
+    coef = result.coef
+    with np.errstate(over="ignore"):
+        l2_term = 0.5 * objective.l2_strength * (coef.ravel() @ coef.ravel())
+    value = objective.value(coef, result.intercept)
+    return result.converged and l2_term <= np.finfo(float).eps * abs(value)
 
 
 def solve_smooth(
@@ -210,7 +239,10 @@ def solve_newton(
             step, _ = cg(
                 hessian, -gradient, rtol=min(0.1, np.sqrt(norm)), maxiter=size + 20
             )
-        slope = gradient @ step
+        # A (nearly) singular Hessian can give a step too long to represent:
+        # then steepest descent, whose length the line search chooses.
+        step_is_usable = np.all(np.abs(step) < _LONGEST_STEP)
+        slope = gradient @ step if step_is_usable else np.nan
         if not np.isfinite(slope) or slope >= 0:
             step, slope = -gradient, -(norm**2)
         length = _line_search(objective, params, step, value, slope)
@@ -347,7 +379,8 @@ def _projected_search(objective, params, value, step, orthant, residual):
         trial = params + length * step
         crossed = orthant[:n_coef] * trial[:n_coef] < 0
         trial[:n_coef][crossed] = 0.0
-        trial_value = objective.value(*objective.unpack(trial))
+        with np.errstate(over="ignore", invalid="ignore"):
+            trial_value = objective.value(*objective.unpack(trial))
         if trial_value < value and trial_value <= value + 1e-4 * (
             residual @ (trial - params)
         ):
@@ -376,7 +409,10 @@ def _line_search(objective, params, step, value, slope):
     coef_step = coef.ravel() @ step_coef.ravel()
     step_step = step_coef.ravel() @ step_coef.ravel()
 
+    @np.errstate(over="ignore", invalid="ignore")
     def value_derivative(length):
+        # Far along a long step the value may overflow to inf: that only
+        # means "too far", which the bracketing below handles.
         pointwise, derivative = loss.loss_gradient(y, raw + length * change)
         penalty = (
             0.5
