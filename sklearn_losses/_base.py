@@ -253,17 +253,16 @@ class LossRegressor(RegressorMixin, LossLinearModel):
         # floating point can resolve.
         target_scale = _extreme_scale(y)
         degree = self._loss_degree
-        # Huber beyond delta / scale has slopes of only delta / scale: the
-        # loss is divided by that (and the penalty with it) to keep the
-        # gradient, and so the meaning of tol, on the scale of one.
-        slope_scale = self._slope_scale(target_scale)
+        # The estimator may further divide its loss by a constant (and the
+        # penalty with it), see ``_scaled_loss``.
+        loss, divisor = self._scaled_loss(target_scale)
         y_scaled = y / target_scale if target_scale != 1.0 else y
         coef, intercept = self._start(
             X.shape[1], 1, _weighted_median(y_scaled, sample_weight)
         )
         context = self._begin_fit_task(X, y, sample_weight, n_problems=1)
         _, result = self._solve(
-            self._get_loss(target_scale),
+            loss,
             X,
             y_scaled,
             sample_weight,
@@ -273,11 +272,11 @@ class LossRegressor(RegressorMixin, LossLinearModel):
             l1_strength=self.alpha
             * self.l1_ratio
             * target_scale ** (1 - degree)
-            / slope_scale,
+            / divisor,
             l2_strength=self.alpha
             * (1 - self.l1_ratio)
             * target_scale ** (2 - degree)
-            / slope_scale,
+            / divisor,
         )
         result.coef = result.coef * target_scale
         result.intercept = result.intercept * target_scale

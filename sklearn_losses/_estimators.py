@@ -167,13 +167,27 @@ class HuberLossRegressor(LossRegressor):
 
     _loss_degree = 2  # huber(scale * r; delta) = scale**2 * huber(r; delta / scale)
 
-    def _get_loss(self, target_scale=1.0):
-        delta = self.delta / target_scale
-        return HuberLoss(delta, scale=1.0 / self._slope_scale(target_scale))
+    def _get_loss(self):
+        return HuberLoss(self.delta)
 
-    def _slope_scale(self, target_scale):
-        """Largest slope of the loss on targets divided by ``target_scale``."""
-        return min(1.0, self.delta / target_scale)
+    def _scaled_loss(self, target_scale):
+        """The loss on targets divided by ``target_scale``, and its divisor.
+
+        Beyond ``delta' = delta / target_scale`` the slopes are only
+        ``delta'``: below one, the loss is divided by ``delta'`` to keep the
+        gradient (and so the meaning of ``tol``) on the scale of one. A band
+        narrower than 1e-9 is below what Newton's method can resolve (its
+        curvature would be ``1 / delta'``): then ``huber / delta' = |r| -
+        delta' / 2`` outside the band, and within ``delta' / 2`` of it inside,
+        is least absolute deviations, twice the pinball loss at 0.5, solved
+        exactly as such (objective error below 1e-9 relative to the
+        residuals).
+        """
+        delta = self.delta / target_scale
+        if delta < 1e-9:
+            return PinballLoss(0.5), 2.0 * delta
+        divisor = min(1.0, delta)
+        return HuberLoss(delta, scale=1.0 / divisor), divisor
 
 
 @_document(
@@ -265,12 +279,12 @@ class QuantileLossRegressor(LossRegressor):
 
     _loss_degree = 1  # pinball(scale * r) = scale * pinball(r)
 
-    def _get_loss(self, target_scale=1.0):
+    def _get_loss(self):
         return PinballLoss(self.quantile)
 
-    def _slope_scale(self, target_scale):
-        """Largest slope of the loss on targets divided by ``target_scale``."""
-        return 1.0
+    def _scaled_loss(self, target_scale):
+        """The loss on targets divided by ``target_scale`` (the same), divisor 1."""
+        return self._get_loss(), 1.0
 
 
 @_document(

@@ -8,12 +8,18 @@ for the logistic and focal losses. The formulas are those of
 fitted estimator ``scorer(est, X, y) == -(data term at the fit)``.
 """
 
+import inspect
 from numbers import Real
 
 import numpy as np
 from sklearn.metrics import get_scorer as _sklearn_get_scorer
 from sklearn.metrics import make_scorer
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+    validate_params,
+)
 from sklearn.utils.validation import _check_sample_weight, check_consistent_length
 
 from ._loss import HingeLoss, HuberLoss, PinballLoss, SquaredHingeLoss
@@ -100,13 +106,20 @@ def _true_class_probability(y_true, y_proba, labels):
 
 _SAMPLE_WEIGHT = ["array-like", None]
 _LABELS = ["array-like", None]
+# The loss parameters, shared by the metrics and make_loss_scorer.
+_LOSS_PARAMETERS = {
+    "delta": [Interval(Real, 0, None, closed="neither")],
+    "quantile": [Interval(Real, 0, 1, closed="neither")],
+    "gamma": [Interval(Real, 0, None, closed="left")],
+    "labels": _LABELS,
+}
 
 
 @validate_params(
     {
         "y_true": ["array-like"],
         "y_pred": ["array-like"],
-        "delta": [Interval(Real, 0, None, closed="neither")],
+        "delta": _LOSS_PARAMETERS["delta"],
         "sample_weight": _SAMPLE_WEIGHT,
     },
     prefer_skip_nested_validation=True,
@@ -148,7 +161,7 @@ def huber_loss(y_true, y_pred, *, delta=1.0, sample_weight=None):
     {
         "y_true": ["array-like"],
         "y_pred": ["array-like"],
-        "quantile": [Interval(Real, 0, 1, closed="neither")],
+        "quantile": _LOSS_PARAMETERS["quantile"],
         "sample_weight": _SAMPLE_WEIGHT,
     },
     prefer_skip_nested_validation=True,
@@ -306,7 +319,7 @@ def logistic_loss(y_true, y_proba, *, labels=None, sample_weight=None):
     {
         **_CLASSIFICATION_PARAMS,
         "y_proba": ["array-like"],
-        "gamma": [Interval(Real, 0, None, closed="left")],
+        "gamma": _LOSS_PARAMETERS["gamma"],
     },
     prefer_skip_nested_validation=True,
 )
@@ -389,6 +402,21 @@ def make_loss_scorer(name, **loss_params):
     -0.1467
     """
     metric, response_method = _SCORERS[name]
+    accepted = [
+        parameter.name
+        for parameter in inspect.signature(metric).parameters.values()
+        if parameter.kind is parameter.KEYWORD_ONLY
+        and parameter.name != "sample_weight"
+    ]
+    unknown = sorted(set(loss_params) - set(accepted))
+    if unknown:
+        raise TypeError(f"{name} takes the loss parameters {accepted}, not {unknown}.")
+    # Checked now, not at the first scoring inside a search.
+    validate_parameter_constraints(
+        {key: _LOSS_PARAMETERS[key] for key in loss_params},
+        loss_params,
+        caller_name=name,
+    )
     return make_scorer(
         metric, greater_is_better=False, response_method=response_method, **loss_params
     )
