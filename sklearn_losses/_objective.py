@@ -184,27 +184,30 @@ class LinearObjective:
 
         return product
 
-    def hessian_matrix(self, params):
+    def hessian_matrix(self, params, columns=None):
         """The (generalized) Hessian of the smooth part at ``params``, dense.
 
         Same conditions as ``hessian_operator``. Only the samples of non-zero
         curvature enter the product ``X_Q.T @ diag(d) @ X_Q``; the centering
-        is applied to the small result, never to ``X``.
+        is applied to the small result, never to ``X``. ``columns`` (indices
+        of coefficients) restricts it to those coefficients and the
+        intercept.
         """
         coef, intercept = self.unpack(params)
         raw = self.raw_prediction(coef, intercept)
         curvature = self.sample_weight * self.loss.hessian(self.y, raw)
         curved = curvature > 0
-        X, weights = self.X, curvature
+        X, weights, mean = self.X, curvature, self.x_mean
         if not curved.all():
             X, weights = X[curved], curvature[curved]
+        if columns is not None:
+            X, mean = X[:, columns], mean[columns]
         if sp.issparse(X):
             gram = (X.T @ sp.diags(weights) @ X).toarray()
         else:
             gram = X.T @ (weights[:, None] * X)
         weighted_sum = np.asarray(X.T @ weights, dtype=float).ravel()
         total = weights.sum()
-        mean = self.x_mean
         gram = (
             gram
             - np.outer(mean, weighted_sum)
@@ -214,7 +217,7 @@ class LinearObjective:
         gram[np.diag_indices_from(gram)] += self.l2_strength
         if not self.fit_intercept:
             return gram
-        size = self.n_features + 1
+        size = gram.shape[0] + 1
         hessian = np.empty((size, size))
         hessian[:-1, :-1] = gram
         hessian[:-1, -1] = hessian[-1, :-1] = weighted_sum - total * mean

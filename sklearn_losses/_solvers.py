@@ -230,13 +230,13 @@ def solve_newton(
         n_iter += 1
         on_iteration()
         norm = np.linalg.norm(gradient)
-        if size <= _DIRECT_NEWTON_SIZE:
+        if _use_dense_hessian(objective, objective.n_coef):
             step = _solve_symmetric(objective.hessian_matrix(params), -gradient)
         else:
             hessian = LinearOperator(
                 (size, size), matvec=objective.hessian_operator(params), dtype=float
             )
-            step, _ = cg(
+            step = _conjugate_gradient(
                 hessian, -gradient, rtol=min(0.1, np.sqrt(norm)), maxiter=size + 20
             )
         # A (nearly) singular Hessian can give a step too long to represent:
@@ -312,8 +312,10 @@ def solve_orthant_newton(
             [orthant[:n_coef] != 0, np.ones(params.size - n_coef, bool)]
         )
         reduced_gradient = residual[free]
-        if free.sum() <= _DIRECT_NEWTON_SIZE:
-            hessian = objective.hessian_matrix(params)[np.ix_(free, free)]
+        if _use_dense_hessian(objective, np.count_nonzero(free[:n_coef])):
+            hessian = objective.hessian_matrix(
+                params, columns=np.flatnonzero(free[:n_coef])
+            )
             direction = _solve_symmetric(hessian, -reduced_gradient)
         else:
             product = objective.hessian_operator(params)
@@ -325,7 +327,7 @@ def solve_orthant_newton(
                 dtype=float,
             )
             norm = np.linalg.norm(reduced_gradient)
-            direction, _ = cg(
+            direction = _conjugate_gradient(
                 operator,
                 -reduced_gradient,
                 rtol=min(0.1, np.sqrt(norm)),
@@ -472,6 +474,29 @@ def _line_search(objective, params, step, value, slope):
     return length
 
 
+def _use_dense_hessian(objective, n_free_coefficients):
+    """Form and factor the Hessian, or use conjugate gradients on products?
+
+    Forming costs about ``n_samples * k**2`` and factoring ``k**3 / 3`` for
+    ``k`` free coefficients; a product costs two passes over ``X``. Dense
+    wins for moderate ``k`` up to the number of samples.
+    """
+    return n_free_coefficients <= min(_DIRECT_NEWTON_SIZE, objective.X.shape[0])
+
+
+def _conjugate_gradient(operator, right, rtol, maxiter):
+    """``cg`` on a positive semi-definite operator; NaN where it breaks down.
+
+    On a singular operator CG can divide by a zero curvature; the caller
+    then falls back to steepest descent (or keeps its point).
+    """
+    with np.errstate(all="ignore"):
+        solution, _ = cg(operator, right, rtol=rtol, maxiter=maxiter)
+    if not np.all(np.isfinite(solution)):
+        solution = np.full_like(right, np.nan)
+    return solution
+
+
 def _solve_symmetric(matrix, right):
     """Solve a positive semi-definite system; least squares where it is singular."""
     try:
@@ -522,7 +547,9 @@ def _newton_polish(objective, params, max_steps=10):
             )[free],
             dtype=float,
         )
-        step, _ = cg(hessian, -gradient, rtol=1e-12, maxiter=2 * free.sum() + 10)
+        step = _conjugate_gradient(
+            hessian, -gradient, rtol=1e-12, maxiter=2 * free.sum() + 10
+        )
         slope = gradient @ step
         if not np.isfinite(slope) or slope >= 0:
             break
