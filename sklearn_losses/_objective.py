@@ -76,6 +76,23 @@ class LinearObjective:
         product = np.asarray(self.X.T @ values)
         return product - np.multiply.outer(self.x_mean, values.sum(axis=0))
 
+    def feature_scale(self):
+        """Weighted root mean square of each centered feature (1 where it is 0).
+
+        A diagonal preconditioner for first-order methods; cached.
+        """
+        if getattr(self, "_feature_scale", None) is None:
+            if sp.issparse(self.X):
+                second_moment = np.asarray(
+                    self.X.multiply(self.X).T @ self.sample_weight
+                ).ravel()
+            else:
+                second_moment = (self.X * self.X).T @ self.sample_weight
+            variance = np.maximum(second_moment - self.x_mean**2, 0.0)
+            scale = np.sqrt(variance)
+            self._feature_scale = np.where(scale > 0, scale, 1.0)
+        return self._feature_scale
+
     def rows(self, index):
         """Dense rows of the centered matrix."""
         selected = self.X[index]

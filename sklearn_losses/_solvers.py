@@ -146,10 +146,19 @@ def solve_smooth(
     On the split, ``l1 * sum(W+ + W-)`` is linear and the bounds ``W+-`` >= 0
     are handled exactly by L-BFGS-B's projection, so the kink of ``|w|`` at
     zero never reaches the line search.
+
+    L-BFGS-B works on coefficients multiplied by the root mean square of
+    their feature, ``V = D W`` (a diagonal preconditioner: features of very
+    different magnitudes otherwise stall it), so ``tol`` bounds the
+    gradient with respect to standardized features. A positive diagonal
+    keeps the bounds of the split.
     """
     n_coef = objective.n_coef
+    n_outputs = objective.n_outputs
     l1 = objective.l1_strength
+    scale = np.repeat(objective.feature_scale(), n_outputs)
     start = objective.pack(coef, intercept)
+    start[:n_coef] *= scale
     if l1 > 0:
         positive = np.maximum(start[:n_coef], 0.0)
         negative = np.maximum(-start[:n_coef], 0.0)
@@ -158,21 +167,38 @@ def solve_smooth(
             start.size - 2 * n_coef
         )
 
-        def fun(split):
-            params = np.concatenate(
-                [split[:n_coef] - split[n_coef : 2 * n_coef], split[2 * n_coef :]]
+        def unscale(split):
+            return np.concatenate(
+                [
+                    (split[:n_coef] - split[n_coef : 2 * n_coef]) / scale,
+                    split[2 * n_coef :],
+                ]
             )
-            value, gradient = objective.smooth_value_gradient(params)
-            value += l1 * split[: 2 * n_coef].sum()
-            coef_gradient = gradient[:n_coef]
+
+        def fun(split):
+            value, gradient = objective.smooth_value_gradient(unscale(split))
+            value += l1 * (split[:n_coef] / scale).sum()
+            value += l1 * (split[n_coef : 2 * n_coef] / scale).sum()
+            coef_gradient = gradient[:n_coef] / scale
             split_gradient = np.concatenate(
-                [coef_gradient + l1, l1 - coef_gradient, gradient[n_coef:]]
+                [
+                    coef_gradient + l1 / scale,
+                    l1 / scale - coef_gradient,
+                    gradient[n_coef:],
+                ]
             )
             return value, split_gradient
 
     else:
         bounds = None
-        fun = objective.smooth_value_gradient
+
+        def unscale(scaled):
+            return np.concatenate([scaled[:n_coef] / scale, scaled[n_coef:]])
+
+        def fun(scaled):
+            value, gradient = objective.smooth_value_gradient(unscale(scaled))
+            gradient[:n_coef] /= scale
+            return value, gradient
 
     result = minimize(
         fun,
@@ -189,11 +215,7 @@ def solve_smooth(
             "maxcor": 20,
         },
     )
-    params = result.x
-    if l1 > 0:
-        params = np.concatenate(
-            [params[:n_coef] - params[n_coef : 2 * n_coef], params[2 * n_coef :]]
-        )
+    params = unscale(result.x)
     # Status 2 ("ABNORMAL_TERMINATION_IN_LNSRCH") means no further decrease
     # can be found in floating point; the point is as good as it gets.
     converged = result.status in (0, 2)
