@@ -51,6 +51,9 @@ _DIRECT_NEWTON_SIZE = 1000
 _ORTHANT_NEWTON_STEPS = 50
 # Newton steps longer than this (in any coordinate) are not trusted.
 _LONGEST_STEP = 1e100
+# Where no step decreases the objective, a gradient this small counts as
+# converged (rounding level of a gradient with entries of order one).
+_ROUNDING_GRADIENT = 1e-8
 
 
 def _no_callback():
@@ -271,8 +274,9 @@ def solve_newton(
         trial = params + length * step
         trial_value, trial_gradient = objective.smooth_value_gradient(trial)
         if not trial_value < value:
-            # No decrease left in floating point.
-            converged = True
+            # No decrease left in floating point: converged if the gradient
+            # is at rounding level, stuck (and reported) otherwise.
+            converged = np.max(np.abs(gradient)) <= max(tol, _ROUNDING_GRADIENT)
             break
         params, value, gradient = trial, trial_value, trial_gradient
     coef, intercept = objective.unpack(params)
@@ -364,8 +368,9 @@ def solve_orthant_newton(
                 break
         if trial is None:
             # Neither the Newton nor the steepest-descent step decreases the
-            # objective: no decrease is left in floating point.
-            converged = True
+            # objective: at rounding level if the residual is, else stuck
+            # (L-BFGS-B on the split then takes over, below).
+            converged = np.max(np.abs(residual)) <= max(tol, _ROUNDING_GRADIENT)
             break
         params = trial
         value, gradient = full_value(params)
@@ -520,7 +525,17 @@ def _conjugate_gradient(operator, right, rtol, maxiter):
 
 
 def _solve_symmetric(matrix, right):
-    """Solve a positive semi-definite system; least squares where it is singular."""
+    """Solve a positive semi-definite system, damped where it is singular.
+
+    A generalized Hessian can be singular (no curvature along the intercept
+    when every sample sits on a linear piece): a small multiple of the
+    identity (Levenberg-Marquardt damping, 1e-10 of the largest diagonal
+    entry) turns those directions into long gradient steps, whose length the
+    line search then chooses, instead of dropping them.
+    """
+    largest = np.max(np.diag(matrix), initial=0.0)
+    damping = 1e-10 * largest if largest > 0 else 1.0
+    matrix = matrix + damping * np.eye(matrix.shape[0])
     try:
         factor = cho_factor(matrix, check_finite=False)
         solution = cho_solve(factor, right, check_finite=False)

@@ -196,7 +196,7 @@ def test_fit_gives_a_documented_error_or_a_sound_model(problem):
 
 
 @pytest.mark.slow
-@settings(max_examples=600, deadline=None, suppress_health_check=HEALTH)
+@settings(max_examples=600, deadline=None, suppress_health_check=HEALTH, report_multiple_bugs=False)
 @given(problems())
 def test_fit_gives_a_documented_error_or_a_sound_model_many_examples(problem):
     check_property(*problem)
