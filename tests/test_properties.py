@@ -180,8 +180,11 @@ def check_property(estimator, X, y, weight):
     fitted = objective_of(estimator, X, y, weight, coef, intercept)
     baseline = best_constant_objective(estimator, X, y, weight)
     # Stated slack: 1e-7 relative (the baseline's own 1-D search is only
-    # that accurate), plus 1e-12 absolute for objectives near zero.
-    assert fitted <= baseline * (1 + 1e-7) + 1e-12, (fitted, baseline)
+    # that accurate), plus 1e-9 absolute: where the infimum is approached
+    # only as the intercept runs off to infinity (one class of negligible
+    # weight), the fit stops once the gradient is below tol = 1e-10, within
+    # about that much of it.
+    assert fitted <= baseline * (1 + 1e-7) + 1e-9, (fitted, baseline)
 
 
 HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large]
@@ -196,7 +199,12 @@ def test_fit_gives_a_documented_error_or_a_sound_model(problem):
 
 
 @pytest.mark.slow
-@settings(max_examples=600, deadline=None, suppress_health_check=HEALTH, report_multiple_bugs=False)
+@settings(
+    max_examples=600,
+    deadline=None,
+    suppress_health_check=HEALTH,
+    report_multiple_bugs=False,
+)
 @given(problems())
 def test_fit_gives_a_documented_error_or_a_sound_model_many_examples(problem):
     check_property(*problem)
