@@ -646,16 +646,7 @@ def solve_linear_program(objective, *, max_iter):
     n_features = X.shape[1]
     l1 = objective.l1_strength
 
-    # Rows: X.T @ (a * theta) - z = 0, then (with an intercept) a . theta = 0.
-    rows = [
-        sp.hstack(
-            [sp.csr_matrix(X.T) @ sp.diags(a), -sp.identity(n_features)],
-            format="csr",
-        )
-    ]
-    if objective.fit_intercept:
-        rows.append(sp.csr_matrix(np.concatenate([a, np.zeros(n_features)])))
-    constraints = sp.vstack(rows, format="csr")
+    constraints = _dual_constraint_matrix(X, a, objective.fit_intercept)
     bounds = np.concatenate(
         [
             np.column_stack([weight * lower, weight * upper]),
@@ -685,6 +676,46 @@ def solve_linear_program(objective, *, max_iter):
         [objective.best_intercept(coef) if objective.fit_intercept else 0.0]
     )
     return SolverResult(coef, intercept, max(int(result.nit), 1), converged, "highs")
+
+
+def _dual_constraint_matrix(X, a, fit_intercept):
+    """The rows ``X.T @ (a * theta) - z`` and ``a . theta``, built once, in CSC.
+
+    Column ``i`` (a sample) holds ``a_i * x_i`` and, with an intercept,
+    ``a_i``; the last ``n_features`` columns hold ``-I`` for ``z``. For dense
+    ``X`` the data array is one scaled copy of ``X`` (plus int32 indices),
+    written straight into CSC layout: no intermediate sparse copies.
+    """
+    n_samples, n_features = X.shape
+    n_rows = n_features + int(fit_intercept)
+    if sp.issparse(X):
+        blocks = [sp.csr_matrix(X).T @ sp.diags(a)]
+        if fit_intercept:
+            blocks = [sp.vstack([blocks[0], sp.csr_matrix(a)])]
+        slack = sp.vstack(
+            [-sp.identity(n_features), sp.csr_matrix((n_rows - n_features, n_features))]
+        )
+        return sp.hstack([blocks[0], slack], format="csc")
+    data = np.empty((n_samples, n_rows))
+    np.multiply(X, a[:, None], out=data[:, :n_features])
+    if fit_intercept:
+        data[:, n_features] = a
+    data = np.concatenate([data.ravel(), np.full(n_features, -1.0)])
+    indices = np.concatenate(
+        [
+            np.tile(np.arange(n_rows, dtype=np.int32), n_samples),
+            np.arange(n_features, dtype=np.int32),
+        ]
+    )
+    indptr = np.concatenate(
+        [
+            np.arange(n_samples + 1, dtype=np.int64) * n_rows,
+            n_samples * n_rows + np.arange(1, n_features + 1, dtype=np.int64),
+        ]
+    )
+    return sp.csc_matrix(
+        (data, indices, indptr), shape=(n_rows, n_samples + n_features)
+    )
 
 
 def solve_smoothed_dual(

@@ -1,0 +1,662 @@
+"""Fit time and objective of sklearn_losses against its peers, on the same data.
+
+Usage::
+
+    pip install ".[bench]"
+    python benchmarks/run.py --quick        # a few minutes on 2 cores
+    python benchmarks/run.py                # the full grid; writes RESULTS.md
+
+Every cell fits our estimator and each peer on the same objective (the
+parameter mapping is written next to each peer), in this one process, and
+reports the median fit time over repeats, the ratio ours / peer, and both
+objectives evaluated by one function, ``objective_value`` (our metrics plus
+the penalty), so that accuracy is compared too. Where a peer minimizes a
+different objective (scikit-learn's HuberRegressor fits a scale as well),
+the note says so. ``Peak / X`` is the peak memory Python allocated during
+our fit (``tracemalloc``), relative to the size of ``X``.
+"""
+
+import argparse
+import os
+import platform
+import sys
+import time
+import tracemalloc
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy
+import scipy.sparse as sp
+import sklearn
+from scipy.special import log_softmax
+from sklearn.linear_model import (
+    HuberRegressor,
+    LogisticRegression,
+    QuantileRegressor,
+    SGDClassifier,
+    SGDRegressor,
+)
+from sklearn.svm import LinearSVC
+
+import sklearn_losses
+from sklearn_losses import (
+    FocalLossClassifier,
+    HingeLossClassifier,
+    HuberLossRegressor,
+    LogisticLossClassifier,
+    QuantileLossRegressor,
+)
+from sklearn_losses.metrics import (
+    hinge_loss,
+    huber_loss,
+    pinball_loss,
+    squared_hinge_loss,
+)
+
+HERE = Path(__file__).parent
+
+
+# -- data ------------------------------------------------------------------------
+def make_data(kind, n_samples, n_features, *, sparse=False, n_classes=2, seed=0):
+    """Synthetic data: features, a linear signal, noise with some outliers."""
+    rng = np.random.default_rng(seed)
+    if sparse:
+        X = sp.random(
+            n_samples,
+            n_features,
+            density=0.002,
+            format="csr",
+            random_state=seed,
+            data_rvs=rng.standard_normal,
+        )
+    else:
+        X = rng.standard_normal((n_samples, n_features))
+    coef = rng.standard_normal((n_features, max(n_classes, 2) if n_classes > 2 else 1))
+    coef[rng.random(n_features) < 0.5] = 0.0  # half the features irrelevant
+    if sparse:
+        coef *= 10.0  # sparse rows carry few non-zeros
+    signal = np.asarray(X @ coef)
+    if kind == "regression":
+        noise = rng.standard_t(3, n_samples)
+        outliers = rng.random(n_samples) < 0.05
+        noise[outliers] *= 20
+        return X, signal.ravel() + noise
+    if n_classes > 2:
+        return X, np.argmax(signal + rng.gumbel(size=signal.shape), axis=1)
+    return X, (signal.ravel() + 2 * rng.logistic(size=n_samples) > 0).astype(int)
+
+
+# -- the one objective function -------------------------------------------------
+def objective_value(loss, X, y, coef, intercept, *, alpha, l1_ratio, **params):
+    """SPEC objective: our metric (the data term) plus the penalty."""
+    coef = np.atleast_2d(np.asarray(coef, dtype=float))
+    scores = np.asarray(X @ coef.T) + np.atleast_1d(intercept)
+    if loss == "huber":
+        data = huber_loss(y, scores.ravel(), delta=params["delta"])
+    elif loss == "pinball":
+        data = pinball_loss(y, scores.ravel(), quantile=params["quantile"])
+    elif loss == "hinge":
+        data = hinge_loss(y, scores.ravel() if scores.shape[1] == 1 else scores)
+    elif loss == "squared_hinge":
+        data = squared_hinge_loss(y, scores.ravel() if scores.shape[1] == 1 else scores)
+    elif loss in ("logistic", "focal"):
+        if scores.shape[1] == 1:
+            log_proba = np.column_stack(
+                [-np.logaddexp(0, scores.ravel()), -np.logaddexp(0, -scores.ravel())]
+            )
+        else:
+            log_proba = log_softmax(scores, axis=1)
+        codes = np.searchsorted(np.unique(y), y)
+        log_true = log_proba[np.arange(len(y)), codes]
+        # Focal weight (1 - p)**gamma, with 1 - p = -expm1(log p) (gamma 0:
+        # the log-loss), computed from log-probabilities without underflow.
+        gamma = params.get("gamma", 0.0)
+        data = np.mean(-((-np.expm1(log_true)) ** gamma) * log_true)
+    else:
+        raise ValueError(loss)
+    penalty = alpha * (
+        l1_ratio * np.abs(coef).sum() + (1 - l1_ratio) / 2 * (coef**2).sum()
+    )
+    return data + penalty
+
+
+# -- cells -------------------------------------------------------------------------
+@dataclass
+class Cell:
+    """One problem: our estimator and the peers that solve it."""
+
+    name: str
+    kind: str  # "regression", "binary", "multiclass"
+    loss: str
+    alpha: float
+    l1_ratio: float
+    ours: object
+    peers: list = field(default_factory=list)  # (name, estimator, note)
+    loss_params: dict = field(default_factory=dict)
+
+
+def cells_for(n_samples, sparse=False):
+    """The cells of one dataset size: every loss x {L2, L1, elastic net}."""
+    n = n_samples
+    l2, l1 = 1e-4, 1e-3
+    cells = [
+        Cell(
+            "huber L2",
+            "regression",
+            "huber",
+            l2,
+            0.0,
+            HuberLossRegressor(alpha=l2, delta=1.0),
+            [
+                (
+                    "sklearn HuberRegressor",
+                    # Same L2 term (alpha_sk * |w|**2 on a summed loss, so
+                    # alpha_sk = n * alpha / 2), but it also fits a scale
+                    # sigma, with epsilon = 1.35 in units of sigma: a
+                    # different objective.
+                    HuberRegressor(alpha=n * l2 / 2, epsilon=1.35),
+                    "different objective (fits a scale)",
+                )
+            ],
+            {"delta": 1.0},
+        ),
+        Cell(
+            "huber elastic net",
+            "regression",
+            "huber",
+            l1,
+            0.5,
+            HuberLossRegressor(alpha=l1, l1_ratio=0.5, delta=1.0),
+            [
+                (
+                    "sklearn SGDRegressor",
+                    # mean huber(epsilon = delta) + alpha (l1_ratio |w|_1
+                    # + (1 - l1_ratio) / 2 |w|**2): the same objective.
+                    SGDRegressor(
+                        loss="huber",
+                        epsilon=1.0,
+                        penalty="elasticnet",
+                        alpha=l1,
+                        l1_ratio=0.5,
+                        random_state=0,
+                    ),
+                    "stochastic, default tol",
+                )
+            ],
+            {"delta": 1.0},
+        ),
+        Cell(
+            "pinball L1",
+            "regression",
+            "pinball",
+            l1,
+            1.0,
+            QuantileLossRegressor(alpha=l1, l1_ratio=1.0, quantile=0.5),
+            # QuantileRegressor: mean pinball + alpha |w|_1, the same objective.
+            [
+                (
+                    "sklearn QuantileRegressor",
+                    QuantileRegressor(alpha=l1, quantile=0.5),
+                    "",
+                )
+            ],
+            {"quantile": 0.5},
+        ),
+        Cell(
+            "pinball L2, no intercept",
+            "regression",
+            "pinball",
+            l2,
+            0.0,
+            QuantileLossRegressor(alpha=l2, quantile=0.5, fit_intercept=False),
+            [],
+            {"quantile": 0.5},
+        ),
+        Cell(
+            "hinge L2, no intercept",
+            "binary",
+            "hinge",
+            l2,
+            0.0,
+            HingeLossClassifier(alpha=l2, fit_intercept=False),
+            [
+                (
+                    "sklearn LinearSVC",
+                    # C * sum hinge + |w|**2 / 2 = n * C * (mean hinge
+                    # + alpha / 2 |w|**2) with C = 1 / (n alpha); no intercept
+                    # (LinearSVC would penalize it).
+                    LinearSVC(loss="hinge", C=1 / (n * l2), fit_intercept=False),
+                    "",
+                )
+            ],
+        ),
+        Cell(
+            "hinge elastic net",
+            "binary",
+            "hinge",
+            l1,
+            0.5,
+            HingeLossClassifier(alpha=l1, l1_ratio=0.5),
+            [
+                (
+                    "sklearn SGDClassifier",
+                    SGDClassifier(
+                        loss="hinge",
+                        penalty="elasticnet",
+                        alpha=l1,
+                        l1_ratio=0.5,
+                        random_state=0,
+                    ),
+                    "stochastic, default tol",
+                )
+            ],
+        ),
+        Cell(
+            "squared hinge L2, no intercept",
+            "binary",
+            "squared_hinge",
+            l2,
+            0.0,
+            HingeLossClassifier(loss="squared_hinge", alpha=l2, fit_intercept=False),
+            [
+                (
+                    "sklearn LinearSVC",
+                    LinearSVC(C=1 / (n * l2), fit_intercept=False),
+                    "",
+                )
+            ],
+        ),
+        Cell(
+            "squared hinge L1, no intercept",
+            "binary",
+            "squared_hinge",
+            l1,
+            1.0,
+            HingeLossClassifier(
+                loss="squared_hinge", alpha=l1, l1_ratio=1.0, fit_intercept=False
+            ),
+            [
+                (
+                    "sklearn LinearSVC",
+                    # |w|_1 + C sum sq. hinge = n C (mean + alpha |w|_1).
+                    LinearSVC(
+                        penalty="l1", dual=False, C=1 / (n * l1), fit_intercept=False
+                    ),
+                    "",
+                )
+            ],
+        ),
+        Cell(
+            "logistic L2",
+            "binary",
+            "logistic",
+            l2,
+            0.0,
+            LogisticLossClassifier(alpha=l2),
+            # LogisticRegression: C sum log-loss + |w|**2 / 2, C = 1 / (n alpha).
+            [
+                (
+                    "sklearn LogisticRegression lbfgs",
+                    LogisticRegression(C=1 / (n * l2)),
+                    "",
+                )
+            ],
+        ),
+        Cell(
+            "logistic L1",
+            "binary",
+            "logistic",
+            l1,
+            1.0,
+            LogisticLossClassifier(alpha=l1, l1_ratio=1.0),
+            [
+                (
+                    "sklearn LogisticRegression saga",
+                    LogisticRegression(C=1 / (n * l1), l1_ratio=1.0, solver="saga"),
+                    "",
+                ),
+                *_skglm_logistic(l1, 1.0),
+            ],
+        ),
+        Cell(
+            "logistic elastic net",
+            "binary",
+            "logistic",
+            l1,
+            0.5,
+            LogisticLossClassifier(alpha=l1, l1_ratio=0.5),
+            [
+                (
+                    "sklearn LogisticRegression saga",
+                    LogisticRegression(C=1 / (n * l1), l1_ratio=0.5, solver="saga"),
+                    "",
+                ),
+                *_skglm_logistic(l1, 0.5),
+            ],
+        ),
+        Cell(
+            "focal L2 (gamma 2)",
+            "binary",
+            "focal",
+            l2,
+            0.0,
+            FocalLossClassifier(alpha=l2, gamma=2.0),
+            [],
+            {"gamma": 2.0},
+        ),
+    ]
+    if sparse:
+        keep = {
+            "huber L2",
+            "logistic L2",
+            "logistic L1",
+            "squared hinge L2, no intercept",
+            "hinge L2, no intercept",
+        }
+        cells = [cell for cell in cells if cell.name in keep]
+    for cell in cells:
+        if cell.name in ("hinge L2, no intercept", "pinball L2, no intercept"):
+            cell.peers += _rehline(cell, n)
+    return cells
+
+
+def _skglm_logistic(alpha, l1_ratio):
+    try:
+        from skglm import SparseLogisticRegression
+    except ImportError:
+        return []
+    # mean log-loss + alpha (l1_ratio |w|_1 + (1 - l1_ratio) / 2 |w|**2).
+    return [
+        (
+            "skglm SparseLogisticRegression",
+            SparseLogisticRegression(alpha=alpha, l1_ratio=l1_ratio),
+            "",
+        )
+    ]
+
+
+def _rehline(cell, n_samples):
+    try:
+        from rehline import plqERM_Ridge
+    except ImportError:
+        return []
+    # C sum loss + |w|**2 / 2 = n C (mean loss + alpha / 2 |w|**2),
+    # C = 1 / (n alpha); ReHLine has no intercept.
+    loss = {"name": "svm"} if cell.loss == "hinge" else {"name": "QR", "qt": 0.5}
+    return [
+        (
+            "ReHLine plqERM_Ridge",
+            plqERM_Ridge(loss=loss, C=1 / (n_samples * cell.alpha)),
+            "labels +-1" if cell.loss == "hinge" else "",
+        )
+    ]
+
+
+def multinomial_cell(n_samples):
+    alpha = 1e-4
+    return Cell(
+        "multinomial logistic L2, 5 classes",
+        "multiclass",
+        "logistic",
+        alpha,
+        0.0,
+        LogisticLossClassifier(alpha=alpha),
+        [
+            (
+                "sklearn LogisticRegression lbfgs",
+                LogisticRegression(C=1 / (n_samples * alpha)),
+                "",
+            )
+        ],
+    )
+
+
+# -- running -----------------------------------------------------------------------
+def coef_intercept(estimator):
+    coef = np.atleast_2d(np.asarray(estimator.coef_, dtype=float))
+    intercept = np.atleast_1d(np.asarray(getattr(estimator, "intercept_", 0.0)))
+    return coef, intercept
+
+
+def timed_fit(estimator, X, y, repeats):
+    times = []
+    for _ in range(repeats):
+        model = sklearn.base.clone(estimator)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(X, y)
+        times.append(time.perf_counter() - start)
+    return model, float(np.median(times))
+
+
+def peak_memory_ratio(estimator, X, y):
+    size = X.nbytes if not sp.issparse(X) else X.data.nbytes + X.indices.nbytes
+    model = sklearn.base.clone(estimator)
+    tracemalloc.start()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / size
+
+
+def run_cell(cell, X, y, repeats, measure_memory):
+    penalty = dict(alpha=cell.alpha, l1_ratio=cell.l1_ratio)
+    ours, our_time = timed_fit(cell.ours, X, y, repeats)
+    our_value = objective_value(
+        cell.loss, X, y, *coef_intercept(ours), **penalty, **cell.loss_params
+    )
+    memory = peak_memory_ratio(cell.ours, X, y) if measure_memory else np.nan
+    rows = []
+    if not cell.peers:
+        rows.append((cell.name, "-", our_time, np.nan, our_value, np.nan, memory, ""))
+    for name, peer, note in cell.peers:
+        y_peer = (
+            np.where(y == 1, 1, -1) if "ReHLine" in name and cell.loss == "hinge" else y
+        )
+        try:
+            fitted, peer_time = timed_fit(peer, X, y_peer, repeats)
+            coef, intercept = coef_intercept(fitted)
+            peer_value = objective_value(
+                cell.loss, X, y, coef, intercept, **penalty, **cell.loss_params
+            )
+        except Exception as error:  # a peer that cannot take this input
+            peer_time, peer_value = np.nan, np.nan
+            note = f"failed: {type(error).__name__}"
+        rows.append(
+            (cell.name, name, our_time, peer_time, our_value, peer_value, memory, note)
+        )
+    return rows
+
+
+def format_table(title, rows):
+    lines = [
+        f"### {title}",
+        "",
+        "| problem | peer | ours (s) | peer (s) | ours / peer | objective ours | "
+        "objective peer | peer - ours (rel.) | peak / X | note |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, peer, ours_s, peer_s, ours_j, peer_j, memory, note in rows:
+        ratio = ours_s / peer_s if np.isfinite(peer_s) else np.nan
+        gap = (peer_j - ours_j) / abs(ours_j) if np.isfinite(peer_j) else np.nan
+        lines.append(
+            f"| {name} | {peer} | {ours_s:.3g} | {_fmt(peer_s, '.3g')} | "
+            f"{_fmt(ratio, '.2f')} | {ours_j:.10g} | {_fmt(peer_j, '.10g')} | "
+            f"{_fmt(gap, '+.1e')} | {_fmt(memory, '.2f')} | {note} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value, spec):
+    return "-" if not np.isfinite(value) else format(value, spec)
+
+
+def scaling_series(sizes, n_features, repeats, output):
+    """Time per fit against n for one smooth and one non-smooth loss."""
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    series = {
+        "logistic L2 (Newton)": ("binary", LogisticLossClassifier(alpha=1e-4)),
+        "hinge L2 (smoothed dual)": ("binary", HingeLossClassifier(alpha=1e-4)),
+        "pinball L1 (dual LP)": (
+            "regression",
+            QuantileLossRegressor(alpha=1e-3, l1_ratio=1.0),
+        ),
+    }
+    times = {name: [] for name in series}
+    for n in sizes:
+        for name, (kind, estimator) in series.items():
+            X, y = make_data(
+                "regression" if kind == "regression" else "binary", n, n_features
+            )
+            _, seconds = timed_fit(estimator, X, y, repeats)
+            times[name].append(seconds)
+            print(f"  scaling {name:28s} n={n:>9,d}  {seconds:8.3f} s", file=sys.stderr)
+    lines = ["| n | " + " | ".join(times) + " |", "|---" * (len(times) + 1) + "|"]
+    for index, n in enumerate(sizes):
+        lines.append(
+            f"| {n:,d} | " + " | ".join(f"{times[k][index]:.3g}" for k in times) + " |"
+        )
+    slopes = {}
+    large = [index for index, n in enumerate(sizes) if n >= 1e4]
+    for name in times:
+        if len(large) >= 2:
+            slope = np.polyfit(
+                np.log10(np.asarray(sizes)[large]),
+                np.log10(np.asarray(times[name])[large]),
+                1,
+            )[0]
+            slopes[name] = slope
+    lines.append("")
+    lines.append(
+        "Log-log slope of time against n from 1e4 up: "
+        + ", ".join(f"{name} {slope:.2f}" for name, slope in slopes.items())
+    )
+    fig, axis = plt.subplots(figsize=(6, 4.5))
+    for name, values in times.items():
+        axis.loglog(
+            sizes,
+            values,
+            marker="o",
+            label=f"{name} (slope {slopes.get(name, np.nan):.2f})",
+        )
+    reference = np.asarray(sizes, dtype=float)
+    axis.loglog(
+        reference,
+        times[next(iter(times))][0] * reference / reference[0],
+        color="grey",
+        linestyle=":",
+        label="linear in n",
+    )
+    axis.set_xlabel("number of samples n")
+    axis.set_ylabel("fit time (s), median")
+    axis.set_title(f"Fit time against n ({n_features} dense features)")
+    axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(output, dpi=110)
+    plt.close(fig)
+    return "\n".join(lines) + "\n"
+
+
+def machine():
+    return (
+        f"{platform.platform()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, "
+        f"NumPy {np.__version__}, SciPy {scipy.__version__}, scikit-learn "
+        f"{sklearn.__version__}, sklearn_losses {sklearn_losses.__version__}"
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, a few minutes"
+    )
+    parser.add_argument("--repeats", type=int, default=None, help="fits per timing")
+    parser.add_argument(
+        "--output", type=Path, default=None, help="markdown file to write"
+    )
+    args = parser.parse_args(argv)
+    repeats = args.repeats or (1 if args.quick else 3)
+    if args.quick:
+        datasets = [("dense 10,000 x 50", 10_000, 50, False)]
+        sparse_size, multinomial_size, sizes = (
+            (10_000, 5_000),
+            (10_000, 50),
+            [1_000, 10_000, 100_000],
+        )
+    else:
+        datasets = [
+            ("dense 30,000 x 100", 30_000, 100, False),
+            ("dense 200,000 x 50", 200_000, 50, False),
+        ]
+        sparse_size, multinomial_size = (50_000, 20_000), (30_000, 100)
+        sizes = [1_000, 10_000, 100_000, 1_000_000]
+    output = args.output or HERE / ("results-quick.md" if args.quick else "RESULTS.md")
+    plot = output.with_name("scaling-quick.png" if args.quick else "scaling.png")
+
+    report = [
+        "# Benchmark: sklearn_losses against its peers",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        f"Command: `python benchmarks/run.py{' --quick' if args.quick else ''}`; "
+        f"median of {repeats} fit(s) per timing, all at default settings "
+        "(ours: tol=1e-10). Objectives are evaluated by one function; "
+        "'peer - ours' > 0 means ours is lower (better).",
+        "",
+    ]
+    started = time.perf_counter()
+    for title, n_samples, n_features, _ in datasets:
+        rows = []
+        for cell in cells_for(n_samples):
+            X, y = make_data(
+                "regression" if cell.kind == "regression" else "binary",
+                n_samples,
+                n_features,
+            )
+            print(f"{title}: {cell.name}", file=sys.stderr)
+            rows += run_cell(cell, X, y, repeats, measure_memory=True)
+        report.append(format_table(title, rows))
+    n_samples, n_features = sparse_size
+    title = f"sparse CSR {n_samples:,d} x {n_features:,d}, density 0.2%"
+    rows = []
+    for cell in cells_for(n_samples, sparse=True):
+        X, y = make_data(
+            "regression" if cell.kind == "regression" else "binary",
+            n_samples,
+            n_features,
+            sparse=True,
+        )
+        print(f"{title}: {cell.name}", file=sys.stderr)
+        rows += run_cell(cell, X, y, repeats, measure_memory=True)
+    report.append(format_table(title, rows))
+    n_samples, n_features = multinomial_size
+    X, y = make_data("classification", n_samples, n_features, n_classes=5)
+    print("multinomial", file=sys.stderr)
+    report.append(
+        format_table(
+            f"multinomial, dense {n_samples:,d} x {n_features}, 5 classes",
+            run_cell(multinomial_cell(n_samples), X, y, repeats, measure_memory=True),
+        )
+    )
+    report.append("### Scaling in n\n")
+    report.append(scaling_series(sizes, 50, repeats, plot))
+    report.append(f"\n![fit time against n]({plot.name})\n")
+    report.append(f"\nTotal benchmark time: {time.perf_counter() - started:.0f} s.\n")
+    text = "\n".join(report)
+    output.write_text(text)
+    print(text)
+    print(f"written to {output} and {plot}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
