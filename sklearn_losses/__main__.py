@@ -3,7 +3,9 @@
 Prints a table (dataset, estimator, penalty, score, fit time) showing what
 each loss buys: robustness to outliers (Huber, quantile vs squared loss),
 focal vs logistic on an imbalanced problem, multinomial and one-vs-rest
-classification on digits.
+classification on digits. ``--plot FILE.png`` also saves a figure of the
+loss curves and of robust fits on one feature (needs matplotlib: the
+``plot`` extra).
 """
 
 import argparse
@@ -27,6 +29,104 @@ from sklearn_losses import (
     QuantileLossRegressor,
     __version__,
 )
+
+
+class _Progress:
+    """A one-line progress bar on stderr (one line per step when not a terminal)."""
+
+    def __init__(self, total):
+        self.total = total
+        self.count = 0
+        self.interactive = sys.stderr.isatty()
+
+    def step(self, label):
+        self.count += 1
+        filled = round(20 * (self.count - 1) / self.total)
+        bar = "#" * filled + "." * (20 - filled)
+        text = f"[{bar}] {self.count}/{self.total} fitting {label}"
+        if self.interactive:
+            sys.stderr.write("\r\033[K" + text[:150])
+        else:
+            sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    def done(self):
+        if self.interactive:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def _plot(path, seed):
+    """Losses and derivatives; robust fits of one diabetes feature with outliers."""
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    from ._loss import HingeLoss, HuberLoss, LogisticLoss, PinballLoss, SquaredHingeLoss
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.3))
+    residual = np.linspace(-3, 3, 601)
+    zeros = np.zeros_like(residual)
+    for name, loss in [
+        ("Huber, delta=1", HuberLoss(1.0)),
+        ("pinball, q=0.8", PinballLoss(0.8)),
+    ]:
+        value, gradient = loss.loss_gradient(residual, zeros)
+        axes[0].plot(residual, value, label=name)
+        axes[0].plot(
+            residual, -gradient, linestyle=":", color=axes[0].lines[-1].get_color()
+        )
+    axes[0].plot(residual, residual**2 / 2, label="squared / 2")
+    axes[0].set_ylim(-1.2, 3)
+    axes[0].set_title("regression losses (solid) and derivatives (dotted)")
+    axes[0].set_xlabel("residual r = y - f")
+    margin = residual
+    ones = np.ones_like(margin)
+    for name, loss in [
+        ("hinge", HingeLoss()),
+        ("squared hinge", SquaredHingeLoss()),
+        ("logistic", LogisticLoss()),
+    ]:
+        value, gradient = loss.loss_gradient(ones, margin)
+        axes[1].plot(margin, value, label=name)
+        axes[1].plot(
+            margin, gradient, linestyle=":", color=axes[1].lines[-1].get_color()
+        )
+    axes[1].set_ylim(-2.2, 4)
+    axes[1].set_title("classification losses (solid) and derivatives (dotted)")
+    axes[1].set_xlabel("margin m = y~ f")
+    for axis in axes[:2]:
+        axis.axhline(0, color="grey", linewidth=0.5)
+        axis.legend(fontsize=8)
+
+    X_train, _, y_train, _ = _diabetes_with_outliers(seed)
+    bmi = (X_train[:, [2]] - X_train[:, 2].mean()) / X_train[:, 2].std()
+    clean = np.abs(y_train) < 500
+    axes[2].scatter(bmi[clean], y_train[clean], s=8, color="black", label="samples")
+    axes[2].scatter(
+        bmi[~clean],
+        np.clip(y_train[~clean], -200, 600),
+        s=20,
+        marker="x",
+        color="red",
+        label="outliers (+-1000, clipped)",
+    )
+    grid = np.linspace(bmi.min(), bmi.max(), 2).reshape(-1, 1)
+    for name, model in [
+        ("least squares", LinearRegression()),
+        ("Huber, delta=20", HuberLossRegressor(delta=20.0)),
+        ("median (pinball 0.5)", QuantileLossRegressor(quantile=0.5)),
+    ]:
+        model.fit(bmi, y_train)
+        axes[2].plot(grid, model.predict(grid), label=name)
+    axes[2].set_ylim(-200, 600)
+    axes[2].set_title("diabetes progression against BMI, 10% outliers in y")
+    axes[2].set_xlabel("BMI (standardized)")
+    axes[2].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def _penalty(model):
@@ -125,21 +225,39 @@ def main(argv=None):
         ),
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        default=None,
+        help=(
+            "also save a figure of the losses and their derivatives, and of "
+            "squared-loss, Huber and median fits on diabetes with outliers "
+            "(needs matplotlib: pip install '.[plot]')"
+        ),
+    )
     args = parser.parse_args(argv)
+    if args.plot is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            parser.error("--plot needs matplotlib: pip install '.[plot]'")
 
     print(f"sklearn_losses {__version__}: every model minimizes")
     data_term = "(1/S) sum_i s_i L(y_i, x_i.w + b)"
     penalty = "alpha (l1_ratio |w|_1 + (1-l1_ratio)/2 |w|^2)"
     print(f"  {data_term} + {penalty}")
     rows = []
+    plan = experiments(args.seed)
+    total = sum(len(models) for *_, models in plan)
+    progress = _Progress(total)
     for dataset, (metric, score), (
         X_train,
         X_test,
         y_train,
         y_test,
-    ), models in experiments(args.seed):
+    ), models in plan:
         for name, model in models:
-            print(f"  fitting {name} on {dataset} ...", file=sys.stderr, flush=True)
+            progress.step(f"{name} on {dataset}")
             pipeline = make_pipeline(StandardScaler(), model)
             start = time.perf_counter()
             with warnings.catch_warnings(record=True) as caught:
@@ -157,6 +275,7 @@ def main(argv=None):
                     f"{elapsed * 1000:.0f} ms",
                 )
             )
+    progress.done()
     header = ("dataset", "estimator", "penalty", "metric", "score", "fit time")
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(6)]
     line = "  ".join(f"{{:<{w}}}" for w in widths)
@@ -169,6 +288,9 @@ def main(argv=None):
             print()
         print(line.format(*row))
         previous = row[0]
+    if args.plot is not None:
+        _plot(args.plot, args.seed)
+        print(f"\nfigure written to {args.plot}")
     return 0
 
 

@@ -240,6 +240,14 @@ class LossRegressor(RegressorMixin, LossLinearModel):
         -------
         self : object
             The fitted estimator.
+
+        Examples
+        --------
+        >>> from sklearn_losses import HuberLossRegressor
+        >>> X, y = [[0.0], [1.0], [2.0], [3.0]], [0.1, 1.0, 2.1, 30.0]
+        >>> model = HuberLossRegressor(alpha=0.0).fit(X, y)
+        >>> model.n_iter_ > 0
+        True
         """
         X, y, sample_weight = self._validate_fit_data(
             X, y, sample_weight, y_numeric=True
@@ -300,6 +308,14 @@ class LossRegressor(RegressorMixin, LossLinearModel):
         -------
         y_pred : ndarray of shape (n_samples,)
             Predicted values.
+
+        Examples
+        --------
+        >>> from sklearn_losses import QuantileLossRegressor
+        >>> X, y = [[0.0], [1.0], [2.0], [3.0]], [0.0, 1.0, 2.0, 3.0]
+        >>> model = QuantileLossRegressor(alpha=0.0).fit(X, y)
+        >>> model.predict([[4.0]]).round(6)
+        array([4.])
         """
         check_is_fitted(self)
         X = validate_data(
@@ -372,6 +388,14 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
         -------
         self : object
             The fitted estimator.
+
+        Examples
+        --------
+        >>> from sklearn_losses import HingeLossClassifier
+        >>> X, y = [[-2.0], [-1.0], [1.0], [2.0]], ["no", "no", "yes", "yes"]
+        >>> model = HingeLossClassifier().fit(X, y)
+        >>> model.classes_.tolist(), model.predict([[3.0]]).tolist()
+        (['no', 'yes'], ['yes'])
         """
         X, y, sample_weight = self._validate_fit_data(
             X, y, sample_weight, y_numeric=False
@@ -479,6 +503,14 @@ class ProbabilisticLossClassifier(LossClassifier):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Probability of each class, in the order of ``classes_``.
+
+        Examples
+        --------
+        >>> from sklearn_losses import LogisticLossClassifier
+        >>> X, y = [[-2.0], [-1.0], [1.0], [2.0]], [0, 1, 0, 1]
+        >>> model = LogisticLossClassifier().fit(X, y)
+        >>> model.predict_proba([[0.0]]).sum()
+        np.float64(1.0)
         """
         scores = self.decision_function(X)
         if scores.ndim == 1:
@@ -498,6 +530,14 @@ class ProbabilisticLossClassifier(LossClassifier):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probability of each class, in the order of ``classes_``.
+
+        Examples
+        --------
+        >>> from sklearn_losses import FocalLossClassifier
+        >>> X, y = [[-2.0], [-1.0], [1.0], [2.0]], [0, 0, 1, 1]
+        >>> model = FocalLossClassifier(alpha=1e-2).fit(X, y)
+        >>> model.predict_log_proba([[0.0], [3.0]]).shape
+        (2, 2)
         """
         scores = self.decision_function(X)
         if scores.ndim == 1:
