@@ -304,38 +304,8 @@ def cells_for(n_samples, sparse=False):
                 )
             ],
         ),
-        Cell(
-            "logistic L1",
-            "binary",
-            "logistic",
-            l1,
-            1.0,
-            LogisticLossClassifier(alpha=l1, l1_ratio=1.0),
-            [
-                (
-                    "sklearn LogisticRegression saga",
-                    LogisticRegression(C=1 / (n * l1), l1_ratio=1.0, solver="saga"),
-                    "",
-                ),
-                *_skglm_logistic(l1, 1.0),
-            ],
-        ),
-        Cell(
-            "logistic elastic net",
-            "binary",
-            "logistic",
-            l1,
-            0.5,
-            LogisticLossClassifier(alpha=l1, l1_ratio=0.5),
-            [
-                (
-                    "sklearn LogisticRegression saga",
-                    LogisticRegression(C=1 / (n * l1), l1_ratio=0.5, solver="saga"),
-                    "",
-                ),
-                *_skglm_logistic(l1, 0.5),
-            ],
-        ),
+        _sparse_logistic_cell("logistic L1", n, l1, 1.0),
+        _sparse_logistic_cell("logistic elastic net", n, l1, 0.5),
         Cell(
             "focal L2 (gamma 2)",
             "binary",
@@ -360,6 +330,30 @@ def cells_for(n_samples, sparse=False):
         if cell.name in ("hinge L2, no intercept", "pinball L2, no intercept"):
             cell.peers += _rehline(cell, n)
     return cells
+
+
+def _sparse_logistic_cell(name, n_samples, alpha, l1_ratio):
+    """Logistic regression with an L1 part, against saga and skglm."""
+    return Cell(
+        name,
+        "binary",
+        "logistic",
+        alpha,
+        l1_ratio,
+        LogisticLossClassifier(alpha=alpha, l1_ratio=l1_ratio),
+        [
+            (
+                "sklearn LogisticRegression saga",
+                # C sum log-loss + l1_ratio |w|_1 + (1 - l1_ratio) / 2 |w|**2,
+                # C = 1 / (n alpha).
+                LogisticRegression(
+                    C=1 / (n_samples * alpha), l1_ratio=l1_ratio, solver="saga"
+                ),
+                "",
+            ),
+            *_skglm_logistic(alpha, l1_ratio),
+        ],
+    )
 
 
 def _skglm_logistic(alpha, l1_ratio):

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from families import CLASSIFIERS, ESTIMATORS, REGRESSORS
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
@@ -17,10 +18,6 @@ from sklearn_losses import (
     QuantileLossRegressor,
     metrics,
 )
-
-REGRESSORS = [HuberLossRegressor, QuantileLossRegressor]
-CLASSIFIERS = [HingeLossClassifier, LogisticLossClassifier, FocalLossClassifier]
-ESTIMATORS = REGRESSORS + CLASSIFIERS
 
 
 def data(estimator_class, rng, n_samples=60, n_features=3):

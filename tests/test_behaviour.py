@@ -4,18 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from families import CLASSIFIERS, REGRESSORS
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_losses import (
-    FocalLossClassifier,
-    HingeLossClassifier,
-    HuberLossRegressor,
     LogisticLossClassifier,
-    QuantileLossRegressor,
 )
-
-REGRESSORS = [HuberLossRegressor, QuantileLossRegressor]
-CLASSIFIERS = [HingeLossClassifier, LogisticLossClassifier, FocalLossClassifier]
 
 
 def data(estimator_class, rng, n_samples=120, n_features=6, n_classes=3):

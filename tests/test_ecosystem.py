@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sklearn
+from families import CLASSIFIERS, REGRESSORS
 from scipy.stats import loguniform, uniform
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
@@ -26,9 +27,6 @@ from sklearn_losses import (
     QuantileLossRegressor,
 )
 from sklearn_losses.metrics import get_scorer, huber_loss, make_loss_scorer
-
-REGRESSORS = [HuberLossRegressor, QuantileLossRegressor]
-CLASSIFIERS = [HingeLossClassifier, LogisticLossClassifier, FocalLossClassifier]
 
 
 def regression_data(rng, n_samples=150):
