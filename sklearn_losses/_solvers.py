@@ -328,9 +328,18 @@ def solve_orthant_newton(
             break
         n_iter += 1
         on_iteration()
+        entering = np.sign(residual[:n_coef]) * (weights == 0)
+        # Without an L2 part the Hessian has rank at most n_samples: let at
+        # most that many coefficients be free, the zero ones entering by
+        # the size of their violation (a working set).
+        room = objective.X.shape[0] - np.count_nonzero(weights)
+        if objective.l2_strength == 0 and np.count_nonzero(entering) > max(room, 1):
+            candidates = np.flatnonzero(entering)
+            order = np.argsort(-np.abs(residual[candidates]), kind="stable")
+            entering[candidates[order[max(room, 1) :]]] = 0.0
         orthant = np.concatenate(
             [
-                np.where(weights != 0, np.sign(weights), -np.sign(residual[:n_coef])),
+                np.where(weights != 0, np.sign(weights), -entering),
                 np.zeros(params.size - n_coef),
             ]
         )
