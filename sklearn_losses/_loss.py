@@ -223,6 +223,16 @@ class MultinomialLoss(PointwiseLoss):
             gradient[rows, y_true] -= 1.0
             return loss, gradient
 
+    def hessian_product_factory(self, y_true, raw_prediction):
+        """Per-sample Hessian ``diag(p) - p p.T`` as a function of score changes."""
+        with _underflow_to_zero():
+            proba = softmax(raw_prediction, axis=1)
+
+        def product(change):
+            return proba * (change - np.sum(proba * change, axis=1, keepdims=True))
+
+        return product
+
 
 class MultinomialFocalLoss(PointwiseLoss):
     """Softmax focal loss ``-(1 - p_y)**gamma * log(p_y)``, ``p = softmax(f)``.

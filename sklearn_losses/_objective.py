@@ -185,18 +185,30 @@ class LinearObjective:
         """
         coef, intercept = self.unpack(params)
         raw = self.raw_prediction(coef, intercept)
-        curvature = self.sample_weight * self.loss.hessian(self.y, raw)
+        if hasattr(self.loss, "hessian_product_factory"):
+            # Multinomial: a K x K block per sample, applied to score changes.
+            per_sample = self.loss.hessian_product_factory(self.y, raw)
+            weight = self.sample_weight[:, None]
+
+            def curvature_times(change):
+                return weight * per_sample(change)
+
+        else:
+            curvature = self.sample_weight * self.loss.hessian(self.y, raw)
+
+            def curvature_times(change):
+                return curvature * change.ravel()
 
         def product(direction):
             direction_coef, direction_intercept = self.unpack(direction)
-            change = self.matvec(direction_coef).ravel() + direction_intercept
-            weighted = curvature * change
+            change = self.matvec(direction_coef) + direction_intercept
+            weighted = curvature_times(change).reshape(-1, self.n_outputs)
             parts = [
                 self.rmatvec(weighted).ravel()
                 + self.l2_strength * direction_coef.ravel()
             ]
             if self.fit_intercept:
-                parts.append([weighted.sum()])
+                parts.append(weighted.sum(axis=0))
             return np.concatenate(parts)
 
         return product

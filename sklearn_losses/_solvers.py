@@ -9,8 +9,10 @@ loss                   penalty                method
 smooth, one output     L2 or none             Newton's method (``solve_newton``)
 (Huber, squared        L1 or elastic net      projected Newton on the orthants
 hinge, logistic)                              (``solve_orthant_newton``)
-multinomial, focal     any                    L-BFGS-B, on the split
-                                              ``W = W+ - W-``, ``W+-`` >= 0
+multinomial            L2 or none             Newton's method, conjugate
+                                              gradients on Hessian products
+multinomial, focal     L1, elastic net;       L-BFGS-B, on the split
+                       focal: any             ``W = W+ - W-``, ``W+-`` >= 0
                                               for an L1 part
 piecewise linear       none or pure L1        dual linear program (HiGHS IPM)
 (hinge, pinball)       L2 or elastic net      smoothing with continuation
@@ -103,6 +105,10 @@ def solve(objective, coef, intercept, *, max_iter, tol, on_iteration=None):
     if objective.loss.is_smooth and hasattr(objective.loss, "hessian"):
         newton = solve_newton if objective.l1_strength == 0 else solve_orthant_newton
         result = newton(objective, coef, intercept, **options)
+    elif hasattr(objective.loss, "hessian_product_factory") and (
+        objective.l1_strength == 0
+    ):
+        result = solve_newton(objective, coef, intercept, **options)
     elif objective.loss.is_smooth:
         result = solve_smooth(objective, coef, intercept, **options)
     elif objective.l2_strength > 0 and not _l2_is_negligible(objective):
@@ -463,7 +469,8 @@ def _line_search(objective, params, step, value, slope):
         )
         return (
             weight @ pointwise + penalty,
-            weight @ (derivative * change) + l2 * (coef_step + length * step_step),
+            np.sum(weight @ (derivative * change))
+            + l2 * (coef_step + length * step_step),
         )
 
     low, low_derivative = 0.0, slope
@@ -517,7 +524,9 @@ def _use_dense_hessian(objective, n_free_coefficients):
     ``k`` free coefficients; a product costs two passes over ``X``. Dense
     wins for moderate ``k`` up to the number of samples.
     """
-    return n_free_coefficients <= min(_DIRECT_NEWTON_SIZE, objective.X.shape[0])
+    return objective.n_outputs == 1 and n_free_coefficients <= min(
+        _DIRECT_NEWTON_SIZE, objective.X.shape[0]
+    )
 
 
 def _conjugate_gradient(operator, right, rtol, maxiter):

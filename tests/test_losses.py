@@ -168,3 +168,32 @@ def test_hessian_product_matches_finite_differences(loss, rng):
         rtol=1e-4,
         atol=1e-6,
     )
+
+
+def test_multinomial_hessian_product_matches_finite_differences(rng):
+    X = rng.standard_normal((60, 4))
+    y = rng.integers(0, 3, 60)
+    objective = LinearObjective(
+        MultinomialLoss(),
+        X + 2.0,
+        y,
+        rng.uniform(0.5, 2.0, 60),
+        alpha=0.1,
+        l1_ratio=0.0,
+        fit_intercept=True,
+        n_outputs=3,
+    )
+    params = rng.standard_normal(15) * 0.3
+    direction = rng.standard_normal(15)
+    step = 1e-6
+    numerical = (
+        objective.smooth_value_gradient(params + step * direction)[1]
+        - objective.smooth_value_gradient(params - step * direction)[1]
+    ) / (2 * step)
+    # Stated tolerance: central differences of a smooth gradient, step 1e-6.
+    np.testing.assert_allclose(
+        objective.smooth_hessian_product(params, direction),
+        numerical,
+        rtol=1e-6,
+        atol=1e-8,
+    )
