@@ -90,9 +90,9 @@ def _document(template):
 
     Solver: Newton's method with the analytic (generalized) Hessian and an
     exact line search (the Huber loss is continuously differentiable and
-    piecewise quadratic); with ``l1_ratio > 0``, L-BFGS-B on the
-    bound-constrained split ``w = w+ - w-``, then Newton steps on the
-    non-zero coefficients.
+    piecewise quadratic); with ``l1_ratio > 0``, projected Newton on the
+    orthants where ``|w|`` is linear, with L-BFGS-B on the bound-constrained
+    split ``w = w+ - w-`` as the fallback.
 
     Parameters
     ----------
@@ -204,8 +204,8 @@ class HuberLossRegressor(LossRegressor):
     crossover, the coefficients read off its multipliers;
     with an L2 part, the "smoothed dual": the loss is replaced by its Moreau
     envelope, whose width shrinks tenfold per round (each round solved by
-    Newton's method, or by L-BFGS-B on the split ``w = w+ - w-`` with an L1
-    part); the dual point each round gives seeds an exact active-set step,
+    Newton's method, projected onto the orthants of ``w`` with an L1 part);
+    the dual point each round gives seeds an exact active-set step,
     and the duality gap certifies the result.
 
     Parameters
@@ -298,8 +298,8 @@ class QuantileLossRegressor(LossRegressor):
 {objective}
 
     Solver: for ``"squared_hinge"`` (continuously differentiable), Newton's
-    method with the generalized Hessian and an exact line search, or
-    L-BFGS-B on the split ``w = w+ - w-`` when ``l1_ratio > 0``. For
+    method with the generalized Hessian and an exact line search, projected
+    onto the orthants of ``w`` when ``l1_ratio > 0``. For
     ``"hinge"`` (exact in both cases): with no penalty or a pure L1 penalty,
     the dual linear program (one row per feature, HiGHS interior point with
     crossover); with an L2 part, the "smoothed dual":
@@ -406,10 +406,11 @@ class HingeLossClassifier(LossClassifier):
     ``LogisticLossClassifier(alpha=a)`` solves the same problem as
     scikit-learn's ``LogisticRegression(C=1 / (a * S))``.
 
-    Solver: binary with no L1 part, Newton's method with the analytic
-    Hessian and an exact line search; multinomial, L-BFGS-B with the
-    analytic gradient; with ``l1_ratio > 0``, L-BFGS-B on the split
-    ``w = w+ - w-`` (then Newton steps on the non-zero coefficients, binary).
+    Solver: with no L1 part, Newton's method with the analytic Hessian
+    (multinomial: conjugate gradients on Hessian-vector products) and an
+    exact line search; with ``l1_ratio > 0``, binary: projected Newton on
+    the orthants where ``|w|`` is linear, multinomial: L-BFGS-B on the split
+    ``w = w+ - w-``.
 
     Parameters
     ----------
@@ -471,7 +472,8 @@ class LogisticLossClassifier(ProbabilisticLossClassifier):
     stationary point, reached deterministically from zero (or from the
     previous fit with ``warm_start``).
 
-    Solver: L-BFGS-B with the analytic gradient; on the split
+    Solver: L-BFGS-B with the analytic gradient and a diagonal
+    preconditioner (features scaled to unit root mean square); on the split
     ``w = w+ - w-`` when ``l1_ratio > 0``.
 
     Parameters
