@@ -77,9 +77,11 @@ class LinearObjective:
         return product - np.multiply.outer(self.x_mean, values.sum(axis=0))
 
     def feature_scale(self):
-        """Weighted root mean square of each centered feature (1 where it is 0).
+        """Weighted root mean square of each centered feature, at least 1.
 
-        A diagonal preconditioner for first-order methods; cached.
+        A diagonal preconditioner for first-order methods; cached. Only
+        large features are scaled down: scaling tiny ones up would multiply
+        their gradient by the inverse and stall the line search.
         """
         if getattr(self, "_feature_scale", None) is None:
             if sp.issparse(self.X):
@@ -90,7 +92,7 @@ class LinearObjective:
                 second_moment = (self.X * self.X).T @ self.sample_weight
             variance = np.maximum(second_moment - self.x_mean**2, 0.0)
             scale = np.sqrt(variance)
-            self._feature_scale = np.where(scale > 0, scale, 1.0)
+            self._feature_scale = np.maximum(scale, 1.0)
         return self._feature_scale
 
     def rows(self, index):

@@ -157,10 +157,10 @@ def solve_smooth(
     zero never reaches the line search.
 
     L-BFGS-B works on coefficients multiplied by the root mean square of
-    their feature, ``V = D W`` (a diagonal preconditioner: features of very
-    different magnitudes otherwise stall it), so ``tol`` bounds the
-    gradient with respect to standardized features. A positive diagonal
-    keeps the bounds of the split.
+    their feature where that exceeds one, ``V = D W`` (a diagonal
+    preconditioner: very large features otherwise stall it), so ``tol``
+    bounds the gradient with respect to those scaled features. A positive
+    diagonal keeps the bounds of the split.
     """
     n_coef = objective.n_coef
     n_outputs = objective.n_outputs

@@ -291,3 +291,15 @@ def test_fit_leaves_inputs_and_parameters_alone(estimator_class, rng, tmp_path):
     assert estimator.get_params() == params
     second = clone(estimator).fit(X, y, sample_weight=weight)
     np.testing.assert_array_equal(second.coef_, first_coef)
+
+
+@pytest.mark.parametrize(
+    "estimator", [LogisticLossClassifier(alpha=0.01), FocalLossClassifier(gamma=0.0)]
+)
+def test_found_by_fuzzing_tiny_feature_keeps_the_best_intercept(estimator):
+    # A feature of magnitude 1e-8 once stalled the preconditioned L-BFGS-B
+    # at zero. With one sample of class 0 and two of class 1 and a
+    # negligible feature, the logistic fit is the best constant, log(2).
+    X = np.array([[1e-8], [0.0], [0.0]])
+    model = estimator.fit(X, [0, 1, 1])
+    np.testing.assert_allclose(model.decision_function([[0.0]]), np.log(2.0), rtol=1e-6)
