@@ -77,11 +77,12 @@ class LinearObjective:
         return product - np.multiply.outer(self.x_mean, values.sum(axis=0))
 
     def feature_scale(self):
-        """Weighted root mean square of each centered feature, at least 1.
+        """``sqrt(mean square of the centered feature + l2)`` per feature.
 
-        A diagonal preconditioner for first-order methods; cached. Only
-        large features are scaled down: scaling tiny ones up would multiply
-        their gradient by the inverse and stall the line search.
+        A diagonal preconditioner for first-order methods, cached: the square
+        root of the diagonal of the Hessian for a loss of unit curvature, so
+        that neither a large feature nor the L2 term on a tiny one dominates
+        the conditioning (1 where both are zero).
         """
         if getattr(self, "_feature_scale", None) is None:
             if sp.issparse(self.X):
@@ -91,8 +92,8 @@ class LinearObjective:
             else:
                 second_moment = (self.X * self.X).T @ self.sample_weight
             variance = np.maximum(second_moment - self.x_mean**2, 0.0)
-            scale = np.sqrt(variance)
-            self._feature_scale = np.maximum(scale, 1.0)
+            scale = np.sqrt(variance + self.l2_strength)
+            self._feature_scale = np.where(scale > 0, scale, 1.0)
         return self._feature_scale
 
     def rows(self, index):

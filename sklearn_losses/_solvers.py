@@ -156,11 +156,12 @@ def solve_smooth(
     are handled exactly by L-BFGS-B's projection, so the kink of ``|w|`` at
     zero never reaches the line search.
 
-    L-BFGS-B works on coefficients multiplied by the root mean square of
-    their feature where that exceeds one, ``V = D W`` (a diagonal
-    preconditioner: very large features otherwise stall it), so ``tol``
-    bounds the gradient with respect to those scaled features. A positive
-    diagonal keeps the bounds of the split.
+    L-BFGS-B works on scaled coefficients ``V = D W`` with ``D`` the square
+    root of the Hessian's diagonal for a unit-curvature loss,
+    ``sqrt(mean square of the centered feature + l2)`` (a diagonal
+    preconditioner: very large features, or an L2 term on tiny ones,
+    otherwise stall it), so ``tol`` bounds the gradient in those units. A
+    positive diagonal keeps the bounds of the split.
     """
     n_coef = objective.n_coef
     n_outputs = objective.n_outputs
