@@ -629,6 +629,8 @@ def main(argv=None):
             print(f"{title}: {cell.name}", file=sys.stderr)
             rows += run_cell(cell, X, y, repeats, measure_memory=True)
         report.append(format_table(title, rows))
+        # Written as it goes: a long run leaves its finished tables behind.
+        output.write_text("\n".join(report))
     n_samples, n_features = sparse_size
     title = f"sparse CSR {n_samples:,d} x {n_features:,d}, density 0.2%"
     rows = []
