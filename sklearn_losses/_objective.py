@@ -153,15 +153,17 @@ class LinearObjective:
         """The full objective ``J(W, b)``."""
         return self.data_term(coef, intercept) + self.penalty(coef)
 
-    def smooth_value_gradient(self, params):
+    def smooth_value_gradient(self, params, raw=None):
         """Data term plus the L2 part of the penalty, and its gradient.
 
         The L1 part is left to the solver, which handles it exactly (by the
         split ``W = W+ - W-`` or by a linear program).  Returns
         ``(value, gradient)`` as ``scipy.optimize.minimize(jac=True)`` wants.
+        ``raw``, if given, is ``raw_prediction`` at ``params``, already known.
         """
         coef, intercept = self.unpack(params)
-        raw = self.raw_prediction(coef, intercept)
+        if raw is None:
+            raw = self.raw_prediction(coef, intercept)
         loss, dloss = self.loss.loss_gradient(self.y, raw)
         # Weighted derivative per sample (and class): the chain rule's inner part.
         weighted = dloss * (
@@ -177,17 +179,17 @@ class LinearObjective:
             parts.append(weighted.sum(axis=0))
         return value, np.concatenate(parts)
 
-    def hessian_operator(self, params):
+    def hessian_operator(self, params, raw=None):
         """The (generalized) Hessian of the smooth part at ``params``, as a function.
 
         Available for single-output losses with a ``hessian`` method (Huber,
         squared hinge, logistic, smoothed hinge and pinball):
         ``X.T @ diag(s * L'') @ X`` plus the L2 term, with the intercept as a
         column of ones. The curvature is computed once, so each product costs
-        one ``X @ v`` and one ``X.T @ u``.
+        one ``X @ v`` and one ``X.T @ u``. ``raw`` as in ``smooth_value_gradient``.
         """
-        coef, intercept = self.unpack(params)
-        raw = self.raw_prediction(coef, intercept)
+        if raw is None:
+            raw = self.raw_prediction(*self.unpack(params))
         if hasattr(self.loss, "hessian_product_factory"):
             # Multinomial: a K x K block per sample, applied to score changes.
             per_sample = self.loss.hessian_product_factory(self.y, raw)
@@ -216,17 +218,17 @@ class LinearObjective:
 
         return product
 
-    def hessian_matrix(self, params, columns=None):
+    def hessian_matrix(self, params, columns=None, raw=None):
         """The (generalized) Hessian of the smooth part at ``params``, dense.
 
         Same conditions as ``hessian_operator``. Only the samples of non-zero
         curvature enter the product ``X_Q.T @ diag(d) @ X_Q``; the centering
         is applied to the small result, never to ``X``. ``columns`` (indices
         of coefficients) restricts it to those coefficients and the
-        intercept.
+        intercept; ``raw`` as in ``smooth_value_gradient``.
         """
-        coef, intercept = self.unpack(params)
-        raw = self.raw_prediction(coef, intercept)
+        if raw is None:
+            raw = self.raw_prediction(*self.unpack(params))
         curvature = self.sample_weight * self.loss.hessian(self.y, raw)
         curved = curvature > 0
         X, weights, mean = self.X, curvature, self.x_mean

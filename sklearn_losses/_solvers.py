@@ -238,12 +238,15 @@ def solve_smooth(
 def solve_newton(
     objective, coef, intercept, *, max_iter, tol, on_iteration=_no_callback
 ):
-    """Inexact Newton's method with a line search, for a smooth loss and no L1 part.
+    """Newton's method with an exact line search, for a smooth loss and no L1 part.
 
-    Each step solves ``H d = -g`` by conjugate gradients on products with the
-    (generalized) Hessian, to a relative residual ``min(0.1, sqrt(|g|))``
-    that tightens as the gradient vanishes (superlinear convergence), then
-    backtracks until the Armijo condition holds. On a piecewise-quadratic
+    Each step solves ``H d = -g`` with the (generalized) Hessian: formed and
+    factored where that is cheap (``_use_dense_hessian``), else by conjugate
+    gradients on Hessian products to a relative residual
+    ``min(0.1, sqrt(|g|))`` that tightens as the gradient vanishes
+    (superlinear convergence); ``_line_search`` then finds the step length.
+    The prediction ``X @ W + b`` is computed once per point and shared by
+    the gradient, the Hessian and the line search. On a piecewise-quadratic
     loss (Huber, the Moreau envelope of hinge or pinball) the generalized
     Hessian is exact on each piece, so the method stops after a few steps
     once the pieces are identified. Stops when the largest gradient entry is
@@ -251,7 +254,8 @@ def solve_newton(
     point (the point is then as good as it gets).
     """
     params = objective.pack(coef, intercept)
-    value, gradient = objective.smooth_value_gradient(params)
+    raw = objective.raw_prediction(coef, intercept)
+    value, gradient = objective.smooth_value_gradient(params, raw=raw)
     size = params.size
     converged = False
     n_iter = 0
@@ -263,10 +267,14 @@ def solve_newton(
         on_iteration()
         norm = np.linalg.norm(gradient)
         if _use_dense_hessian(objective, objective.n_coef):
-            step = _solve_symmetric(objective.hessian_matrix(params), -gradient)
+            step = _solve_symmetric(
+                objective.hessian_matrix(params, raw=raw), -gradient
+            )
         else:
             hessian = LinearOperator(
-                (size, size), matvec=objective.hessian_operator(params), dtype=float
+                (size, size),
+                matvec=objective.hessian_operator(params, raw=raw),
+                dtype=float,
             )
             step = _conjugate_gradient(
                 hessian, -gradient, rtol=min(0.1, np.sqrt(norm)), maxiter=size + 20
@@ -277,15 +285,18 @@ def solve_newton(
         slope = gradient @ step if step_is_usable else np.nan
         if not np.isfinite(slope) or slope >= 0:
             step, slope = -gradient, -(norm**2)
-        length = _line_search(objective, params, step, value, slope)
+        length = _line_search(objective, params, raw, step, value, slope)
         trial = params + length * step
-        trial_value, trial_gradient = objective.smooth_value_gradient(trial)
+        trial_raw = objective.raw_prediction(*objective.unpack(trial))
+        trial_value, trial_gradient = objective.smooth_value_gradient(
+            trial, raw=trial_raw
+        )
         if not trial_value < value:
             # No decrease left in floating point: converged if the gradient
             # is at rounding level, stuck (and reported) otherwise.
             converged = np.max(np.abs(gradient)) <= max(tol, _ROUNDING_GRADIENT)
             break
-        params, value, gradient = trial, trial_value, trial_gradient
+        params, raw, value, gradient = trial, trial_raw, trial_value, trial_gradient
     coef, intercept = objective.unpack(params)
     return SolverResult(coef, intercept, max(n_iter, 1), converged, "newton-cg")
 
@@ -311,10 +322,12 @@ def solve_orthant_newton(
     params = objective.pack(coef, intercept)
 
     def full_value(point):
-        smooth, gradient = objective.smooth_value_gradient(point)
-        return smooth + l1 * np.abs(point[:n_coef]).sum(), gradient
+        """Objective, gradient of its smooth part, and the prediction, at point."""
+        raw = objective.raw_prediction(*objective.unpack(point))
+        smooth, gradient = objective.smooth_value_gradient(point, raw=raw)
+        return smooth + l1 * np.abs(point[:n_coef]).sum(), gradient, raw
 
-    value, gradient = full_value(params)
+    value, gradient, raw = full_value(params)
     converged = False
     n_iter = 0
     # Newton settles on the right orthant within a few dozen steps or not
@@ -356,11 +369,11 @@ def solve_orthant_newton(
         reduced_gradient = residual[free]
         if _use_dense_hessian(objective, np.count_nonzero(free[:n_coef])):
             hessian = objective.hessian_matrix(
-                params, columns=np.flatnonzero(free[:n_coef])
+                params, columns=np.flatnonzero(free[:n_coef]), raw=raw
             )
             direction = _solve_symmetric(hessian, -reduced_gradient)
         else:
-            product = objective.hessian_operator(params)
+            product = objective.hessian_operator(params, raw=raw)
             operator = LinearOperator(
                 (free.sum(), free.sum()),
                 matvec=lambda v, product=product, free=free: product(_expand(v, free))[
@@ -389,7 +402,7 @@ def solve_orthant_newton(
             converged = np.max(np.abs(residual)) <= max(tol, _ROUNDING_GRADIENT)
             break
         params = trial
-        value, gradient = full_value(params)
+        value, gradient, raw = full_value(params)
     coef, intercept = objective.unpack(params)
     if not converged and n_iter < max_iter:
         # Switching orthants back and forth without settling (possible where
@@ -434,7 +447,7 @@ def _projected_search(objective, params, value, step, orthant, residual):
     return None, None
 
 
-def _line_search(objective, params, step, value, slope):
+def _line_search(objective, params, raw, step, value, slope):
     """Step length that minimizes the objective along ``step`` (to 1e-3 relative).
 
     The prediction moves linearly, ``f + t * q`` with ``q = X @ d``, so each
@@ -444,10 +457,10 @@ def _line_search(objective, params, step, value, slope):
     Illinois variant of regula falsi, which on a piecewise-quadratic loss
     (derivative piecewise linear) lands on it in a few trials. Falls back to
     halving until the Armijo condition holds if the root search stalls.
+    ``raw`` is the prediction at ``params``.
     """
-    coef, intercept = objective.unpack(params)
+    coef, _ = objective.unpack(params)
     step_coef, step_intercept = objective.unpack(step)
-    raw = objective.raw_prediction(coef, intercept)
     change = objective.raw_prediction(step_coef, step_intercept)
     weight, loss, y = objective.sample_weight, objective.loss, objective.y
     l2 = objective.l2_strength
