@@ -146,7 +146,6 @@ class LossLinearModel(CallbackSupportMixin, BaseEstimator):
         context,
         l1_strength=None,
         l2_strength=None,
-        tol=None,
     ):
         """Build the objective for ``loss``; minimize it from ``(coef, intercept)``.
 
@@ -189,7 +188,7 @@ class LossLinearModel(CallbackSupportMixin, BaseEstimator):
             coef,
             intercept,
             max_iter=self.max_iter,
-            tol=self.tol if tol is None else tol,
+            tol=self.tol,
             on_iteration=_IterationReporter(
                 problem, self, X, y, self._callback_metadata
             ),

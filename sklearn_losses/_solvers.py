@@ -56,6 +56,9 @@ _LONGEST_STEP = 1e100
 # Where no step decreases the objective, a gradient this small counts as
 # converged (rounding level of a gradient with entries of order one).
 _ROUNDING_GRADIENT = 1e-8
+# An L2 strength below this, on a piecewise-linear loss, is first tried as
+# negligible (see _l2_term_is_negligible).
+_NEGLIGIBLE_L2 = 1e-50
 
 
 def _no_callback():
@@ -111,35 +114,32 @@ def solve(objective, coef, intercept, *, max_iter, tol, on_iteration=None):
         result = solve_newton(objective, coef, intercept, **options)
     elif objective.loss.is_smooth:
         result = solve_smooth(objective, coef, intercept, **options)
-    elif objective.l2_strength > 0 and not _l2_is_negligible(objective):
-        result = solve_smoothed_dual(objective, coef, intercept, **options)
     else:
-        result = solve_linear_program(objective, max_iter=max_iter)
-        options["on_iteration"]()
+        # A piecewise-linear loss: the linear program (which leaves out the
+        # L2 term) where there is no L2 term or it may be negligible, the
+        # smoothed dual where it matters.
+        result = None
+        if objective.l2_strength <= _NEGLIGIBLE_L2:
+            result = solve_linear_program(objective, max_iter=max_iter)
+            options["on_iteration"]()
+            if objective.l2_strength > 0 and not _l2_term_is_negligible(
+                objective, result
+            ):
+                result = None
+        if result is None:
+            result = solve_smoothed_dual(objective, coef, intercept, **options)
     result.intercept = objective.from_centered_intercept(result.coef, result.intercept)
     return result
 
 
-def _l2_is_negligible(objective):
-    """Whether the L2 term is below rounding at the optimum without it.
+def _l2_term_is_negligible(objective, result):
+    """Whether the L2 term is below rounding at the linear program's optimum.
 
     With a tiny L2 strength (as after rescaling features of magnitude
-    1e150) the smoothed dual divides by it; instead the linear program
-    without the L2 term is solved, and kept if ``l2 / 2 * |W|**2`` there is
+    1e150) the smoothed dual divides by it; the linear program's solution,
+    which leaves the L2 term out, is kept if ``l2 / 2 * |W|**2`` there is
     below ``eps * J``: it is then optimal to the last bit.
     """
-    if objective.l2_strength > 1e-50:
-        return False
-    without_l2 = LinearObjective(
-        objective.loss,
-        objective.X,
-        objective.y,
-        objective.sample_weight,
-        alpha=objective.l1_strength,
-        l1_ratio=1.0,
-        fit_intercept=objective.fit_intercept,
-    )
-    result = solve_linear_program(without_l2, max_iter=1000)
     coef = result.coef
     with np.errstate(over="ignore"):
         l2_term = 0.5 * objective.l2_strength * (coef.ravel() @ coef.ravel())
