@@ -90,7 +90,10 @@ class LinearObjective:
                     self.X.multiply(self.X).T @ self.sample_weight
                 ).ravel()
             else:
-                second_moment = (self.X * self.X).T @ self.sample_weight
+                # Summed in place: no squared copy of X.
+                second_moment = np.einsum(
+                    "ij,ij,i->j", self.X, self.X, self.sample_weight
+                )
             variance = np.maximum(second_moment - self.x_mean**2, 0.0)
             scale = np.sqrt(variance + self.l2_strength)
             self._feature_scale = np.where(scale > 0, scale, 1.0)
