@@ -129,6 +129,14 @@ class HuberLoss(PointwiseLoss):
         inside = np.abs(y_true - raw_prediction) <= self.delta
         return self.scale * inside.astype(float)
 
+    def linear_tails(self):
+        """The loss outside the band, ``scale * delta * |r|`` up to a constant.
+
+        Returns ``(PinballLoss(0.5), factor)``: the tails are ``factor``
+        times the median's pinball loss, minus ``scale * delta**2 / 2``.
+        """
+        return PinballLoss(0.5), 2.0 * self.scale * self.delta
+
 
 class PinballLoss(PiecewiseLinearLoss):
     """Pinball (quantile) loss ``max(q * r, (q - 1) * r)``, ``r = y_true - f``."""

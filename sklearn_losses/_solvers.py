@@ -51,6 +51,9 @@ _GAP_FLOOR = 1e-8
 # conjugate gradients on Hessian-vector products.
 _DIRECT_NEWTON_SIZE = 1000
 _ORTHANT_NEWTON_STEPS = 50
+# Consecutive steepest-descent steps (Newton's direction failing) after
+# which the orthant-wise Newton method hands over.
+_GRADIENT_STEPS = 5
 # Newton steps longer than this (in any coordinate) are not trusted.
 _LONGEST_STEP = 1e100
 # Where no step decreases the objective, a gradient this small counts as
@@ -106,8 +109,12 @@ def solve(objective, coef, intercept, *, max_iter, tol, on_iteration=None):
         max_iter=max_iter, tol=tol, on_iteration=on_iteration or _no_callback
     )
     if objective.loss.is_smooth and hasattr(objective.loss, "hessian"):
-        newton = solve_newton if objective.l1_strength == 0 else solve_orthant_newton
-        result = newton(objective, coef, intercept, **options)
+        if objective.l1_strength == 0:
+            result = solve_newton(objective, coef, intercept, **options)
+        elif hasattr(objective.loss, "linear_tails") and objective.l2_strength == 0:
+            result = _solve_from_linear_tails(objective, coef, intercept, **options)
+        else:
+            result = solve_orthant_newton(objective, coef, intercept, **options)
     elif hasattr(objective.loss, "hessian_product_factory") and (
         objective.l1_strength == 0
     ):
@@ -130,6 +137,45 @@ def solve(objective, coef, intercept, *, max_iter, tol, on_iteration=None):
             result = solve_smoothed_dual(objective, coef, intercept, **options)
     result.intercept = objective.from_centered_intercept(result.coef, result.intercept)
     return result
+
+
+def _solve_from_linear_tails(objective, coef, intercept, **options):
+    """Huber with a pure L1 penalty: orthant Newton, restarted from a linear program.
+
+    Where most residuals lie beyond the band, the generalized Hessian is
+    (nearly) zero and the orthant-wise Newton method creeps. The problem
+    with the loss replaced by its linear tails (least absolute deviations
+    with the same L1 penalty) is a linear program, solved exactly; at the
+    Huber optimum in that regime the samples sit where the two losses
+    nearly agree, so Newton's method finishes from the program's solution
+    in a step or two. Tried only if Newton alone does not converge.
+    """
+    max_iter = options["max_iter"]
+    result = solve_orthant_newton(
+        objective, coef, intercept, **options, fall_back_to_lbfgs=False
+    )
+    if result.converged or result.n_iter >= max_iter:
+        return result
+    tails, factor = objective.loss.linear_tails()
+    lad = LinearObjective(
+        tails,
+        objective.X,
+        objective.y,
+        objective.sample_weight,
+        alpha=objective.l1_strength / factor,
+        l1_ratio=1.0,
+        fit_intercept=objective.fit_intercept,
+    )
+    start = solve_linear_program(lad, max_iter=max_iter)
+    options["on_iteration"]()
+    if not start.converged or objective.value(
+        start.coef, start.intercept
+    ) > objective.value(result.coef, result.intercept):
+        start = result
+    options["max_iter"] = max_iter - result.n_iter - 1
+    restarted = solve_orthant_newton(objective, start.coef, start.intercept, **options)
+    restarted.n_iter += result.n_iter + 1
+    return restarted
 
 
 def _l2_term_is_negligible(objective, result):
@@ -302,7 +348,14 @@ def solve_newton(
 
 
 def solve_orthant_newton(
-    objective, coef, intercept, *, max_iter, tol, on_iteration=_no_callback
+    objective,
+    coef,
+    intercept,
+    *,
+    max_iter,
+    tol,
+    on_iteration=_no_callback,
+    fall_back_to_lbfgs=True,
 ):
     """Projected Newton's method for a smooth loss plus an L1 part.
 
@@ -315,7 +368,10 @@ def solve_orthant_newton(
     The line search projects onto the orthant (a coefficient that would
     change sign stops at zero) and backtracks on the full objective, so
     the kink at zero is never differentiated through. Stops when the
-    minimum-norm subgradient's largest entry is at most ``tol``.
+    minimum-norm subgradient's largest entry is at most ``tol``. If Newton
+    does not settle within ``_ORTHANT_NEWTON_STEPS``, L-BFGS-B on the split
+    finishes, unless ``fall_back_to_lbfgs`` is false (the caller then has a
+    better restart).
     """
     n_coef = objective.n_coef
     l1 = objective.l1_strength
@@ -333,6 +389,7 @@ def solve_orthant_newton(
     # Newton settles on the right orthant within a few dozen steps or not
     # at all; past this budget L-BFGS-B on the split takes over.
     newton_budget = min(max_iter, _ORTHANT_NEWTON_STEPS)
+    gradient_steps = 0
     while n_iter < newton_budget:
         weights = params[:n_coef]
         coef_gradient = gradient[:n_coef]
@@ -388,13 +445,14 @@ def solve_orthant_newton(
                 rtol=min(0.1, np.sqrt(norm)),
                 maxiter=free.sum() + 20,
             )
-        trial = None
-        for step in (_expand(direction, free), -residual):
-            trial, trial_value = _projected_search(
-                objective, params, value, step, orthant, residual
+        trial, _ = _projected_search(
+            objective, params, value, _expand(direction, free), orthant, residual
+        )
+        newton_failed = trial is None
+        if newton_failed:
+            trial, _ = _projected_search(
+                objective, params, value, -residual, orthant, residual
             )
-            if trial is not None:
-                break
         if trial is None:
             # Neither the Newton nor the steepest-descent step decreases the
             # objective: at rounding level if the residual is, else stuck
@@ -403,8 +461,14 @@ def solve_orthant_newton(
             break
         params = trial
         value, gradient, raw = full_value(params)
+        gradient_steps = gradient_steps + 1 if newton_failed else 0
+        if gradient_steps > _GRADIENT_STEPS:
+            # Newton's direction keeps failing (too little curvature, as
+            # where every Huber residual is beyond the band): a different
+            # method will do better than steepest descent.
+            break
     coef, intercept = objective.unpack(params)
-    if not converged and n_iter < max_iter:
+    if not converged and n_iter < max_iter and fall_back_to_lbfgs:
         # Switching orthants back and forth without settling (possible where
         # the Hessian is singular, e.g. Huber with a pure L1 penalty):
         # L-BFGS-B on the split finishes from here, robustly.
@@ -994,6 +1058,7 @@ def _active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=
         on_kink[dropped] = False
         at_upper[dropped] = residual[dropped] > 0
 
+    certificates_left = 3
     for _ in range(max_rounds):
         active = np.flatnonzero(signs != 0)
         kink_index = np.flatnonzero(on_kink)
@@ -1061,6 +1126,74 @@ def _active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=
         if not moved:
             theta_new = np.clip(theta_new, box_lower, box_upper)
             return new_coef, intercept, theta_new
+        # Degenerate optimum: samples off the kink whose residual is zero
+        # could take any dual value in their box, which the rules above,
+        # reading sides off residual signs, cannot choose. A small linear
+        # program can: if it finds a dual point consistent with this primal
+        # point, the point is optimal.
+        weakly_on_kink = ~on_kink & (width > 0) & (np.abs(residual) <= scale_r)
+        if weakly_on_kink.any() and certificates_left > 0:
+            certificates_left -= 1
+            certificate = _dual_certificate(
+                objective, new_coef, intercept, residual, scale_r, box_lower, box_upper
+            )
+            if certificate is not None:
+                return new_coef, intercept, certificate
         on_kink = (on_kink & ~above & ~below) | wrong_side
         at_upper = np.where(above, True, np.where(below, False, at_upper))
     return None
+
+
+def _dual_certificate(
+    objective, coef, intercept, residual, tolerance, box_lower, box_upper
+):
+    """A dual point proving ``(coef, intercept)`` optimal, by a linear program.
+
+    Samples with ``|residual| <= tolerance`` may take any dual value in
+    their box; the others sit at the end of their box on the side of their
+    residual. The optimality conditions left are linear in the free dual
+    values ``theta_F``, with ``z = X.T @ (a * theta)``:
+
+        z_j = l1 * sign(w_j) + l2 * w_j    where w_j != 0 (every j without L1)
+        |z_j| <= l1                        where w_j == 0
+        a . theta = 0                      (with an intercept)
+
+    HiGHS finds a feasible ``theta_F`` or proves there is none. Returns
+    ``theta`` (clipped to its box), or ``None``.
+    """
+    c, a = objective.loss.affine_parts(objective.y)
+    l1, l2 = objective.l1_strength, objective.l2_strength
+    free = (np.abs(residual) <= tolerance) & (box_upper > box_lower)
+    free_index = np.flatnonzero(free)
+    if free_index.size == 0 or free_index.size > 2000:
+        return None
+    theta = np.where(residual > 0, box_upper, box_lower)
+    theta[free] = 0.0
+    fixed_z = objective.rmatvec(a * theta).ravel()
+    # Column i of `columns`: the contribution of theta_i to z.
+    columns = (objective.rows(free_index) * a[free_index, None]).T
+    active = coef != 0 if l1 > 0 else np.ones(coef.size, bool)
+    equality_matrix = columns[active]
+    equality_right = l1 * np.sign(coef[active]) + l2 * coef[active] - fixed_z[active]
+    if objective.fit_intercept:
+        equality_matrix = np.vstack([equality_matrix, a[free_index]])
+        equality_right = np.append(equality_right, -(a @ theta))
+    inactive = ~active
+    has_inequalities, has_equalities = inactive.any(), equality_matrix.shape[0] > 0
+    result = linprog(
+        np.zeros(free_index.size),
+        A_ub=np.vstack([columns[inactive], -columns[inactive]])
+        if has_inequalities
+        else None,
+        b_ub=np.concatenate([l1 - fixed_z[inactive], l1 + fixed_z[inactive]])
+        if has_inequalities
+        else None,
+        A_eq=equality_matrix if has_equalities else None,
+        b_eq=equality_right if has_equalities else None,
+        bounds=np.column_stack([box_lower[free], box_upper[free]]),
+        method="highs",
+    )
+    if result.status != 0:
+        return None
+    theta[free] = np.clip(result.x, box_lower[free], box_upper[free])
+    return theta

@@ -22,8 +22,11 @@ def pointwise(loss, y, f, **params):
         return np.logaddexp(0, -y * f)
     if loss == "focal":
         gamma = params.get("gamma", 2.0)
-        p = 1 / (1 + np.exp(-y * f))
-        return -((1 - p) ** gamma) * np.log(p)
+        # log p = -log(1 + exp(-m)) and 1 - p = 1 / (1 + exp(m)), written
+        # so that a large margin of either sign does not overflow.
+        margin = y * f
+        log_p = -np.logaddexp(0, -margin)
+        return -np.exp(-gamma * np.logaddexp(0, margin)) * log_p
     if loss == "multinomial":
         return logsumexp(f, axis=1) - f[np.arange(len(y)), y]
     raise ValueError(loss)
