@@ -9,11 +9,13 @@ objective coincides, are checked too.
 """
 
 import itertools
+import warnings
 
 import numpy as np
 import pytest
 from objective import objective
 from reference import reference_optimum
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression, QuantileRegressor
 from sklearn.svm import LinearSVC
 
@@ -278,3 +280,27 @@ def test_focal_is_stationary_and_deterministic(gamma, multiclass, rng):
     params = problem.pack(coef, problem.to_centered_intercept(coef, model.intercept_))
     _, gradient = problem.smooth_value_gradient(params)
     assert np.abs(gradient).max() < 1e-7
+
+
+def test_huber_lasso_with_every_residual_beyond_the_band(rng):
+    """Huber + pure L1 where Newton has no curvature at the start (p >> n).
+
+    With y of scale 5e4 and delta = 1 every residual starts beyond the band;
+    the orthant-wise Newton method alone crept (and warned) there. The fit
+    must converge and satisfy the optimality conditions, with the gradient
+    of the data term written out: -X.T @ clip(r, -delta, delta) / n.
+    """
+    X = rng.standard_normal((50, 2000))
+    y = X @ np.arange(1.0, 2001.0) + rng.standard_normal(50)
+    alpha = 0.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = HuberLossRegressor(alpha=alpha, l1_ratio=1.0).fit(X, y)
+    clipped = np.clip(y - model.predict(X), -1.0, 1.0)
+    gradient = -X.T @ clipped / 50
+    nonzero = model.coef_ != 0
+    assert abs(clipped.mean()) < 1e-8
+    np.testing.assert_allclose(
+        gradient[nonzero], -alpha * np.sign(model.coef_[nonzero]), atol=1e-8
+    )
+    assert np.all(np.abs(gradient[~nonzero]) <= alpha + 1e-8)
