@@ -35,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import linprog, minimize
-from scipy.sparse.linalg import LinearOperator, cg
+from scipy.sparse.linalg import LinearOperator, cg, minres
 
 from ._objective import LinearObjective
 
@@ -133,7 +133,13 @@ def solve(objective, coef, intercept, *, max_iter, tol, on_iteration=None):
                 objective, result
             ):
                 result = None
-        if result is None:
+        if (
+            result is None
+            and objective.l1_strength == 0
+            and not _use_dense_hessian(objective, objective.n_features)
+        ):
+            result = solve_box_dual(objective, coef, intercept, **options)
+        elif result is None:
             result = solve_smoothed_dual(objective, coef, intercept, **options)
     result.intercept = objective.from_centered_intercept(result.coef, result.intercept)
     return result
@@ -904,6 +910,133 @@ def solve_smoothed_dual(
     )
 
 
+def solve_box_dual(
+    objective, coef, intercept, *, max_iter, tol, on_iteration=_no_callback
+):
+    """Piecewise-linear loss with an L2 penalty and many features: the dual.
+
+    The dual of ``J`` is the box-constrained quadratic program
+
+        maximize  D(theta) = c . theta - |X.T @ (a * theta)|**2 / (2 * l2)
+        subject to  s_i * lower <= theta_i <= s_i * upper,  a . theta = 0,
+
+    the last constraint only with an intercept. L-BFGS-B handles the box
+    exactly (by projection), on ``u = theta / s`` so that every variable
+    lives in the same unit box; each evaluation costs two passes over
+    ``X`` and none forms a Hessian, where Newton's method on the smoothed
+    primal needs many conjugate-gradient products once most samples sit
+    near the kink. The equality constraint is handled by an augmented
+    Lagrangian, ``- D + b * (a . theta) + rho / 2 * (a . theta)**2``, whose
+    multiplier ``b`` converges to the intercept.
+
+    From the dual point, the active-set method solves the optimality
+    conditions exactly (MINRES on the kink system) and the duality gap
+    certifies the result, to ``max(tol, 1e-8)`` relative to ``J``. If it
+    does not, :func:`solve_smoothed_dual` finishes from the best primal
+    point.
+    """
+    loss = objective.loss
+    lower, upper = loss.dual_box()
+    weight = objective.sample_weight
+    box_lower, box_upper = weight * lower, weight * upper
+    c, a = loss.affine_parts(objective.y)
+    l2 = objective.l2_strength
+    gap_tol = max(tol, _GAP_FLOOR)
+    fit_intercept = objective.fit_intercept
+
+    def coef_of(theta):
+        return objective.rmatvec(a * theta).ravel() / l2
+
+    # From the starting primal point: each sample at the end of its box on
+    # the side of its residual.
+    start_intercept = intercept if fit_intercept else np.zeros(1)
+    residual = c - a * objective.raw_prediction(coef, start_intercept).ravel()
+    unit = np.where(residual > 0, upper, np.where(residual < 0, lower, 0.0))
+    unit = np.clip(unit, lower, upper)
+    multiplier = float(start_intercept[0]) if fit_intercept else 0.0
+    if fit_intercept:
+        # Curvature of -D along one sample's unit variable is about
+        # s_i**2 * |x_i|**2 / l2, on average about R / (n**2 * l2) with R
+        # the weighted mean squared norm of a (centered) row. The penalty's
+        # curvature, rho * |s|**2 along s (about rho / n), is set to 100
+        # times that: enough for the multiplier to converge in a few rounds,
+        # not so much as to stall L-BFGS-B on a rank-one ridge.
+        mean_square = np.maximum(objective.feature_scale() ** 2 - l2, 0.0).sum()
+        n_samples = np.count_nonzero(weight)
+        rho = 100.0 * max(mean_square, np.finfo(float).tiny) / (n_samples * l2)
+    n_iter = 0
+    for _ in range(10 if fit_intercept else 1):
+        remaining = max_iter - n_iter
+        if remaining <= 0:
+            break
+
+        def negative_dual(unit, multiplier=multiplier):
+            theta = weight * unit
+            coef = coef_of(theta)
+            value = 0.5 * l2 * (coef @ coef) - c @ theta
+            gradient = a * objective.matvec(coef).ravel() - c
+            if fit_intercept:
+                imbalance = a @ theta
+                value += multiplier * imbalance + 0.5 * rho * imbalance**2
+                gradient += a * (multiplier + rho * imbalance)
+            return value, weight * gradient
+
+        result = minimize(
+            negative_dual,
+            unit,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=np.column_stack(
+                [np.full(unit.size, lower), np.full(unit.size, upper)]
+            ),
+            callback=lambda intermediate_result: on_iteration(),
+            options={
+                "maxiter": remaining,
+                "maxfun": 2 * remaining + 20,
+                "ftol": _FTOL,
+                "gtol": 0.0,
+                "maxcor": 10,
+            },
+        )
+        n_iter += max(result.nit, 1)
+        unit = result.x
+        if not fit_intercept:
+            break
+        multiplier += rho * (a @ (weight * unit))
+        if result.nit <= 2:
+            # The multiplier no longer moves the dual point.
+            break
+
+    theta = weight * unit
+    candidate = _primal_from_dual(
+        objective,
+        theta,
+        box_lower,
+        box_upper,
+        primal_guess=coef_of(theta),
+    )
+    coef_vector, intercept_value, primal, dual = candidate
+    gap = max(primal - dual, 0.0)
+    if gap <= gap_tol * max(abs(primal), np.finfo(float).tiny):
+        return SolverResult(
+            coef_vector.reshape(-1, 1),
+            np.array([intercept_value if fit_intercept else 0.0]),
+            n_iter,
+            True,
+            "box-dual",
+        )
+    result = solve_smoothed_dual(
+        objective,
+        coef_vector.reshape(-1, 1),
+        np.array([intercept_value if fit_intercept else 0.0]),
+        max_iter=max(max_iter - n_iter, 1),
+        tol=tol,
+        on_iteration=on_iteration,
+    )
+    result.n_iter += n_iter
+    return result
+
+
 class _SmoothedLoss:
     """A piecewise-linear loss seen through its Moreau envelope, as a smooth loss."""
 
@@ -1038,11 +1171,15 @@ def _active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=
     else:
         signs = np.ones(n_features)  # all features free; signs unused
     # In general position at most |A| + 1 samples sit on the kink at the
-    # optimum; a set much larger than that is not worth a dense solve.
+    # optimum; a set much larger than that is not worth a dense solve. With
+    # no L1 part the system is solved iteratively beyond this size (its
+    # matrix is never formed), so any size will do.
     limit = min(2000, 2 * n_features + 10)
-    if on_kink.sum() > limit:
+    iterative = l1 == 0
+    if on_kink.sum() > limit and not iterative:
         # The dual has not settled; the next, less smoothed round will do.
         return None
+    theta_guess = theta
     n_parameters = np.count_nonzero(signs) + int(fit_intercept)
     if on_kink.sum() > n_parameters:
         # More samples on the kink than parameters to put them there: keep
@@ -1059,21 +1196,29 @@ def _active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=
         at_upper[dropped] = residual[dropped] > 0
 
     certificates_left = 3
+    intercept_guess = (
+        objective.best_intercept(coef.reshape(-1, 1)) if fit_intercept else 0.0
+    )
     for _ in range(max_rounds):
         active = np.flatnonzero(signs != 0)
         kink_index = np.flatnonzero(on_kink)
         n_kink = kink_index.size
-        if n_kink > limit:
+        if n_kink > limit and not iterative:
             return None
         theta_fixed = np.where(on_kink, 0.0, np.where(at_upper, box_upper, box_lower))
-        X_kink = objective.rows(kink_index)[:, active]
         # w_A = (base + (a_E * X_kink).T @ theta_E) / l2
         base = objective.rmatvec(a * theta_fixed).ravel()[active]
         if l1 > 0:
             base = base - l1 * signs[active]
         size = n_kink + (1 if fit_intercept and n_kink > 0 else 0)
         theta_new = theta_fixed.copy()
-        if size > 0:
+        if size > 0 and n_kink > limit:
+            solution = _solve_kink_system(
+                objective, kink_index, base, theta_fixed, theta_guess, intercept_guess
+            )
+            theta_new[kink_index] = solution[:n_kink]
+        elif size > 0:
+            X_kink = objective.rows(kink_index)[:, active]
             system = np.zeros((size, size))
             right = np.zeros(size)
             system[:n_kink, :n_kink] = (X_kink @ X_kink.T) * a[kink_index] / l2
@@ -1084,6 +1229,7 @@ def _active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=
                 right[n_kink] = -(a @ theta_fixed)
             solution = np.linalg.lstsq(system, right, rcond=None)[0]
             theta_new[kink_index] = solution[:n_kink]
+        theta_guess = theta_new
         z = objective.rmatvec(a * theta_new).ravel()
         new_coef = np.zeros(n_features)
         new_coef[active] = z[active] / l2
@@ -1097,6 +1243,7 @@ def _active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=
             # No sample on the kink: b is only confined to an interval.
             intercept = objective.best_intercept(new_coef.reshape(-1, 1))
         residual = c - a * (objective.matvec(new_coef).ravel() + intercept)
+        intercept_guess = intercept
 
         scale_r = 1e-9 * max(np.abs(residual).max(), np.abs(c).max(), tiny)
         slack = 1e-9 * np.maximum(width, tiny)
@@ -1142,6 +1289,55 @@ def _active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=
         on_kink = (on_kink & ~above & ~below) | wrong_side
         at_upper = np.where(above, True, np.where(below, False, at_upper))
     return None
+
+
+def _solve_kink_system(
+    objective, kink_index, base, theta_fixed, theta_guess, intercept_guess
+):
+    """The active-set system without an L1 part, by MINRES on matrix products.
+
+    With every feature free, ``w = (base + X_E.T @ (a_E * theta_E)) / l2``
+    and the system, each kink row multiplied by ``a_i`` to make it
+    symmetric, is
+
+        a_i * x_i . X_E.T @ (a_E * theta_E) / l2 + a_i * b = c_i - a_i * x_i . base / l2
+        a_E . theta_E = -(a . theta_fixed)          (with an intercept)
+
+    (symmetric, indefinite with the intercept row), solved by MINRES from
+    the current dual point; each product costs two passes over ``X``.
+    Returns ``theta_E``, followed by ``b`` with an intercept.
+    """
+    c, a = objective.loss.affine_parts(objective.y)
+    l2 = objective.l2_strength
+    n_samples = objective.y.size
+    n_kink = kink_index.size
+    a_kink = a[kink_index]
+    fit_intercept = objective.fit_intercept
+    size = n_kink + int(fit_intercept)
+
+    def on_kink_rows(values):
+        full = np.zeros(n_samples)
+        full[kink_index] = a_kink * values
+        return full
+
+    def product(vector):
+        coef = objective.rmatvec(on_kink_rows(vector[:n_kink])).ravel() / l2
+        result = np.empty(size)
+        result[:n_kink] = a_kink * objective.matvec(coef).ravel()[kink_index]
+        if fit_intercept:
+            result[:n_kink] += a_kink * vector[n_kink]
+            result[n_kink] = a_kink @ vector[:n_kink]
+        return result
+
+    fixed_part = objective.matvec(base / l2).ravel()[kink_index]
+    right = c[kink_index] - a_kink * fixed_part
+    start = np.asarray(theta_guess, dtype=float)[kink_index]
+    if fit_intercept:
+        right = np.append(right, -(a @ theta_fixed))
+        start = np.append(start, intercept_guess)
+    operator = LinearOperator((size, size), matvec=product, dtype=float)
+    solution, _ = minres(operator, right, x0=start, rtol=1e-13, maxiter=10 * size)
+    return solution
 
 
 def _dual_certificate(

@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse
 from objective import objective
 from reference import reference_optimum
 from sklearn.exceptions import ConvergenceWarning
@@ -304,3 +305,31 @@ def test_huber_lasso_with_every_residual_beyond_the_band(rng):
         gradient[nonzero], -alpha * np.sign(model.coef_[nonzero]), atol=1e-8
     )
     assert np.all(np.abs(gradient[~nonzero]) <= alpha + 1e-8)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "pinball"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_wide_piecewise_linear_l2_reaches_the_exact_optimum(
+    loss, fit_intercept, sparse, rng
+):
+    """More features than samples: the box-constrained dual (L-BFGS-B), then
+    the active-set step by MINRES, certified by the gap (same bound as above)."""
+    X, y_fit, y_encoded = make_problem(loss, rng, n_samples=60, n_features=1200)
+    if sparse:
+        X = scipy.sparse.random(60, 1200, density=0.05, format="csr", random_state=0)
+        X.data = rng.standard_normal(X.nnz)
+    sample_weight = rng.integers(1, 4, 60)
+    model = make_estimator(loss, 0.01, 0.0, fit_intercept)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.fit(X, y_fit, sample_weight=sample_weight)
+    params = {"quantile": 0.3} if loss == "pinball" else {}
+    common = dict(alpha=0.01, l1_ratio=0.0, **params)
+    ours = objective(
+        loss, X, y_encoded, sample_weight, model.coef_, model.intercept_, **common
+    )
+    exact, _, _ = reference_optimum(
+        loss, X, y_encoded, sample_weight, fit_intercept=fit_intercept, **common
+    )
+    assert (ours - exact) / abs(exact) <= GAP_BOUND[loss]
