@@ -15,7 +15,10 @@ multinomial, focal     L1, elastic net;       L-BFGS-B, on the split
                        focal: any             ``W = W+ - W-``, ``W+-`` >= 0
                                               for an L1 part
 piecewise linear       none or pure L1        dual linear program (HiGHS IPM)
-(hinge, pinball)       L2 or elastic net      smoothing with continuation
+(hinge, pinball)       L2, many features      the box-constrained dual by
+                                              L-BFGS-B, an exact active-set
+                                              step, certified by the gap
+                       L2 or elastic net      smoothing with continuation
                                               (Newton per level), an exact
                                               active-set step, certified by
                                               the duality gap
@@ -829,9 +832,10 @@ def solve_smoothed_dual(
 
     1. Smoothing with continuation: the loss is replaced by its Moreau
        envelope of width ``smoothing`` (``PiecewiseLinearLoss.
-       smoothed_loss_gradient``), which is continuously differentiable, and
-       minimized by L-BFGS-B (on the split ``W = W+ - W-`` for an L1 part);
-       the width shrinks tenfold per round, each round warm-started.
+       smoothed_loss_gradient``), which is continuously differentiable and
+       piecewise quadratic, and minimized by Newton's method (projected onto
+       orthants for an L1 part); the width shrinks tenfold per round, each
+       round warm-started.
     2. The slope of the envelope at each sample is a dual point
        ``theta_i = s_i * u_i`` in the box of the dual (see
        ``LinearObjective.dual_value``); from the samples it puts on the kink,
