@@ -199,10 +199,10 @@ def cells_for(n_samples, sparse=False):
                 (
                     "sklearn QuantileRegressor",
                     # Its primal linear program takes tens of minutes at
-                    # 200,000 samples: HiGHS gives up after 300 s, and
+                    # 200,000 samples: HiGHS gives up after 120 s, and
                     # QuantileRegressor then fails (the note says so).
                     QuantileRegressor(
-                        alpha=l1, quantile=0.5, solver_options={"time_limit": 300.0}
+                        alpha=l1, quantile=0.5, solver_options={"time_limit": 120.0}
                     ),
                     "",
                 )

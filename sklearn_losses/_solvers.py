@@ -1176,10 +1176,12 @@ def _active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=
         signs = np.ones(n_features)  # all features free; signs unused
     # In general position at most |A| + 1 samples sit on the kink at the
     # optimum; a set much larger than that is not worth a dense solve. With
-    # no L1 part the system is solved iteratively beyond this size (its
-    # matrix is never formed), so any size will do.
+    # no L1 part and many features (the box-constrained dual's problems),
+    # the system is solved iteratively beyond this size (its matrix is
+    # never formed); on few features a larger set means the dual point has
+    # not settled.
     limit = min(2000, 2 * n_features + 10)
-    iterative = l1 == 0
+    iterative = l1 == 0 and not _use_dense_hessian(objective, n_features)
     if on_kink.sum() > limit and not iterative:
         # The dual has not settled; the next, less smoothed round will do.
         return None
