@@ -198,9 +198,9 @@ def cells_for(n_samples, sparse=False):
             [
                 (
                     "sklearn QuantileRegressor",
-                    # Its primal linear program takes tens of minutes at
-                    # 200,000 samples: HiGHS gives up after 120 s, and
-                    # QuantileRegressor then fails (the note says so).
+                    # Its primal linear program ran past 300 s already at
+                    # 30,000 x 100: HiGHS gives up after 120 s, and
+                    # QuantileRegressor then fails (the table says so).
                     QuantileRegressor(
                         alpha=l1, quantile=0.5, solver_options={"time_limit": 120.0}
                     ),
