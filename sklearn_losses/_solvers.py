@@ -136,11 +136,7 @@ def solve(objective, coef, intercept, *, max_iter, tol, on_iteration=None):
                 objective, result
             ):
                 result = None
-        if (
-            result is None
-            and objective.l1_strength == 0
-            and not _use_dense_hessian(objective, objective.n_features)
-        ):
+        if result is None and _suits_box_dual(objective):
             result = solve_box_dual(objective, coef, intercept, **options)
         elif result is None:
             result = solve_smoothed_dual(objective, coef, intercept, **options)
@@ -616,6 +612,17 @@ def _use_dense_hessian(objective, n_free_coefficients):
     )
 
 
+def _suits_box_dual(objective):
+    """A pure L2 penalty on more features than a dense Newton system takes.
+
+    There the box-constrained dual (and, in the active-set step, an
+    iterative solve of the kink system) replaces the smoothed primal.
+    """
+    return objective.l1_strength == 0 and not _use_dense_hessian(
+        objective, objective.n_features
+    )
+
+
 def _conjugate_gradient(operator, right, rtol, maxiter):
     """``cg`` on a positive semi-definite operator; NaN where it breaks down.
 
@@ -952,11 +959,10 @@ def solve_box_dual(
         return objective.rmatvec(a * theta).ravel() / l2
 
     # From the starting primal point: each sample at the end of its box on
-    # the side of its residual.
+    # the side of its residual (0, inside every box, where it is zero).
     start_intercept = intercept if fit_intercept else np.zeros(1)
     residual = c - a * objective.raw_prediction(coef, start_intercept).ravel()
     unit = np.where(residual > 0, upper, np.where(residual < 0, lower, 0.0))
-    unit = np.clip(unit, lower, upper)
     multiplier = float(start_intercept[0]) if fit_intercept else 0.0
     if fit_intercept:
         # Curvature of -D along one sample's unit variable is about
@@ -1181,7 +1187,7 @@ def _active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=
     # never formed); on few features a larger set means the dual point has
     # not settled.
     limit = min(2000, 2 * n_features + 10)
-    iterative = l1 == 0 and not _use_dense_hessian(objective, n_features)
+    iterative = _suits_box_dual(objective)
     if on_kink.sum() > limit and not iterative:
         # The dual has not settled; the next, less smoothed round will do.
         return None
@@ -1202,9 +1208,7 @@ def _active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=
         at_upper[dropped] = residual[dropped] > 0
 
     certificates_left = 3
-    intercept_guess = (
-        objective.best_intercept(coef.reshape(-1, 1)) if fit_intercept else 0.0
-    )
+    intercept_guess = None  # MINRES's start for b; the previous round's b
     for _ in range(max_rounds):
         active = np.flatnonzero(signs != 0)
         kink_index = np.flatnonzero(on_kink)
@@ -1219,6 +1223,12 @@ def _active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=
         size = n_kink + (1 if fit_intercept and n_kink > 0 else 0)
         theta_new = theta_fixed.copy()
         if size > 0 and n_kink > limit:
+            if intercept_guess is None:
+                intercept_guess = (
+                    objective.best_intercept(coef.reshape(-1, 1))
+                    if fit_intercept
+                    else 0.0
+                )
             solution = _solve_kink_system(
                 objective, kink_index, base, theta_fixed, theta_guess, intercept_guess
             )
@@ -1288,7 +1298,7 @@ def _active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=
         if weakly_on_kink.any() and certificates_left > 0:
             certificates_left -= 1
             certificate = _dual_certificate(
-                objective, new_coef, intercept, residual, scale_r, box_lower, box_upper
+                objective, new_coef, residual, scale_r, box_lower, box_upper
             )
             if certificate is not None:
                 return new_coef, intercept, certificate
@@ -1346,10 +1356,11 @@ def _solve_kink_system(
     return solution
 
 
-def _dual_certificate(
-    objective, coef, intercept, residual, tolerance, box_lower, box_upper
-):
-    """A dual point proving ``(coef, intercept)`` optimal, by a linear program.
+def _dual_certificate(objective, coef, residual, tolerance, box_lower, box_upper):
+    """A dual point proving a primal point optimal, by a linear program.
+
+    ``coef`` and ``residual`` describe the primal point (its intercept
+    enters through the residuals).
 
     Samples with ``|residual| <= tolerance`` may take any dual value in
     their box; the others sit at the end of their box on the side of their
@@ -1363,7 +1374,7 @@ def _dual_certificate(
     HiGHS finds a feasible ``theta_F`` or proves there is none. Returns
     ``theta`` (clipped to its box), or ``None``.
     """
-    c, a = objective.loss.affine_parts(objective.y)
+    _, a = objective.loss.affine_parts(objective.y)
     l1, l2 = objective.l1_strength, objective.l2_strength
     free = (np.abs(residual) <= tolerance) & (box_upper > box_lower)
     free_index = np.flatnonzero(free)
