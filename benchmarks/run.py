@@ -5,6 +5,7 @@ Usage::
     pip install ".[bench]"
     python benchmarks/run.py --quick        # a few minutes on 2 cores
     python benchmarks/run.py                # the full grid; writes RESULTS.md
+    python benchmarks/run.py --only logistic  # the cells whose name has "logistic"
 
 Every cell fits our estimator and each peer on the same objective (the
 parameter mapping is written next to each peer), in this one process, and
@@ -586,7 +587,17 @@ def main(argv=None):
     parser.add_argument(
         "--output", type=Path, default=None, help="markdown file to write"
     )
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="run only the cells whose problem name contains this text "
+        "(and the scaling series only if it is 'scaling')",
+    )
     args = parser.parse_args(argv)
+
+    def selected(name):
+        return args.only is None or args.only in name
+
     repeats = args.repeats or (1 if args.quick else 3)
     if args.quick:
         datasets = [("dense 10,000 x 50", 10_000, 50, False)]
@@ -602,7 +613,10 @@ def main(argv=None):
         ]
         sparse_size, multinomial_size = (50_000, 20_000), (30_000, 100)
         sizes = [1_000, 10_000, 100_000, 1_000_000]
-    output = args.output or HERE / ("results-quick.md" if args.quick else "RESULTS.md")
+    default_output = "results-quick.md" if args.quick else "RESULTS.md"
+    if args.only is not None:
+        default_output = "results-selected.md"
+    output = args.output or HERE / default_output
     plot = output.with_name("scaling-quick.png" if args.quick else "scaling.png")
 
     report = [
@@ -621,6 +635,8 @@ def main(argv=None):
     for title, n_samples, n_features, _ in datasets:
         rows = []
         for cell in cells_for(n_samples):
+            if not selected(cell.name):
+                continue
             X, y = make_data(
                 "regression" if cell.kind == "regression" else "binary",
                 n_samples,
@@ -628,13 +644,16 @@ def main(argv=None):
             )
             print(f"{title}: {cell.name}", file=sys.stderr)
             rows += run_cell(cell, X, y, repeats, measure_memory=True)
-        report.append(format_table(title, rows))
+        if rows:
+            report.append(format_table(title, rows))
         # Written as it goes: a long run leaves its finished tables behind.
         output.write_text("\n".join(report))
     n_samples, n_features = sparse_size
     title = f"sparse CSR {n_samples:,d} x {n_features:,d}, density 0.2%"
     rows = []
     for cell in cells_for(n_samples, sparse=True):
+        if not selected(cell.name):
+            continue
         X, y = make_data(
             "regression" if cell.kind == "regression" else "binary",
             n_samples,
@@ -643,19 +662,23 @@ def main(argv=None):
         )
         print(f"{title}: {cell.name}", file=sys.stderr)
         rows += run_cell(cell, X, y, repeats, measure_memory=True)
-    report.append(format_table(title, rows))
+    if rows:
+        report.append(format_table(title, rows))
     n_samples, n_features = multinomial_size
-    X, y = make_data("classification", n_samples, n_features, n_classes=5)
-    print("multinomial", file=sys.stderr)
-    report.append(
-        format_table(
-            f"multinomial, dense {n_samples:,d} x {n_features}, 5 classes",
-            run_cell(multinomial_cell(n_samples), X, y, repeats, measure_memory=True),
+    multinomial = multinomial_cell(n_samples)
+    if selected(multinomial.name):
+        X, y = make_data("classification", n_samples, n_features, n_classes=5)
+        print("multinomial", file=sys.stderr)
+        report.append(
+            format_table(
+                f"multinomial, dense {n_samples:,d} x {n_features}, 5 classes",
+                run_cell(multinomial, X, y, repeats, measure_memory=True),
+            )
         )
-    )
-    report.append("### Scaling in n\n")
-    report.append(scaling_series(sizes, 50, repeats, plot))
-    report.append(f"\n![fit time against n]({plot.name})\n")
+    if args.only is None or args.only == "scaling":
+        report.append("### Scaling in n\n")
+        report.append(scaling_series(sizes, 50, repeats, plot))
+        report.append(f"\n![fit time against n]({plot.name})\n")
     report.append(f"\nTotal benchmark time: {time.perf_counter() - started:.0f} s.\n")
     text = "\n".join(report)
     output.write_text(text)

@@ -62,6 +62,15 @@ _LONGEST_STEP = 1e100
 # Where no step decreases the objective, a gradient this small counts as
 # converged (rounding level of a gradient with entries of order one).
 _ROUNDING_GRADIENT = 1e-8
+# The line search accepts a step once the derivative along the line has
+# shrunk to this fraction of its size at the start (strong Wolfe).
+_CURVATURE_CONDITION = 0.001
+# Newton's method keeps a factored Hessian while no sample's curvature has
+# moved by more than this fraction of it.
+_CURVATURE_DRIFT = 0.1
+# A decrease of the objective smaller than this, relative to its value, is
+# lost in the rounding of a sum over the samples.
+_VALUE_RESOLUTION = 1e3 * np.finfo(float).eps
 # An L2 strength below this, on a piecewise-linear loss, is first tried as
 # negligible (see _l2_term_is_negligible).
 _NEGLIGIBLE_L2 = 1e-50
@@ -310,6 +319,7 @@ def solve_newton(
     size = params.size
     converged = False
     n_iter = 0
+    factor = factored = None
     while n_iter < max_iter:
         if np.max(np.abs(gradient)) <= tol:
             converged = True
@@ -318,9 +328,17 @@ def solve_newton(
         on_iteration()
         norm = np.linalg.norm(gradient)
         if _use_dense_hessian(objective, objective.n_coef):
-            step = _solve_symmetric(
-                objective.hessian_matrix(params, raw=raw), -gradient
-            )
+            # Forming the Hessian costs n_features passes over X, a step with
+            # a stored factor almost nothing: near the optimum, where the
+            # curvature has stopped moving, the stored one serves (a chord
+            # step, linear convergence at rate _CURVATURE_DRIFT).
+            curvature = objective.curvature(raw)
+            if factor is None or not _curvature_is_close(curvature, factored):
+                factor = _factor_symmetric(
+                    objective.hessian_matrix(params, raw=raw, curvature=curvature)
+                )
+                factored = curvature
+            step = factor(-gradient)
         else:
             hessian = LinearOperator(
                 (size, size),
@@ -328,7 +346,10 @@ def solve_newton(
                 dtype=float,
             )
             step = _conjugate_gradient(
-                hessian, -gradient, rtol=min(0.1, np.sqrt(norm)), maxiter=size + 20
+                hessian,
+                -gradient,
+                rtol=_forcing_term(norm, tol),
+                maxiter=size + 20,
             )
         # A (nearly) singular Hessian can give a step too long to represent:
         # then steepest descent, whose length the line search chooses.
@@ -336,9 +357,8 @@ def solve_newton(
         slope = gradient @ step if step_is_usable else np.nan
         if not np.isfinite(slope) or slope >= 0:
             step, slope = -gradient, -(norm**2)
-        length = _line_search(objective, params, raw, step, value, slope)
+        length, trial_raw = _line_search(objective, params, raw, step, value, slope)
         trial = params + length * step
-        trial_raw = objective.raw_prediction(*objective.unpack(trial))
         trial_value, trial_gradient = objective.smooth_value_gradient(
             trial, raw=trial_raw
         )
@@ -447,7 +467,7 @@ def solve_orthant_newton(
             direction = _conjugate_gradient(
                 operator,
                 -reduced_gradient,
-                rtol=min(0.1, np.sqrt(norm)),
+                rtol=_forcing_term(norm, tol),
                 maxiter=free.sum() + 20,
             )
         trial, _ = _projected_search(
@@ -496,7 +516,10 @@ def _projected_search(objective, params, value, step, orthant, residual):
     A coefficient that would cross zero stops there. The sufficient-decrease
     test uses the actual (projected) move: ``J(trial) <= J + 1e-4 *
     residual . (trial - params)``. Returns ``(trial, value)``, or
-    ``(None, None)`` when no length down to 1e-12 decreases ``J``.
+    ``(None, None)`` when no length down to 1e-12 decreases ``J``, or as
+    soon as the decrease that the move promises is below what ``J`` can
+    show in floating point (halving further could not help, and each trial
+    costs a product with ``X``).
     """
     n_coef = objective.n_coef
     if not np.all(np.isfinite(step)) or residual @ step >= 0:
@@ -508,25 +531,29 @@ def _projected_search(objective, params, value, step, orthant, residual):
         trial[:n_coef][crossed] = 0.0
         with np.errstate(over="ignore", invalid="ignore"):
             trial_value = objective.value(*objective.unpack(trial))
-        if trial_value < value and trial_value <= value + 1e-4 * (
-            residual @ (trial - params)
-        ):
+        promised = -(residual @ (trial - params))
+        if trial_value < value and trial_value <= value - 1e-4 * promised:
             return trial, trial_value
+        if promised <= _VALUE_RESOLUTION * abs(value):
+            break
         length *= 0.5
     return None, None
 
 
 def _line_search(objective, params, raw, step, value, slope):
-    """Step length that minimizes the objective along ``step`` (to 1e-3 relative).
+    """Step length along ``step`` that satisfies the strong Wolfe conditions.
 
-    The prediction moves linearly, ``f + t * q`` with ``q = X @ d``, so each
-    trial costs one pass over the samples and no product with ``X``. The
-    derivative along the line is non-decreasing (the objective is convex);
-    its root is bracketed by doubling from ``t = 1`` and found by the
-    Illinois variant of regula falsi, which on a piecewise-quadratic loss
+    Returns ``(length, raw_prediction at params + length * step)``. The
+    prediction moves linearly, ``f + t * q`` with ``q = X @ d``, so each
+    trial costs one pass over the samples and no product with ``X``. A
+    trial is accepted as soon as it decreases the objective enough (Armijo,
+    ``1e-4``) and the derivative along the line has shrunk to a tenth of its
+    size at ``t = 0`` (a Newton step usually passes at ``t = 1``, one
+    trial). Otherwise the derivative, non-decreasing because the objective
+    is convex, has its root bracketed by doubling from ``t = 1`` and found by
+    the Illinois variant of regula falsi, which on a piecewise-quadratic loss
     (derivative piecewise linear) lands on it in a few trials. Falls back to
     halving until the Armijo condition holds if the root search stalls.
-    ``raw`` is the prediction at ``params``.
     """
     coef, _ = objective.unpack(params)
     step_coef, step_intercept = objective.unpack(step)
@@ -535,6 +562,7 @@ def _line_search(objective, params, raw, step, value, slope):
     l2 = objective.l2_strength
     coef_step = coef.ravel() @ step_coef.ravel()
     step_step = step_coef.ravel() @ step_coef.ravel()
+    values = {}
 
     @np.errstate(over="ignore", invalid="ignore")
     def value_derivative(length):
@@ -550,23 +578,34 @@ def _line_search(objective, params, raw, step, value, slope):
                 + length**2 * step_step
             )
         )
+        values[length] = weight @ pointwise + penalty
         return (
-            weight @ pointwise + penalty,
+            values[length],
             np.sum(weight @ (derivative * change))
             + l2 * (coef_step + length * step_step),
         )
+
+    def acceptable(length, length_value, length_derivative):
+        return length_value <= value + 1e-4 * length * slope and abs(
+            length_derivative
+        ) <= _CURVATURE_CONDITION * abs(slope)
+
+    def result(length):
+        return length, raw + length * change
 
     low, low_derivative = 0.0, slope
     high = 1.0
     high_value, high_derivative = value_derivative(high)
     for _ in range(60):
+        if acceptable(high, high_value, high_derivative):
+            return result(high)
         if high_derivative >= 0 or not np.isfinite(high_value):
             break
         low, low_derivative = high, high_derivative
         high *= 2.0
         high_value, high_derivative = value_derivative(high)
     if high_derivative < 0 and np.isfinite(high_value):
-        return high
+        return result(high)
     side = 0
     for _ in range(50):
         if not (np.isfinite(high_derivative) and high_derivative > low_derivative):
@@ -576,7 +615,9 @@ def _line_search(objective, params, raw, step, value, slope):
         )
         if not low < middle < high:
             middle = 0.5 * (low + high)
-        _, middle_derivative = value_derivative(middle)
+        middle_value, middle_derivative = value_derivative(middle)
+        if acceptable(middle, middle_value, middle_derivative):
+            return result(middle)
         if middle_derivative == 0 or high - low <= 1e-3 * high:
             low = high = middle
             break
@@ -593,11 +634,12 @@ def _line_search(objective, params, raw, step, value, slope):
     length = low if low > 0 else high
     # Guard against rounding: keep the step only if it satisfies Armijo.
     while length > 1e-12:
-        trial_value, _ = value_derivative(length)
-        if trial_value <= value + 1e-4 * length * slope:
-            return length
+        if length not in values:
+            value_derivative(length)
+        if values[length] <= value + 1e-4 * length * slope:
+            return result(length)
         length *= 0.5
-    return length
+    return result(length)
 
 
 def _use_dense_hessian(objective, n_free_coefficients):
@@ -623,6 +665,18 @@ def _suits_box_dual(objective):
     )
 
 
+def _forcing_term(gradient_norm, tol):
+    """Relative residual to which conjugate gradients solve a Newton system.
+
+    ``min(0.1, sqrt(|g|))`` tightens as the gradient vanishes, for
+    superlinear convergence (Eisenstat and Walker), but never below what
+    the stopping test needs: the gradient after the step is about the
+    system's residual, so a residual of 2-norm ``tol / 2`` (hence largest
+    entry at most ``tol / 2``) is enough; solving further is wasted work.
+    """
+    return min(0.1, max(np.sqrt(gradient_norm), 0.5 * tol / gradient_norm))
+
+
 def _conjugate_gradient(operator, right, rtol, maxiter):
     """``cg`` on a positive semi-definite operator; NaN where it breaks down.
 
@@ -636,26 +690,47 @@ def _conjugate_gradient(operator, right, rtol, maxiter):
     return solution
 
 
-def _solve_symmetric(matrix, right):
-    """Solve a positive semi-definite system, damped where it is singular.
+def _factor_symmetric(matrix):
+    """A solver for a positive semi-definite system, damped where it is singular.
 
-    A generalized Hessian can be singular (no curvature along the intercept
-    when every sample sits on a linear piece): a small multiple of the
-    identity (Levenberg-Marquardt damping, 1e-10 of the largest diagonal
-    entry) turns those directions into long gradient steps, whose length the
-    line search then chooses, instead of dropping them.
+    Returns a function ``right -> solution``. A generalized Hessian can be
+    singular (no curvature along the intercept when every sample sits on a
+    linear piece): a small multiple of the identity (Levenberg-Marquardt
+    damping, 1e-10 of the largest diagonal entry) turns those directions
+    into long gradient steps, whose length the line search then chooses,
+    instead of dropping them. Least squares where Cholesky fails.
     """
     largest = np.max(np.diag(matrix), initial=0.0)
     damping = 1e-10 * largest if largest > 0 else 1.0
     matrix = matrix + damping * np.eye(matrix.shape[0])
     try:
         factor = cho_factor(matrix, check_finite=False)
-        solution = cho_solve(factor, right, check_finite=False)
-        if np.all(np.isfinite(solution)):
-            return solution
     except np.linalg.LinAlgError:
-        pass
-    return np.linalg.lstsq(matrix, right, rcond=None)[0]
+        factor = None
+
+    def solve(right):
+        if factor is not None:
+            solution = cho_solve(factor, right, check_finite=False)
+            if np.all(np.isfinite(solution)):
+                return solution
+        return np.linalg.lstsq(matrix, right, rcond=None)[0]
+
+    return solve
+
+
+def _solve_symmetric(matrix, right):
+    """Solve a positive semi-definite system once (see ``_factor_symmetric``)."""
+    return _factor_symmetric(matrix)(right)
+
+
+def _curvature_is_close(curvature, reference):
+    """Whether each sample's curvature is within ``_CURVATURE_DRIFT`` of the reference.
+
+    Then ``(1 - drift) H_ref <= H <= (1 + drift) H_ref`` (the L2 term only
+    helps), so a step with ``H_ref`` in place of ``H`` contracts the error by
+    about ``drift`` per step.
+    """
+    return bool(np.all(np.abs(curvature - reference) <= _CURVATURE_DRIFT * reference))
 
 
 def _newton_polish(objective, params, max_steps=10):

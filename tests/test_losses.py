@@ -6,6 +6,7 @@ import scipy.sparse as sp
 from objective import pointwise
 from scipy.optimize import check_grad
 
+import sklearn_losses._objective
 from sklearn_losses._loss import (
     FocalLoss,
     HingeLoss,
@@ -194,4 +195,47 @@ def test_multinomial_hessian_product_matches_finite_differences(rng):
         _central_difference_of_gradient(objective, params, direction, 1e-6),
         rtol=1e-6,
         atol=1e-8,
+    )
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("loss", [HuberLoss(0.7), SquaredHingeLoss(), LogisticLoss()])
+@pytest.mark.parametrize("restricted", [False, True])
+def test_hessian_matrix_matches_hessian_products(
+    loss, fit_intercept, sparse, restricted, rng, monkeypatch
+):
+    # Blocks of 7 rows over 60 samples: several blocks, a partial last one,
+    # and (Huber, squared hinge) samples of zero curvature skipped in each.
+    monkeypatch.setattr(sklearn_losses._objective, "_GRAM_BLOCK_ROWS", 7)
+    X = rng.standard_normal((60, 6)) + 0.5
+    X[rng.random(X.shape) < 0.3] = 0.0
+    y = rng.choice([-1.0, 1.0], 60) * (3.0 if isinstance(loss, HuberLoss) else 1.0)
+    objective = LinearObjective(
+        loss,
+        sp.csr_matrix(X) if sparse else X,
+        y,
+        rng.uniform(0.5, 2.0, 60),
+        alpha=0.1,
+        l1_ratio=0.0,
+        fit_intercept=fit_intercept,
+    )
+    params = rng.standard_normal(6 + fit_intercept)
+    assert 0 < np.count_nonzero(
+        objective.curvature(objective.raw_prediction(*objective.unpack(params)))
+    )
+    columns = np.array([0, 2, 5]) if restricted else None
+    kept = np.r_[
+        columns if restricted else np.arange(6), np.arange(6, 6 + fit_intercept)
+    ]
+    product = objective.hessian_operator(params)
+    expected = np.column_stack(
+        [product(np.eye(params.size)[:, index])[kept] for index in kept]
+    )
+    # Stated tolerance: two orders of summation of the same products.
+    np.testing.assert_allclose(
+        objective.hessian_matrix(params, columns=columns),
+        expected,
+        rtol=1e-12,
+        atol=1e-14,
     )

@@ -27,6 +27,7 @@ from sklearn_losses import (
     LogisticLossClassifier,
     QuantileLossRegressor,
 )
+from sklearn_losses._objective import LinearObjective
 
 PENALTIES = {
     "none": (0.0, 0.0),
@@ -305,6 +306,37 @@ def test_huber_lasso_with_every_residual_beyond_the_band(rng):
         gradient[nonzero], -alpha * np.sign(model.coef_[nonzero]), atol=1e-8
     )
     assert np.all(np.abs(gradient[~nonzero]) <= alpha + 1e-8)
+
+
+def test_logistic_lasso_above_the_largest_alpha_is_found_in_a_few_passes(
+    rng, monkeypatch
+):
+    """Above alpha_max the optimum is W = 0 and b = the log-odds.
+
+    The last Newton step on the intercept promises a decrease below what the
+    objective shows in floating point; the projected search used to halve 40
+    times there, one product with X per halving (91 products on this kind
+    of problem). It now stops at once. Stated bounds: the intercept's
+    optimality condition to 1e-8 (the rounding level of the solver's
+    gradient test) and at most 20 products with X.
+    """
+    X = scipy.sparse.random(2000, 500, density=0.01, format="csr", random_state=0)
+    y = rng.random(2000) < 0.3
+    products = []
+    matvec = LinearObjective.matvec
+
+    def counted(self, coef):
+        products.append(1)
+        return matvec(self, coef)
+
+    monkeypatch.setattr(LinearObjective, "matvec", counted)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = LogisticLossClassifier(alpha=1.0, l1_ratio=1.0).fit(X, y)
+    assert np.all(model.coef_ == 0)
+    probability = 1 / (1 + np.exp(-model.intercept_[0]))
+    assert abs(probability - y.mean()) < 1e-8
+    assert len(products) <= 20
 
 
 @pytest.mark.parametrize("loss", ["hinge", "pinball"])
