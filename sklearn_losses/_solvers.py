@@ -71,6 +71,13 @@ _CURVATURE_DRIFT = 0.1
 # A decrease of the objective smaller than this, relative to its value, is
 # lost in the rounding of a sum over the samples.
 _VALUE_RESOLUTION = 1e3 * np.finfo(float).eps
+# Linear programs over more samples than this are screened: a subsample
+# fit fixes most samples' dual variables (see solve_linear_program), in at
+# most this many rounds.
+_SCREENING_MINIMUM = 2000
+# Variables of the first screened program, as a multiple of the subsample.
+_SCREENING_FREE = 1.5
+_SCREENING_ROUNDS = 10
 # An L2 strength below this, on a piecewise-linear loss, is first tried as
 # negligible (see _l2_term_is_negligible).
 _NEGLIGIBLE_L2 = 1e-50
@@ -819,50 +826,163 @@ def solve_linear_program(objective, *, max_iter):
     which HiGHS's interior-point method (with crossover to a vertex) solves
     far faster than the primal. The coefficients are the multipliers of the
     rows ``X.T @ (a * theta) - z = 0`` (``z`` in ``[-l1, l1]`` carries the
-    L1 bound, one copy of ``X``); the intercept is then the exact minimizer
-    at those coefficients (the midpoint where the optimum is an interval).
-    Samples of zero weight are left out.
+    L1 bound); the intercept is then the exact minimizer at those
+    coefficients (the midpoint where the optimum is an interval). Samples of
+    zero weight are left out.
+
+    On many samples, most of them end far from their kink, their dual
+    variable at a bound; only the others need to be variables of the linear
+    program (screening, as in Portnoy and Koenker's preprocessing for
+    quantile regression). A fit on a random subsample predicts which samples
+    those are; the rest are fixed at the bound their residual's sign gives,
+    and enter the program as a constant. The program's solution is optimal
+    for the whole problem exactly when every fixed sample's residual
+    ``c_i - a_i * f_i`` at it has the sign of its bound (then the fixed
+    values satisfy complementary slackness); fixed samples that violate
+    this become variables, and the program is solved again. HiGHS thus
+    holds a fraction of ``X``, which saves memory and time.
+    """
+    weight = objective.sample_weight
+    samples = np.flatnonzero(weight > 0)
+    size = _screening_size(samples.size, objective.n_features)
+    if 4 * size > samples.size:
+        solution = _dual_linear_program(objective, samples, None, max_iter=max_iter)
+        return _linear_program_result(objective, solution)
+    rng = np.random.default_rng(0)
+    subsample = np.sort(rng.choice(samples, size, replace=False))
+    # The same objective on the subsample (the weights are renormalized).
+    sub_objective = LinearObjective(
+        objective.loss,
+        objective.X[subsample],
+        objective.y[subsample],
+        weight[subsample],
+        alpha=objective.l1_strength,
+        l1_ratio=1.0,
+        fit_intercept=objective.fit_intercept,
+    )
+    preliminary = solve_linear_program(sub_objective, max_iter=max_iter)
+    total_iterations = preliminary.n_iter
+    c, a = objective.loss.affine_parts(objective.y)
+    # Residuals on the uncentered X, hence the intercept of the model
+    # X @ w + b (the programs' multiplier is that one too).
+    residual = c - a * (
+        np.asarray(objective.X @ preliminary.coef).ravel()
+        + sub_objective.from_centered_intercept(
+            preliminary.coef, preliminary.intercept
+        )[0]
+    )
+    # The samples nearest their kink at the preliminary fit are the variables.
+    order = np.argsort(np.abs(residual[samples]), kind="stable")
+    free = np.zeros(weight.size, bool)
+    free[samples[order[: int(_SCREENING_FREE * size)]]] = True
+    for _ in range(_SCREENING_ROUNDS):
+        fixed = samples[~free[samples]]
+        at_upper = residual[fixed] > 0
+        solution = _dual_linear_program(
+            objective, np.flatnonzero(free), (fixed, at_upper), max_iter=max_iter
+        )
+        total_iterations += solution["n_iter"]
+        if not solution["optimal"]:
+            # Too many samples fixed for the constraints to hold (or HiGHS
+            # ran out of iterations): twice as many variables, the nearest
+            # their kink.
+            nearest = np.argsort(np.abs(residual[fixed]), kind="stable")
+            free[fixed[nearest[: np.count_nonzero(free)]]] = True
+            continue
+        residual = c - a * (
+            np.asarray(objective.X @ solution["coef"]).ravel() + solution["intercept"]
+        )
+        violated = np.where(at_upper, residual[fixed] < 0, residual[fixed] > 0)
+        if not violated.any():
+            solution["n_iter"] = total_iterations
+            return _linear_program_result(objective, solution)
+        free[fixed[violated]] = True
+    # Screening did not settle: the whole program.
+    solution = _dual_linear_program(objective, samples, None, max_iter=max_iter)
+    solution["n_iter"] += total_iterations
+    return _linear_program_result(objective, solution)
+
+
+def _screening_size(n_samples, n_features):
+    """Subsample size for screening: about ``n**(2/3) * p**(1/3)`` (at least 2000).
+
+    The preliminary fit's error shrinks like ``sqrt(p / m)``, and with it the
+    share of samples whose side of the kink it gets wrong; this size
+    balances the subsample against those samples (Portnoy and Koenker).
+    """
+    return max(
+        _SCREENING_MINIMUM,
+        int(n_samples ** (2 / 3) * (n_features + 1) ** (1 / 3)),
+    )
+
+
+def _dual_linear_program(objective, free, fixed, *, max_iter):
+    """The dual program over the ``free`` samples' ``theta`` (solve_linear_program).
+
+    ``fixed`` is ``None`` or ``(samples, at_upper)``: those samples' ``theta``
+    sits at the upper or lower end of its box and enters the constraints as
+    a constant. Returns the coefficients, the intercept of the model
+    ``X @ w + b`` on the uncentered ``X`` (the multiplier of the row
+    ``a . theta``), whether HiGHS found the optimum, and its iteration count.
     """
     loss = objective.loss
     weight = objective.sample_weight
-    keep = weight > 0
-    X = objective.X[keep] if not keep.all() else objective.X
-    c, a = loss.affine_parts(objective.y[keep])
-    weight = weight[keep]
+    c, a = loss.affine_parts(objective.y)
     lower, upper = loss.dual_box()
-    n_features = X.shape[1]
+    n_features = objective.n_features
     l1 = objective.l1_strength
-
-    constraints = _dual_constraint_matrix(X, a, objective.fit_intercept)
+    X = objective.X if free.size == weight.size else objective.X[free]
+    constraints = _dual_constraint_matrix(X, a[free], objective.fit_intercept)
+    right_side = np.zeros(constraints.shape[0])
+    if fixed is not None:
+        samples, at_upper = fixed
+        theta = np.zeros(weight.size)
+        theta[samples] = weight[samples] * np.where(at_upper, upper, lower)
+        # Fixed samples move to the right-hand side: X.T @ (a * theta) over
+        # the free ones plus theirs is zero.
+        right_side[:n_features] = -np.asarray(objective.X.T @ (a * theta)).ravel()
+        if objective.fit_intercept:
+            right_side[n_features] = -(a @ theta)
     bounds = np.concatenate(
         [
-            np.column_stack([weight * lower, weight * upper]),
+            np.column_stack([weight[free] * lower, weight[free] * upper]),
             np.tile([-l1, l1], (n_features, 1)),
         ]
     )
     result = linprog(
-        -np.concatenate([c, np.zeros(n_features)]),
+        -np.concatenate([c[free], np.zeros(n_features)]),
         A_eq=constraints,
-        b_eq=np.zeros(constraints.shape[0]),
+        b_eq=right_side,
         bounds=bounds,
         method="highs-ipm",
         options={"maxiter": max_iter},
     )
     multipliers = getattr(getattr(result, "eqlin", None), "marginals", None)
-    if result.status == 0 and multipliers is not None:
+    optimal = result.status == 0 and multipliers is not None
+    if optimal:
         coef = -np.asarray(multipliers[:n_features], dtype=float)
-        converged = True
+        intercept = -float(multipliers[n_features]) if objective.fit_intercept else 0.0
     else:
         # Iteration limit before an optimal basis: fall back to zero
         # coefficients, a finite model; the caller warns.
-        coef = np.zeros(n_features)
-        converged = False
-    coef = coef.reshape(-1, 1)
+        coef, intercept = np.zeros(n_features), 0.0
+    return {
+        "coef": coef.reshape(-1, 1),
+        "intercept": intercept,
+        "optimal": optimal,
+        "n_iter": int(result.nit),
+    }
+
+
+def _linear_program_result(objective, solution):
+    coef = solution["coef"]
     # Where the optimal intercept is an interval, take its midpoint.
     intercept = np.array(
         [objective.best_intercept(coef) if objective.fit_intercept else 0.0]
     )
-    return SolverResult(coef, intercept, max(int(result.nit), 1), converged, "highs")
+    return SolverResult(
+        coef, intercept, max(solution["n_iter"], 1), solution["optimal"], "highs"
+    )
 
 
 def _dual_constraint_matrix(X, a, fit_intercept):

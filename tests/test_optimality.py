@@ -20,6 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression, QuantileRegressor
 from sklearn.svm import LinearSVC
 
+import sklearn_losses._solvers
 from sklearn_losses import (
     FocalLossClassifier,
     HingeLossClassifier,
@@ -365,3 +366,63 @@ def test_wide_piecewise_linear_l2_reaches_the_exact_optimum(
         loss, X, y_encoded, sample_weight, fit_intercept=fit_intercept, **common
     )
     assert (ours - exact) / abs(exact) <= GAP_BOUND[loss]
+
+
+@pytest.mark.parametrize("loss", ["hinge", "pinball"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("free_share", [1.5, 0.05])
+def test_screened_linear_program_equals_the_whole_program(
+    loss, fit_intercept, sparse, free_share, rng, monkeypatch
+):
+    """Screening fixes most samples' dual variables; the answer must not change.
+
+    15,000 samples (a third of weight zero): a subsample fit, then a program
+    over the samples nearest their kink. With a share of 0.05 the first
+    program fixes far too many samples, which exercises both repairs
+    (infeasible: more variables; a fixed sample on the wrong side: it
+    becomes a variable). The reference
+    is the same estimator with screening off. Stated bound: 1e-9 relative
+    in the objective (two vertices of the same program, or the same one).
+    """
+    X, y_fit, y_encoded = make_problem(loss, rng, n_samples=15_000, n_features=4)
+    if sparse:
+        X = scipy.sparse.csr_matrix(np.where(rng.random(X.shape) < 0.5, X, 0.0))
+    sample_weight = rng.integers(0, 3, 15_000)
+    programs = []
+    original = sklearn_losses._solvers._dual_linear_program
+
+    def recorded(objective, free, fixed, *, max_iter):
+        programs.append(fixed is not None)
+        return original(objective, free, fixed, max_iter=max_iter)
+
+    monkeypatch.setattr(sklearn_losses._solvers, "_dual_linear_program", recorded)
+    monkeypatch.setattr(sklearn_losses._solvers, "_SCREENING_FREE", free_share)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        screened = make_estimator(loss, 0.001, 1.0, fit_intercept).fit(
+            X, y_fit, sample_weight=sample_weight
+        )
+    assert any(programs)
+    if free_share < 1:
+        assert len(programs) > 3
+    monkeypatch.setattr(sklearn_losses._solvers, "_SCREENING_MINIMUM", 10**9)
+    whole = make_estimator(loss, 0.001, 1.0, fit_intercept).fit(
+        X, y_fit, sample_weight=sample_weight
+    )
+    params = {"quantile": 0.3} if loss == "pinball" else {}
+    values = [
+        objective(
+            loss,
+            X,
+            y_encoded,
+            sample_weight,
+            model.coef_,
+            model.intercept_,
+            alpha=0.001,
+            l1_ratio=1.0,
+            **params,
+        )
+        for model in (screened, whole)
+    ]
+    assert values[0] <= values[1] * (1 + 1e-9)
