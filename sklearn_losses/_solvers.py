@@ -14,8 +14,9 @@ multinomial            L2 or none             Newton's method, conjugate
 multinomial, focal     L1, elastic net;       L-BFGS-B, on the split
                        focal: any             ``W = W+ - W-``, ``W+-`` >= 0
                                               for an L1 part
-piecewise linear       none or pure L1        dual linear program (HiGHS IPM)
-(hinge, pinball)       L2, many features      the box-constrained dual by
+piecewise linear       none or pure L1        dual linear program (HiGHS IPM),
+(hinge, pinball)                              screened on many samples
+                       L2, many features      the box-constrained dual by
                                               L-BFGS-B, an exact active-set
                                               step, certified by the gap
                        L2 or elastic net      smoothing with continuation
