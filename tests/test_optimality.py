@@ -426,3 +426,27 @@ def test_screened_linear_program_equals_the_whole_program(
         for model in (screened, whole)
     ]
     assert values[0] <= values[1] * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.01])
+@pytest.mark.parametrize("scale", [1e-8, 1e8])
+def test_pinball_fit_is_homogeneous_in_the_targets(alpha, scale, rng):
+    """pinball(s * r) = s * pinball(r): with an L1 penalty (or none) the fit on
+    ``s * y`` is ``s`` times the fit on ``y``, whatever ``s``.
+
+    Found by the slow property run: on y = [1e-8, 0] the linear program's
+    absolute tolerances (1e-7) returned the 0.9 quantile for the 0.1 one.
+    Stated bound: 1e-9 relative to the coefficients' size.
+    """
+    tiny = QuantileLossRegressor(quantile=0.1, alpha=0.0, fit_intercept=False)
+    assert tiny.fit([[1.0], [1.0]], [1e-8, 0.0]).coef_[0] == 0.0
+    X = rng.standard_normal((200, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + rng.standard_t(2, 200)
+    common = dict(quantile=0.1, alpha=alpha, l1_ratio=1.0)
+    unit = QuantileLossRegressor(**common).fit(X, y)
+    scaled = QuantileLossRegressor(**common).fit(X, scale * y)
+    size = np.abs(unit.coef_).max()
+    np.testing.assert_allclose(scaled.coef_ / scale, unit.coef_, atol=1e-9 * size)
+    np.testing.assert_allclose(
+        scaled.intercept_ / scale, unit.intercept_, atol=1e-9 * size
+    )
