@@ -34,16 +34,6 @@ def _weighted_median(values, weights):
     return values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])]
 
 
-def _unit_scale(values):
-    """A power of two near the largest ``|value|`` (1 for all zeros)."""
-    if min(values.shape) == 0:
-        return 1.0
-    largest = max(float(values.max()), -float(values.min()))
-    if largest == 0:
-        return 1.0
-    return 2.0 ** np.clip(np.round(np.log2(largest)), -450, 1000)
-
-
 def _extreme_scale(values):
     """A power of two near the largest ``|value|`` if that is extreme, else 1."""
     if min(values.shape) == 0:
@@ -231,10 +221,6 @@ class LossLinearModel(CallbackSupportMixin, BaseEstimator):
 class LossRegressor(RegressorMixin, LossLinearModel):
     """Shared ``fit`` and ``predict`` of the regressors."""
 
-    # Rescale targets only where their magnitude is extreme (see ``fit``),
-    # or always (a regressor whose solver needs targets of unit scale).
-    _normalize_targets = False
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the model by minimizing the objective.
@@ -272,7 +258,7 @@ class LossRegressor(RegressorMixin, LossLinearModel):
         # scale**k * (data term' + l1 * scale**(1 - k) * |W'|_1
         # + l2 * scale**(2 - k) * |W'|**2 / 2): the same minimizer, in numbers
         # floating point can resolve.
-        target_scale = _unit_scale(y) if self._normalize_targets else _extreme_scale(y)
+        target_scale = _extreme_scale(y)
         degree = self._loss_degree
         # The estimator may further divide its loss by a constant (and the
         # penalty with it), see ``_scaled_loss``.

@@ -278,10 +278,6 @@ class QuantileLossRegressor(LossRegressor):
         self.quantile = quantile
 
     _loss_degree = 1  # pinball(scale * r) = scale * pinball(r)
-    # Targets are always brought to unit scale (exactly, by a power of two):
-    # HiGHS's tolerances are absolute (1e-7), so on targets of order 1e-8 its
-    # linear program could not tell the 0.1 and the 0.9 quantile apart.
-    _normalize_targets = True
 
     def _get_loss(self):
         return PinballLoss(self.quantile)

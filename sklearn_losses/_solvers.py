@@ -864,14 +864,16 @@ def solve_linear_program(objective, *, max_iter):
     preliminary = solve_linear_program(sub_objective, max_iter=max_iter)
     total_iterations = preliminary.n_iter
     c, a = objective.loss.affine_parts(objective.y)
-    # Residuals on the uncentered X, hence the intercept of the model
-    # X @ w + b (the programs' multiplier is that one too).
-    residual = c - a * (
-        np.asarray(objective.X @ preliminary.coef).ravel()
-        + sub_objective.from_centered_intercept(
-            preliminary.coef, preliminary.intercept
-        )[0]
+
+    def residual_at(coef, intercept):
+        """``c - a * f``; on the uncentered X, so ``intercept`` is the model's
+        ``b`` in ``X @ w + b`` (the programs' multiplier is that one too)."""
+        return c - a * (np.asarray(objective.X @ coef).ravel() + intercept)
+
+    (model_intercept,) = sub_objective.from_centered_intercept(
+        preliminary.coef, preliminary.intercept
     )
+    residual = residual_at(preliminary.coef, model_intercept)
     # The samples nearest their kink at the preliminary fit are the variables.
     order = np.argsort(np.abs(residual[samples]), kind="stable")
     free = np.zeros(weight.size, bool)
@@ -890,9 +892,7 @@ def solve_linear_program(objective, *, max_iter):
             nearest = np.argsort(np.abs(residual[fixed]), kind="stable")
             free[fixed[nearest[: np.count_nonzero(free)]]] = True
             continue
-        residual = c - a * (
-            np.asarray(objective.X @ solution["coef"]).ravel() + solution["intercept"]
-        )
+        residual = residual_at(solution["coef"], solution["intercept"])
         violated = np.where(at_upper, residual[fixed] < 0, residual[fixed] > 0)
         if not violated.any():
             solution["n_iter"] = total_iterations
@@ -932,6 +932,12 @@ def _dual_linear_program(objective, free, fixed, *, max_iter):
     lower, upper = loss.dual_box()
     n_features = objective.n_features
     l1 = objective.l1_strength
+    # HiGHS's tolerances are absolute (1e-7): on c of order 1e-8 (pinball
+    # targets) it could not tell the 0.1 quantile from the 0.9 one. Scaling
+    # the objective by a power of two is exact, leaves the optimal theta as
+    # it is and scales the multipliers (w, b) by the same factor.
+    largest = np.max(np.abs(c), initial=0.0)
+    scale = 2.0 ** np.round(np.log2(largest)) if largest > 0 else 1.0
     X = objective.X if free.size == weight.size else objective.X[free]
     constraints = _dual_constraint_matrix(X, a[free], objective.fit_intercept)
     right_side = np.zeros(constraints.shape[0])
@@ -951,7 +957,7 @@ def _dual_linear_program(objective, free, fixed, *, max_iter):
         ]
     )
     result = linprog(
-        -np.concatenate([c[free], np.zeros(n_features)]),
+        -np.concatenate([c[free] / scale, np.zeros(n_features)]),
         A_eq=constraints,
         b_eq=right_side,
         bounds=bounds,
@@ -961,8 +967,10 @@ def _dual_linear_program(objective, free, fixed, *, max_iter):
     multipliers = getattr(getattr(result, "eqlin", None), "marginals", None)
     optimal = result.status == 0 and multipliers is not None
     if optimal:
-        coef = -np.asarray(multipliers[:n_features], dtype=float)
-        intercept = -float(multipliers[n_features]) if objective.fit_intercept else 0.0
+        coef = -scale * np.asarray(multipliers[:n_features], dtype=float)
+        intercept = (
+            -scale * float(multipliers[n_features]) if objective.fit_intercept else 0.0
+        )
     else:
         # Iteration limit before an optimal basis: fall back to zero
         # coefficients, a finite model; the caller warns.

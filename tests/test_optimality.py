@@ -381,9 +381,9 @@ def test_screened_linear_program_equals_the_whole_program(
     over the samples nearest their kink. With a share of 0.05 the first
     program fixes far too many samples, which exercises both repairs
     (infeasible: more variables; a fixed sample on the wrong side: it
-    becomes a variable). The reference
-    is the same estimator with screening off. Stated bound: 1e-9 relative
-    in the objective (two vertices of the same program, or the same one).
+    becomes a variable). The reference is the same estimator with screening
+    off. Stated bound: 1e-9 relative in the objective (two vertices of the
+    same program, or the same one).
     """
     X, y_fit, y_encoded = make_problem(loss, rng, n_samples=15_000, n_features=4)
     if sparse:
@@ -435,7 +435,8 @@ def test_pinball_fit_is_homogeneous_in_the_targets(alpha, scale, rng):
     ``s * y`` is ``s`` times the fit on ``y``, whatever ``s``.
 
     Found by the slow property run: on y = [1e-8, 0] the linear program's
-    absolute tolerances (1e-7) returned the 0.9 quantile for the 0.1 one.
+    absolute tolerances (1e-7) returned the 0.9 quantile for the 0.1 one;
+    the program's objective is now scaled to unit size.
     Stated bound: 1e-9 relative to the coefficients' size.
     """
     tiny = QuantileLossRegressor(quantile=0.1, alpha=0.0, fit_intercept=False)
