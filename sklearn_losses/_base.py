@@ -400,11 +400,12 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
             X, y, sample_weight, y_numeric=False
         )
         check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
+        # fit_transform finds the classes and the codes in one pass over y.
+        encoder = LabelEncoder()
+        codes = encoder.fit_transform(y)
         self.classes_ = encoder.classes_
-        codes = encoder.transform(y)
         n_classes = self.classes_.size
-        if np.unique(codes[sample_weight > 0]).size < 2:
+        if np.count_nonzero(np.bincount(codes[sample_weight > 0])) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes with "
                 "positive weight; the data contains only one class: "
