@@ -160,18 +160,21 @@ class LinearObjective:
         """The full objective ``J(W, b)``."""
         return self.data_term(coef, intercept) + self.penalty(coef)
 
-    def smooth_value_gradient(self, params, raw=None):
+    def smooth_value_gradient(self, params, raw=None, pointwise=None):
         """Data term plus the L2 part of the penalty, and its gradient.
 
         The L1 part is left to the solver, which handles it exactly (by the
         split ``W = W+ - W-`` or by a linear program).  Returns
         ``(value, gradient)`` as ``scipy.optimize.minimize(jac=True)`` wants.
-        ``raw``, if given, is ``raw_prediction`` at ``params``, already known.
+        ``raw``, if given, is ``raw_prediction`` at ``params``, already known;
+        ``pointwise``, if given, is ``loss.loss_gradient(y, raw)``, also known.
         """
         coef, intercept = self.unpack(params)
-        if raw is None:
-            raw = self.raw_prediction(coef, intercept)
-        loss, dloss = self.loss.loss_gradient(self.y, raw)
+        if pointwise is None:
+            if raw is None:
+                raw = self.raw_prediction(coef, intercept)
+            pointwise = self.loss.loss_gradient(self.y, raw)
+        loss, dloss = pointwise
         # Weighted derivative per sample (and class): the chain rule's inner part.
         weighted = dloss * (
             self.sample_weight[:, None] if dloss.ndim == 2 else self.sample_weight

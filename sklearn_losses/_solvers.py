@@ -365,10 +365,12 @@ def solve_newton(
         slope = gradient @ step if step_is_usable else np.nan
         if not np.isfinite(slope) or slope >= 0:
             step, slope = -gradient, -(norm**2)
-        length, trial_raw = _line_search(objective, params, raw, step, value, slope)
+        length, trial_raw, pointwise = _line_search(
+            objective, params, raw, step, value, slope
+        )
         trial = params + length * step
         trial_value, trial_gradient = objective.smooth_value_gradient(
-            trial, raw=trial_raw
+            trial, raw=trial_raw, pointwise=pointwise
         )
         if not trial_value < value:
             # No decrease left in floating point: converged if the gradient
@@ -551,17 +553,23 @@ def _projected_search(objective, params, value, step, orthant, residual):
 def _line_search(objective, params, raw, step, value, slope):
     """Step length along ``step`` that satisfies the strong Wolfe conditions.
 
-    Returns ``(length, raw_prediction at params + length * step)``. The
+    Returns ``(length, raw_prediction at params + length * step, pointwise)``
+    with ``pointwise`` the loss and its derivative per sample at that length
+    (for ``smooth_value_gradient``), or None if they are not at hand. The
     prediction moves linearly, ``f + t * q`` with ``q = X @ d``, so each
     trial costs one pass over the samples and no product with ``X``. A
     trial is accepted as soon as it decreases the objective enough (Armijo,
-    ``1e-4``) and the derivative along the line has shrunk to a tenth of its
-    size at ``t = 0`` (a Newton step usually passes at ``t = 1``, one
-    trial). Otherwise the derivative, non-decreasing because the objective
-    is convex, has its root bracketed by doubling from ``t = 1`` and found by
-    the Illinois variant of regula falsi, which on a piecewise-quadratic loss
-    (derivative piecewise linear) lands on it in a few trials. Falls back to
-    halving until the Armijo condition holds if the root search stalls.
+    ``1e-4``) and the derivative along the line has shrunk to
+    ``_CURVATURE_CONDITION`` of its size at ``t = 0`` (a Newton step near the
+    optimum passes at ``t = 1``, one trial). Otherwise the derivative,
+    non-decreasing because the objective is convex, has its root bracketed
+    by extrapolating the secant of the derivative from ``t = 1`` (which for a
+    Newton step from a point of very different curvature, such as a cold
+    start, lands near the root at once, where doubling would take several
+    trials) and found by the Illinois variant of regula falsi, which on a
+    piecewise-quadratic loss (derivative piecewise linear) lands on it in a
+    few trials. Falls back to halving until the Armijo condition holds if the
+    root search stalls.
     """
     coef, _ = objective.unpack(params)
     step_coef, step_intercept = objective.unpack(step)
@@ -571,12 +579,16 @@ def _line_search(objective, params, raw, step, value, slope):
     coef_step = coef.ravel() @ step_coef.ravel()
     step_step = step_coef.ravel() @ step_coef.ravel()
     values = {}
+    # The per-sample results of the latest trial, handed back if accepted.
+    latest = {}
 
     @np.errstate(over="ignore", invalid="ignore")
     def value_derivative(length):
         # Far along a long step the value may overflow to inf: that only
         # means "too far", which the bracketing below handles.
-        pointwise, derivative = loss.loss_gradient(y, raw + length * change)
+        pointwise = loss.loss_gradient(y, raw + length * change)
+        latest.clear()
+        latest[length] = pointwise
         penalty = (
             0.5
             * l2
@@ -586,10 +598,10 @@ def _line_search(objective, params, raw, step, value, slope):
                 + length**2 * step_step
             )
         )
-        values[length] = weight @ pointwise + penalty
+        values[length] = weight @ pointwise[0] + penalty
         return (
             values[length],
-            np.sum(weight @ (derivative * change))
+            np.sum(weight @ (pointwise[1] * change))
             + l2 * (coef_step + length * step_step),
         )
 
@@ -599,18 +611,32 @@ def _line_search(objective, params, raw, step, value, slope):
         ) <= _CURVATURE_CONDITION * abs(slope)
 
     def result(length):
-        return length, raw + length * change
+        return length, raw + length * change, latest.get(length)
 
     low, low_derivative = 0.0, slope
     high = 1.0
     high_value, high_derivative = value_derivative(high)
+    if -slope <= _VALUE_RESOLUTION * abs(value):
+        # The whole step promises less than floating point resolves in the
+        # value: values and derivatives along it are rounding noise, and
+        # searching them is wasted work. The caller judges the full step.
+        return result(high)
     for _ in range(60):
         if acceptable(high, high_value, high_derivative):
             return result(high)
         if high_derivative >= 0 or not np.isfinite(high_value):
             break
+        # The derivative is still negative: extrapolate its secant to zero,
+        # at most 8 times further (no curvature left along the line: 8).
+        # Where the derivative is concave (curvature fading along the line,
+        # as for logistic from a cold start) the secant falls short each
+        # time: after a first shortfall, aim twice as far, to bracket.
+        rise = high_derivative - low_derivative
+        reach = -high_derivative * (high - low) / rise if rise > 0 else np.inf
+        longer = high + (2.0 * reach if low > 0 else reach)
+        longer = min(max(longer, 1.001 * high), 8.0 * high)
         low, low_derivative = high, high_derivative
-        high *= 2.0
+        high = longer
         high_value, high_derivative = value_derivative(high)
     if high_derivative < 0 and np.isfinite(high_value):
         return result(high)

@@ -451,3 +451,37 @@ def test_pinball_fit_is_homogeneous_in_the_targets(alpha, scale, rng):
     np.testing.assert_allclose(
         scaled.intercept_ / scale, unit.intercept_, atol=1e-9 * size
     )
+
+
+@pytest.mark.parametrize("loss", ["huber", "logistic", "squared_hinge"])
+def test_newton_line_search_hands_back_the_accepted_point(loss, rng, monkeypatch):
+    """The line search returns the prediction and the per-sample loss at the
+    length it accepts, which the solver uses instead of evaluating them
+    again: they must be those of ``params + length * step``. Recorded on
+    every search of a fit from a cold start (long steps, extrapolation).
+    Stated tolerance: 1e-12 relative (one product with X, reassociated).
+    """
+    X, _, target = make_problem(loss, rng, n_samples=300, n_features=8)
+    estimator = make_estimator(loss, 1e-3, 0.0, True)
+    searches = []
+    original = sklearn_losses._solvers._line_search
+
+    def recorded(problem, params, raw, step, value, slope):
+        result = original(problem, params, raw, step, value, slope)
+        searches.append((problem, params, step, result))
+        return result
+
+    monkeypatch.setattr(sklearn_losses._solvers, "_line_search", recorded)
+    estimator.fit(X, target if loss == "huber" else np.sign(target))
+    assert searches
+    for problem, params, step, (length, raw, pointwise) in searches:
+        assert length > 0
+        expected_raw = problem.raw_prediction(*problem.unpack(params + length * step))
+        np.testing.assert_allclose(raw, expected_raw, rtol=1e-12, atol=1e-12)
+        if pointwise is not None:
+            for got, expected in zip(
+                pointwise,
+                problem.loss.loss_gradient(problem.y, expected_raw),
+                strict=True,
+            ):
+                np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
