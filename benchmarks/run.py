@@ -9,7 +9,8 @@ Usage::
 
 Every cell fits our estimator and each peer on the same objective (the
 parameter mapping is written next to each peer), in this one process, and
-reports the median fit time over repeats, the ratio ours / peer, and both
+reports the median fit time over repeats (ours and the peers taking turns,
+each fit after a short pause, see ``timed_fits``), the ratio ours / peer, and both
 objectives evaluated by one function, ``objective_value`` (our metrics plus
 the penalty), so that accuracy is compared too. Where a peer minimizes a
 different objective (scikit-learn's HuberRegressor fits a scale as well),
@@ -423,19 +424,59 @@ def coef_intercept(estimator):
     return coef, intercept
 
 
-def timed_fit(estimator, X, y, repeats):
-    """Median fit time over repeats; a fit slower than 20 s is timed once."""
-    times = []
+# Seconds of quiet before each timed fit. NumPy's and SciPy's BLAS thread
+# pools and scikit-learn's OpenMP threads keep spinning for a while after a
+# call; on 2 cores a fit started at once shares them with the last library's
+# spinning threads (measured: lbfgs 94 ms right after one of our fits, 77 ms
+# alone). The pause lets them sleep, so each fit starts on a quiet machine.
+QUIET_SECONDS = 0.2
+
+
+def _one_fit(estimator, X, y):
+    model = sklearn.base.clone(estimator)
+    time.sleep(QUIET_SECONDS)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    return model, time.perf_counter() - start
+
+
+def timed_fits(contenders, repeats):
+    """Median fit time of each ``(estimator, X, y)`` over ``repeats`` rounds.
+
+    The contenders take turns within each round (ours, then each peer), so
+    that drifts of the machine over a cell (other load, frequency, memory
+    state) fall on all of them alike. A fit slower than 20 s is timed once.
+    A contender whose fit raises gets the exception in place of its result.
+    Returns a list of ``(fitted model or exception, median seconds)``.
+    """
+    times = [[] for _ in contenders]
+    models = [None] * len(contenders)
     for _ in range(repeats):
-        if times and times[0] > 20.0:
-            break
-        model = sklearn.base.clone(estimator)
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model.fit(X, y)
-        times.append(time.perf_counter() - start)
-    return model, float(np.median(times))
+        for index, (estimator, X, y) in enumerate(contenders):
+            if isinstance(models[index], Exception) or (
+                times[index] and times[index][0] > 20.0
+            ):
+                continue
+            try:
+                models[index], seconds = _one_fit(estimator, X, y)
+            except Exception as error:  # a peer that cannot take this input
+                models[index] = error
+                continue
+            times[index].append(seconds)
+    return [
+        (model, float(np.median(seconds)) if seconds else np.nan)
+        for model, seconds in zip(models, times, strict=True)
+    ]
+
+
+def timed_fit(estimator, X, y, repeats):
+    """Median fit time of one estimator over repeats (see ``timed_fits``)."""
+    ((model, seconds),) = timed_fits([(estimator, X, y)], repeats)
+    if isinstance(model, Exception):
+        raise model
+    return model, seconds
 
 
 def peak_memory_ratios(estimator, X, y):
@@ -483,7 +524,16 @@ def _status_bytes(field):
 
 def run_cell(cell, X, y, repeats, measure_memory):
     penalty = dict(alpha=cell.alpha, l1_ratio=cell.l1_ratio)
-    ours, our_time = timed_fit(cell.ours, X, y, repeats)
+    contenders = [(cell.ours, X, y)]
+    for name, peer, _ in cell.peers:
+        # ReHLine's hinge wants labels in {-1, 1}.
+        y_peer = (
+            np.where(y == 1, 1, -1) if "ReHLine" in name and cell.loss == "hinge" else y
+        )
+        contenders.append((peer, X, y_peer))
+    (ours, our_time), *peer_results = timed_fits(contenders, repeats)
+    if isinstance(ours, Exception):
+        raise ours
     our_value = objective_value(
         cell.loss, X, y, *coef_intercept(ours), **penalty, **cell.loss_params
     )
@@ -491,19 +541,16 @@ def run_cell(cell, X, y, repeats, measure_memory):
     rows = []
     if not cell.peers:
         rows.append((cell.name, "-", our_time, np.nan, our_value, np.nan, memory, ""))
-    for name, peer, note in cell.peers:
-        y_peer = (
-            np.where(y == 1, 1, -1) if "ReHLine" in name and cell.loss == "hinge" else y
-        )
-        try:
-            fitted, peer_time = timed_fit(peer, X, y_peer, repeats)
-            coef, intercept = coef_intercept(fitted)
-            peer_value = objective_value(
-                cell.loss, X, y, coef, intercept, **penalty, **cell.loss_params
-            )
-        except Exception as error:  # a peer that cannot take this input
+    for (name, _, note), (fitted, peer_time) in zip(
+        cell.peers, peer_results, strict=True
+    ):
+        if isinstance(fitted, Exception):
             peer_time, peer_value = np.nan, np.nan
-            note = f"failed: {type(error).__name__} (e.g. its time limit)"
+            note = f"failed: {type(fitted).__name__} (e.g. its time limit)"
+        else:
+            peer_value = objective_value(
+                cell.loss, X, y, *coef_intercept(fitted), **penalty, **cell.loss_params
+            )
         rows.append(
             (cell.name, name, our_time, peer_time, our_value, peer_value, memory, note)
         )
@@ -660,8 +707,9 @@ def main(argv=None):
         f"Machine: {machine()}.",
         "",
         f"Command: `python benchmarks/run.py{' --quick' if args.quick else ''}`; "
-        f"median of {repeats} fit(s) per timing (one for fits over 20 s), all at "
-        "default settings "
+        f"median of {repeats} fit(s) per timing (one for fits over 20 s), ours "
+        f"and the peers taking turns, each fit after {QUIET_SECONDS} s of quiet; "
+        "all at default settings "
         "(ours: tol=1e-10). Objectives are evaluated by one function; "
         "'peer - ours' > 0 means ours is lower (better).",
         "",
