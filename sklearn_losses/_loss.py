@@ -55,6 +55,14 @@ class PointwiseLoss:
         """Return the loss and its derivative, sharing the common work."""
         raise NotImplementedError
 
+    def best_constant(self, y_true, sample_weight):
+        """The constant raw prediction of least weighted loss, if in closed form.
+
+        None where it has none (the caller then minimizes numerically) or
+        where it is infinite.
+        """
+        return None
+
     def __repr__(self):
         params = ", ".join(f"{key}={value!r}" for key, value in vars(self).items())
         return f"{type(self).__name__}({params})"
@@ -184,6 +192,14 @@ class LogisticLoss(PointwiseLoss):
         with _underflow_to_zero():
             margin = y_true * raw_prediction
             return -log_expit(margin), -y_true * expit(-margin)
+
+    def best_constant(self, y_true, sample_weight):
+        """The weighted log-odds ``log(w+ / w-)`` of the two labels."""
+        positive = sample_weight @ (y_true > 0)
+        negative = sample_weight @ (y_true < 0)
+        if positive == 0 or negative == 0:
+            return None
+        return np.array([np.log(positive) - np.log(negative)])
 
     def hessian(self, y_true, raw_prediction):
         """Second derivative ``p * (1 - p)`` with ``p = sigmoid(m)``."""

@@ -485,3 +485,73 @@ def test_newton_line_search_hands_back_the_accepted_point(loss, rng, monkeypatch
                 strict=True,
             ):
                 np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["huber", "squared_hinge", "logistic", "multinomial"])
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_penalty_above_the_largest_useful_one_gives_zero_at_once(
+    loss, l1_ratio, fit_intercept, rng, monkeypatch
+):
+    """Above the largest useful L1 penalty the optimum is W = 0 with the best
+    intercept, found by a problem in the intercept alone and certified by
+    one product ``X.T @ g``. Stated bounds: the issue's objective gap to the
+    independent reference, and at most one product with X (of any width).
+    """
+    X, y_fit, y_encoded = make_problem(loss, rng)
+    products = []
+    for name in ("matvec", "rmatvec"):
+        original = getattr(LinearObjective, name)
+
+        def counted(self, values, _original=original):
+            if self.n_features > 0:
+                products.append(1)
+            return _original(self, values)
+
+        monkeypatch.setattr(LinearObjective, name, counted)
+    alpha = 10.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = make_estimator(loss, alpha, l1_ratio, fit_intercept).fit(X, y_fit)
+    assert np.all(model.coef_ == 0)
+    assert len(products) <= 1
+    ours = objective(
+        loss,
+        X,
+        y_encoded,
+        np.ones(X.shape[0]),
+        model.coef_,
+        model.intercept_,
+        alpha=alpha,
+        l1_ratio=l1_ratio,
+    )
+    exact, _, _ = reference_optimum(
+        loss,
+        X,
+        y_encoded,
+        np.ones(X.shape[0]),
+        alpha=alpha,
+        l1_ratio=l1_ratio,
+        fit_intercept=fit_intercept,
+    )
+    assert (ours - exact) / abs(exact) <= GAP_BOUND[loss]
+
+
+@pytest.mark.parametrize("alpha", [10.0, 0.01])
+def test_zero_check_agrees_with_the_full_solver(alpha, rng, monkeypatch):
+    """Focal loss (no reference solver): with the check and without it, the
+    same fit. Above the largest useful penalty both give W = 0; below it the
+    check declines and the full solver runs. Stated tolerance: both stop at
+    tol=1e-10 on the gradient, so parameters agree to 1e-7.
+    """
+    X, y_fit, _ = make_problem("logistic", rng)
+    checked = FocalLossClassifier(alpha=alpha, l1_ratio=1.0).fit(X, y_fit)
+    monkeypatch.setattr(
+        sklearn_losses._solvers,
+        "_solve_if_zero_is_optimal",
+        lambda objective, intercept, **options: (None, intercept),
+    )
+    full = FocalLossClassifier(alpha=alpha, l1_ratio=1.0).fit(X, y_fit)
+    assert np.all(checked.coef_ == 0) == (alpha == 10.0)
+    np.testing.assert_allclose(checked.coef_, full.coef_, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(checked.intercept_, full.intercept_, rtol=0, atol=1e-7)
