@@ -189,11 +189,15 @@ def _solve_if_zero_is_optimal(objective, intercept, **options):
     # The check is one step of the fit, reported once if it ends the fit:
     # the intercept's own iterations are not the fit's.
     on_iteration = options.pop("on_iteration")
-    constant = objective.loss.best_constant(objective.y, objective.sample_weight)
-    if objective.fit_intercept and constant is not None:
+    if not objective.fit_intercept:
+        intercept = np.zeros(n_outputs)
+    elif (
+        constant := objective.loss.best_constant(objective.y, objective.sample_weight)
+    ) is not None:
         intercept = constant
-    elif objective.fit_intercept:
-        # The same problem on no features: only the intercept is free.
+    else:
+        # The same problem on no features: only the intercept is free, and
+        # ``solve`` picks its method as for any problem without an L1 part.
         intercept_only = LinearObjective(
             objective.loss,
             objective.X[:, :0],
@@ -204,17 +208,10 @@ def _solve_if_zero_is_optimal(objective, intercept, **options):
             fit_intercept=True,
             n_outputs=n_outputs,
         )
-        no_coef = coef[:0]
-        loss = objective.loss
-        if hasattr(loss, "hessian") or hasattr(loss, "hessian_product_factory"):
-            found = solve_newton(intercept_only, no_coef, intercept, **options)
-        else:
-            found = solve_smooth(intercept_only, no_coef, intercept, **options)
+        found = solve(intercept_only, coef[:0], intercept, **options)
         if not found.converged:
             return None, intercept
         intercept = found.intercept
-    else:
-        intercept = np.zeros(n_outputs)
     raw = np.broadcast_to(intercept, (objective.X.shape[0], n_outputs))
     raw = raw if objective.loss.is_multiclass else raw.ravel()
     _, gradient = objective.smooth_value_gradient(
