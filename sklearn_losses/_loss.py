@@ -189,9 +189,27 @@ class LogisticLoss(PointwiseLoss):
     """Binary logistic loss ``log(1 + exp(-m))``, ``m = y_true * f``."""
 
     def loss_gradient(self, y_true, raw_prediction):
+        # With e = exp(-|m|) in (0, 1]: log(1 + exp(-m)) = max(-m, 0) + log1p(e)
+        # and sigmoid(-m) = exp(-max(m, 0) - log1p(e)). NumPy vectorizes exp
+        # and log1p, which makes this several times faster than SciPy's
+        # scalar log_expit and expit; the arrays are reused in place, since
+        # each fresh array of a large fit costs page faults.
         with _underflow_to_zero():
             margin = y_true * raw_prediction
-            return -log_expit(margin), -y_true * expit(-margin)
+            log_term = np.abs(margin)
+            np.negative(log_term, out=log_term)
+            np.exp(log_term, out=log_term)
+            np.log1p(log_term, out=log_term)
+            loss = np.negative(margin)
+            np.maximum(loss, 0.0, out=loss)
+            loss += log_term
+            gradient = np.maximum(margin, 0.0, out=margin)
+            gradient += log_term
+            np.negative(gradient, out=gradient)
+            np.exp(gradient, out=gradient)
+            gradient *= y_true
+            np.negative(gradient, out=gradient)
+            return loss, gradient
 
     def best_constant(self, y_true, sample_weight):
         """The weighted log-odds ``log(w+ / w-)`` of the two labels."""
@@ -202,9 +220,18 @@ class LogisticLoss(PointwiseLoss):
         return np.array([np.log(positive) - np.log(negative)])
 
     def hessian(self, y_true, raw_prediction):
-        """Second derivative ``p * (1 - p)`` with ``p = sigmoid(m)``."""
-        probability = expit(y_true * raw_prediction)
-        return probability * (1.0 - probability)
+        """Second derivative ``p * (1 - p)`` with ``p = sigmoid(m)``.
+
+        Symmetric in the margin: ``e / (1 + e)**2`` with ``e = exp(-|m|)``.
+        """
+        with _underflow_to_zero():
+            exponential = np.abs(raw_prediction)
+            np.negative(exponential, out=exponential)
+            np.exp(exponential, out=exponential)
+            denominator = exponential + 1.0
+            denominator *= denominator
+            exponential /= denominator
+            return exponential
 
 
 class FocalLoss(PointwiseLoss):
