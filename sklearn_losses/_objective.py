@@ -77,8 +77,24 @@ class LinearObjective:
 
     def rmatvec(self, values):
         """``(X - x_mean).T @ values`` without forming the centered matrix."""
-        product = np.asarray(self.X.T @ values)
-        return product - np.multiply.outer(self.x_mean, values.sum(axis=0))
+        if values.ndim == 2 and values.shape[1] > 1 and not sp.issparse(self.X):
+            # BLAS is about twice as fast on values.T @ X (one output row per
+            # class) as on X.T @ values for a dense C-ordered X.
+            product = (values.T @ self.X).T
+        else:
+            product = np.asarray(self.X.T @ values)
+        return product - np.multiply.outer(self.x_mean, self.column_sums(values))
+
+    def column_sums(self, values):
+        """``values.sum(axis=0)`` for values per sample (and output).
+
+        As a product with a vector of ones: NumPy's reduction over the long
+        axis of a tall C-ordered array with few columns is about ten times
+        slower.
+        """
+        if getattr(self, "_ones", None) is None:
+            self._ones = np.ones(self.X.shape[0])
+        return self._ones @ values
 
     def feature_scale(self):
         """``sqrt(mean square of the centered feature + l2)`` per feature.
@@ -186,7 +202,7 @@ class LinearObjective:
         )
         parts = [coef_gradient.ravel()]
         if self.fit_intercept:
-            parts.append(weighted.sum(axis=0))
+            parts.append(self.column_sums(weighted))
         return value, np.concatenate(parts)
 
     def hessian_operator(self, params, raw=None):
@@ -223,7 +239,7 @@ class LinearObjective:
                 + self.l2_strength * direction_coef.ravel()
             ]
             if self.fit_intercept:
-                parts.append(weighted.sum(axis=0))
+                parts.append(self.column_sums(weighted))
             return np.concatenate(parts)
 
         return product
