@@ -1348,10 +1348,17 @@ class _SmoothedLoss:
     def __init__(self, loss, smoothing):
         self.piecewise = loss
         self.smoothing = smoothing
+        self._affine = None
+
+    def _affine_parts(self, y_true):
+        """``affine_parts(y_true)``, kept for the target the solver passes each time."""
+        if self._affine is None or self._affine[0] is not y_true:
+            self._affine = (y_true, self.piecewise.affine_parts(y_true))
+        return self._affine[1]
 
     def loss_gradient(self, y_true, raw_prediction):
         value, gradient, _ = self.piecewise.smoothed_loss_gradient(
-            y_true, raw_prediction, self.smoothing
+            y_true, raw_prediction, self.smoothing, self._affine_parts(y_true)
         )
         return value, gradient
 
@@ -1359,11 +1366,16 @@ class _SmoothedLoss:
         return self.loss_gradient(y_true, raw_prediction)[0]
 
     def hessian(self, y_true, raw_prediction):
-        """``a**2 / smoothing`` where the envelope is quadratic, 0 where linear."""
-        c, a = self.piecewise.affine_parts(y_true)
+        """``a**2 / smoothing`` where the envelope is quadratic, or 0."""
+        c, a = self._affine_parts(y_true)
         lower, upper = self.piecewise.dual_box()
-        scaled = (c - a * raw_prediction) / self.smoothing
-        return np.where((scaled > lower) & (scaled < upper), a**2 / self.smoothing, 0.0)
+        scaled = a * raw_prediction
+        np.subtract(c, scaled, out=scaled)
+        scaled /= self.smoothing
+        quadratic = scaled > lower
+        quadratic &= scaled < upper
+        # a = +-1 for every piecewise-linear loss here, so a**2 = 1.
+        return np.multiply(quadratic, 1.0 / self.smoothing)
 
 
 def _primal_from_dual(objective, theta, box_lower, box_upper, primal_guess):
