@@ -287,11 +287,16 @@ class MultinomialLoss(PointwiseLoss):
             proba[rows, y_true] -= 1.0
             return loss, proba
 
-    def hessian_product_factory(self, y_true, raw_prediction):
-        """Per-sample Hessian ``diag(p) - p p.T`` as a function of score changes."""
+    def probabilities(self, raw_prediction):
+        """The softmax of the scores, per sample."""
         with _underflow_to_zero():
             _, proba, total = _shifted_exponentials(raw_prediction)
             proba /= total[:, None]
+        return proba
+
+    def hessian_product_factory(self, y_true, raw_prediction):
+        """Per-sample Hessian ``diag(p) - p p.T`` as a function of score changes."""
+        proba = self.probabilities(raw_prediction)
         ones = np.ones(proba.shape[1])
 
         def product(change):

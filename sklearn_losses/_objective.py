@@ -27,6 +27,9 @@ from scipy.linalg.blas import get_blas_funcs
 
 # Rows per block when the dense Hessian is accumulated block by block.
 _GRAM_BLOCK_ROWS = 4096
+# Entries per block of the lifted rows z_i (x) p_i of the sampled multinomial
+# Hessian (8 MB).
+_LIFTED_BLOCK_ELEMENTS = 2**20
 
 
 class LinearObjective:
@@ -243,6 +246,46 @@ class LinearObjective:
             return np.concatenate(parts)
 
         return product
+
+    def sampled_multinomial_hessian(self, raw, rows):
+        """The multinomial Hessian of the smooth part, estimated from ``rows``.
+
+        ``sum_i s_i z_i z_i.T (x) (diag(p_i) - p_i p_i.T)`` over the sampled
+        rows, with ``z_i`` the centered features and a one for the intercept,
+        scaled by ``n_samples / len(rows)``; plus the L2 term. Formed as
+        ``K`` weighted Gram matrices (the ``diag(p)`` part) minus the Gram
+        matrix of the rows ``sqrt(s_i) z_i (x) p_i``, accumulated over blocks
+        of rows so that memory stays at one block. Dense, of the size of the
+        packed parameters (coefficient ``j`` of class ``k`` at ``j * K + k``,
+        intercepts last).
+        """
+        n_classes = self.n_outputs
+        scale = raw.shape[0] / len(rows)
+        size = self.n_features + int(self.fit_intercept)
+        hessian = np.zeros((size, n_classes, size, n_classes))
+        outer_part = np.zeros((size * n_classes, size * n_classes))
+        # The lifted rows take n_classes times the memory of the features.
+        rows_per_block = max(
+            1, min(_GRAM_BLOCK_ROWS, _LIFTED_BLOCK_ELEMENTS // (size * n_classes))
+        )
+        for start in range(0, len(rows), rows_per_block):
+            block_rows = rows[start : start + rows_per_block]
+            features = np.ones((len(block_rows), size))
+            features[:, : self.n_features] = self.rows(block_rows)
+            weight = scale * self.sample_weight[block_rows]
+            proba = self.loss.probabilities(raw[block_rows])
+            for k in range(n_classes):
+                hessian[:, k, :, k] += features.T @ (
+                    features * (weight * proba[:, k])[:, None]
+                )
+            lifted = (
+                features[:, :, None] * (np.sqrt(weight)[:, None] * proba)[:, None, :]
+            ).reshape(len(block_rows), size * n_classes)
+            outer_part += lifted.T @ lifted
+        hessian = hessian.reshape(size * n_classes, size * n_classes) - outer_part
+        coefficients = np.arange(self.n_coef)
+        hessian[coefficients, coefficients] += self.l2_strength
+        return hessian
 
     def curvature(self, raw):
         """Weighted second derivative of the loss per sample, ``s * L''``."""

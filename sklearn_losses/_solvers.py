@@ -11,6 +11,8 @@ smooth, one output     L2 or none             Newton's method (``solve_newton``)
 hinge, logistic)                              (``solve_orthant_newton``)
 multinomial            L2 or none             Newton's method, conjugate
                                               gradients on Hessian products
+                                              (preconditioned by a sampled
+                                              Hessian once they take many)
 multinomial, focal     L1, elastic net;       L-BFGS-B, on the split
                        focal: any             ``W = W+ - W-``, ``W+-`` >= 0
                                               for an L1 part
@@ -55,6 +57,11 @@ _GAP_FLOOR = 1e-8
 # conjugate gradients on Hessian-vector products.
 _DIRECT_NEWTON_SIZE = 1000
 _ORTHANT_NEWTON_STEPS = 50
+# Conjugate gradients that took more products than this on the last Newton
+# step get a preconditioner (multinomial; see _sampled_hessian_preconditioner)
+_PRECONDITION_AFTER = 6
+# Rows per parameter in the sample that estimates the Hessian.
+_HESSIAN_SAMPLE = 10
 # Consecutive steepest-descent steps (Newton's direction failing) after
 # which the orthant-wise Newton method hands over.
 _GRADIENT_STEPS = 5
@@ -390,6 +397,7 @@ def solve_newton(
     converged = False
     n_iter = 0
     factor = factored = None
+    products, preconditioner = 0, None
     while n_iter < max_iter:
         if np.max(np.abs(gradient)) <= tol:
             converged = True
@@ -415,11 +423,17 @@ def solve_newton(
                 matvec=objective.hessian_operator(params, raw=raw),
                 dtype=float,
             )
-            step = _conjugate_gradient(
+            # Where conjugate gradients start to take many products, a
+            # Hessian estimated from a sample of rows preconditions them; it
+            # is kept while it works and re-estimated when it no longer does.
+            if products > _PRECONDITION_AFTER and _can_sample_hessian(objective):
+                preconditioner = _sampled_hessian_preconditioner(objective, raw)
+            step, products = _conjugate_gradient(
                 hessian,
                 -gradient,
                 rtol=_forcing_term(norm, tol),
                 maxiter=size + 20,
+                preconditioner=preconditioner,
             )
         # A (nearly) singular Hessian can give a step too long to represent:
         # then steepest descent, whose length the line search chooses.
@@ -536,7 +550,7 @@ def solve_orthant_newton(
                 dtype=float,
             )
             norm = np.linalg.norm(reduced_gradient)
-            direction = _conjugate_gradient(
+            direction, _ = _conjugate_gradient(
                 operator,
                 -reduced_gradient,
                 rtol=_forcing_term(norm, tol),
@@ -773,17 +787,77 @@ def _forcing_term(gradient_norm, tol):
     return min(0.1, max(np.sqrt(gradient_norm), 0.5 * tol / gradient_norm))
 
 
-def _conjugate_gradient(operator, right, rtol, maxiter):
+def _conjugate_gradient(operator, right, rtol, maxiter, preconditioner=None):
     """``cg`` on a positive semi-definite operator; NaN where it breaks down.
 
-    On a singular operator CG can divide by a zero curvature; the caller
-    then falls back to steepest descent (or keeps its point).
+    Returns the solution and the number of iterations (products with the
+    operator) it took. On a singular operator CG can divide by a zero
+    curvature; the caller then falls back to steepest descent (or keeps its
+    point).
     """
+    iterations = 0
+
+    def count(_):
+        nonlocal iterations
+        iterations += 1
+
     with np.errstate(all="ignore"):
-        solution, _ = cg(operator, right, rtol=rtol, maxiter=maxiter)
+        solution, _ = cg(
+            operator,
+            right,
+            rtol=rtol,
+            maxiter=maxiter,
+            M=preconditioner,
+            callback=count,
+        )
     if not np.all(np.isfinite(solution)):
         solution = np.full_like(right, np.nan)
-    return solution
+    return solution, iterations
+
+
+def _can_sample_hessian(objective):
+    """A multinomial problem whose Hessian is small enough to form densely."""
+    size = objective.n_coef + objective.n_outputs * int(objective.fit_intercept)
+    return hasattr(objective.loss, "probabilities") and size <= _DIRECT_NEWTON_SIZE
+
+
+def _sampled_hessian_preconditioner(objective, raw):
+    """The factored Hessian on evenly spaced rows, as a preconditioner for CG.
+
+    ``_HESSIAN_SAMPLE`` rows per parameter (all rows if there are fewer):
+    the estimate is then within a modest factor of the Hessian, so that
+    preconditioned CG needs a few products where plain CG needs tens (on
+    30,000 x 100 with five classes: 29 products instead of 55 per fit).
+    The scores move every intercept of a sample alike, which changes
+    nothing: the preconditioner works on the complement of that direction.
+    """
+    n_samples = raw.shape[0]
+    size = objective.n_coef + objective.n_outputs * int(objective.fit_intercept)
+    n_rows = min(n_samples, _HESSIAN_SAMPLE * size)
+    rows = np.unique(np.linspace(0, n_samples - 1, n_rows).astype(np.intp))
+    hessian = objective.sampled_multinomial_hessian(raw, rows)
+    hessian[np.diag_indices_from(hessian)] += 1e-10 * np.max(np.diag(hessian))
+    # The explicit inverse, by NumPy: each application is then one product
+    # in NumPy's BLAS, like the Hessian products around it. SciPy's LAPACK
+    # runs on a second OpenBLAS thread pool, and calling it right after
+    # NumPy's (whose threads keep spinning for a while) was measured to
+    # stall the Cholesky factorization from 3 ms to 100 ms in one fit of three.
+    try:
+        inverse = np.linalg.inv(hessian)
+    except np.linalg.LinAlgError:
+        return None
+    n_coef = objective.n_coef
+
+    def without_common_intercept(vector):
+        vector = np.array(vector, dtype=float).ravel()
+        if objective.fit_intercept:
+            vector[n_coef:] -= vector[n_coef:].mean()
+        return vector
+
+    def apply(vector):
+        return without_common_intercept(inverse @ without_common_intercept(vector))
+
+    return LinearOperator((size, size), matvec=apply, dtype=float)
 
 
 def _factor_symmetric(matrix):
@@ -867,7 +941,7 @@ def _newton_polish(objective, params, max_steps=10):
             )[free],
             dtype=float,
         )
-        step = _conjugate_gradient(
+        step, _ = _conjugate_gradient(
             hessian, -gradient, rtol=1e-12, maxiter=2 * free.sum() + 10
         )
         slope = gradient @ step

@@ -242,3 +242,58 @@ def test_hessian_matrix_matches_hessian_products(
         rtol=1e-12,
         atol=1e-14,
     )
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_sampled_multinomial_hessian_over_every_row_is_the_hessian(
+    fit_intercept, rng, monkeypatch
+):
+    # Blocks of 7 rows over 60 samples: several blocks and a partial last one.
+    monkeypatch.setattr(sklearn_losses._objective, "_GRAM_BLOCK_ROWS", 7)
+    X = rng.standard_normal((60, 4)) + 2.0
+    objective = LinearObjective(
+        MultinomialLoss(),
+        X,
+        rng.integers(0, 3, 60),
+        rng.uniform(0.5, 2.0, 60),
+        alpha=0.1,
+        l1_ratio=0.0,
+        fit_intercept=fit_intercept,
+        n_outputs=3,
+    )
+    size = 12 + 3 * fit_intercept
+    params = rng.standard_normal(size) * 0.3
+    product = objective.hessian_operator(params)
+    expected = np.column_stack([product(column) for column in np.eye(size)])
+    raw = objective.raw_prediction(*objective.unpack(params))
+    # Stated tolerance: two orders of summation of the same products.
+    np.testing.assert_allclose(
+        objective.sampled_multinomial_hessian(raw, np.arange(60)),
+        expected,
+        rtol=1e-12,
+        atol=1e-14,
+    )
+    # Every other row, counted twice, is the same sum over half the rows.
+    half = np.arange(0, 60, 2)
+    doubled = np.zeros(60)
+    doubled[half] = 2 * objective.sample_weight[half]
+    objective_on_half = LinearObjective(
+        MultinomialLoss(),
+        X,
+        objective.y,
+        doubled,
+        alpha=0.1,
+        l1_ratio=0.0,
+        fit_intercept=fit_intercept,
+        n_outputs=3,
+    )
+    # The same centering and weights as the whole problem's, unnormalized.
+    objective_on_half.x_mean = objective.x_mean
+    objective_on_half.sample_weight = doubled
+    product = objective_on_half.hessian_operator(params)
+    np.testing.assert_allclose(
+        objective.sampled_multinomial_hessian(raw, half),
+        np.column_stack([product(column) for column in np.eye(size)]),
+        rtol=1e-12,
+        atol=1e-14,
+    )

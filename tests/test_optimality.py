@@ -16,6 +16,7 @@ import pytest
 import scipy.sparse
 from objective import objective
 from reference import reference_optimum
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression, QuantileRegressor
 from sklearn.svm import LinearSVC
@@ -553,3 +554,46 @@ def test_zero_check_agrees_with_the_full_solver(alpha, rng, monkeypatch):
     assert np.all(checked.coef_ == 0) == (alpha == 10.0)
     np.testing.assert_allclose(checked.coef_, full.coef_, rtol=0, atol=1e-7)
     np.testing.assert_allclose(checked.intercept_, full.intercept_, rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_multinomial_preconditioner_cuts_products_and_keeps_the_optimum(
+    fit_intercept, rng, monkeypatch
+):
+    """Multinomial Newton-CG with a strong signal (peaked probabilities, so
+    conjugate gradients need many products) and evenly spaced rows
+    estimating the Hessian once they do: fewer Hessian products than plain
+    CG, and the same optimum. Stated tolerance: both stop at tol=1e-10 on
+    the gradient, so parameters agree to 1e-7.
+    """
+    X = rng.standard_normal((3000, 20))
+    W = 3.0 * rng.standard_normal((20, 4))
+    y = np.argmax(X @ W + rng.gumbel(size=(3000, 4)), axis=1)
+    original = sklearn_losses._solvers._conjugate_gradient
+    products = []
+
+    def counted(*args, **kwargs):
+        solution, count = original(*args, **kwargs)
+        products.append((count, kwargs.get("preconditioner") is not None))
+        return solution, count
+
+    monkeypatch.setattr(sklearn_losses._solvers, "_conjugate_gradient", counted)
+    estimator = LogisticLossClassifier(alpha=1e-4, fit_intercept=fit_intercept)
+    preconditioned = clone(estimator).fit(X, y)
+    with_preconditioner = list(products)
+    products.clear()
+    monkeypatch.setattr(sklearn_losses._solvers, "_PRECONDITION_AFTER", np.inf)
+    plain = clone(estimator).fit(X, y)
+    assert any(used for _, used in with_preconditioner)
+    assert not any(used for _, used in products)
+    assert sum(count for count, _ in with_preconditioner) < sum(
+        count for count, _ in products
+    )
+    np.testing.assert_allclose(preconditioned.coef_, plain.coef_, rtol=0, atol=1e-7)
+    # Multinomial intercepts are unique up to a shared shift: compare centred.
+    np.testing.assert_allclose(
+        preconditioned.intercept_ - preconditioned.intercept_.mean(),
+        plain.intercept_ - plain.intercept_.mean(),
+        rtol=0,
+        atol=1e-7,
+    )
