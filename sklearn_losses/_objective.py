@@ -27,6 +27,9 @@ from scipy.linalg.blas import get_blas_funcs
 
 # Rows per block when the dense Hessian is accumulated block by block.
 _GRAM_BLOCK_ROWS = 4096
+# Hessian products on sparse X use only the samples of non-zero curvature
+# when they are at most this share of all.
+_CURVED_SHARE = 0.75
 # Entries per block of the lifted rows z_i (x) p_i of the sampled multinomial
 # Hessian (8 MB).
 _LIFTED_BLOCK_ELEMENTS = 2**20
@@ -74,18 +77,26 @@ class LinearObjective:
         )
 
     # -- the centered design matrix ---------------------------------------------
-    def matvec(self, coef):
-        """``(X - x_mean) @ coef`` without forming the centered matrix."""
-        return np.asarray(self.X @ coef) - self.x_mean @ coef
+    def matvec(self, coef, rows_of_X=None):
+        """``(X - x_mean) @ coef`` without forming the centered matrix.
 
-    def rmatvec(self, values):
-        """``(X - x_mean).T @ values`` without forming the centered matrix."""
-        if values.ndim == 2 and values.shape[1] > 1 and not sp.issparse(self.X):
+        ``rows_of_X``, if given, is a subset of the rows of ``X`` to use instead.
+        """
+        X = self.X if rows_of_X is None else rows_of_X
+        return np.asarray(X @ coef) - self.x_mean @ coef
+
+    def rmatvec(self, values, rows_of_X=None):
+        """``(X - x_mean).T @ values`` without forming the centered matrix.
+
+        ``rows_of_X`` as in ``matvec``, with ``values`` one per row of it.
+        """
+        X = self.X if rows_of_X is None else rows_of_X
+        if values.ndim == 2 and values.shape[1] > 1 and not sp.issparse(X):
             # BLAS is about twice as fast on values.T @ X (one output row per
             # class) as on X.T @ values for a dense C-ordered X.
-            product = (values.T @ self.X).T
+            product = (values.T @ X).T
         else:
-            product = np.asarray(self.X.T @ values)
+            product = np.asarray(X.T @ values)
         return product - np.multiply.outer(self.x_mean, self.column_sums(values))
 
     def column_sums(self, values):
@@ -97,7 +108,7 @@ class LinearObjective:
         """
         if getattr(self, "_ones", None) is None:
             self._ones = np.ones(self.X.shape[0])
-        return self._ones @ values
+        return self._ones[: values.shape[0]] @ values
 
     def feature_scale(self):
         """``sqrt(mean square of the centered feature + l2)`` per feature.
@@ -227,18 +238,27 @@ class LinearObjective:
             def curvature_times(change):
                 return weight * per_sample(change)
 
+            rows_of_X = None
         else:
             curvature = self.sample_weight * self.loss.hessian(self.y, raw)
+            rows_of_X = None
+            curved = np.flatnonzero(curvature)
+            if sp.issparse(self.X) and curved.size <= _CURVED_SHARE * curvature.size:
+                # Samples of zero curvature (Huber outside its band, squared
+                # hinge beyond the margin, a smoothed kink off it) add nothing
+                # to a product: copying the other rows once (one pass) makes
+                # every product cheaper by their share.
+                rows_of_X, curvature = self.X[curved], curvature[curved]
 
             def curvature_times(change):
                 return curvature * change.ravel()
 
         def product(direction):
             direction_coef, direction_intercept = self.unpack(direction)
-            change = self.matvec(direction_coef) + direction_intercept
+            change = self.matvec(direction_coef, rows_of_X) + direction_intercept
             weighted = curvature_times(change).reshape(-1, self.n_outputs)
             parts = [
-                self.rmatvec(weighted).ravel()
+                self.rmatvec(weighted, rows_of_X).ravel()
                 + self.l2_strength * direction_coef.ravel()
             ]
             if self.fit_intercept:

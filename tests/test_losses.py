@@ -297,3 +297,38 @@ def test_sampled_multinomial_hessian_over_every_row_is_the_hessian(
         rtol=1e-12,
         atol=1e-14,
     )
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("loss", [HuberLoss(0.7), SquaredHingeLoss()])
+def test_sparse_hessian_products_over_the_curved_rows_only(
+    loss, fit_intercept, rng, monkeypatch
+):
+    """On sparse X the products use only the samples of non-zero curvature;
+    they must equal the products over every sample. Stated tolerance: the
+    same sums with the zero terms left out, 1e-12 relative.
+    """
+    X = rng.standard_normal((80, 6)) + 0.5
+    X[rng.random(X.shape) < 0.5] = 0.0
+    y = rng.choice([-1.0, 1.0], 80) * (3.0 if isinstance(loss, HuberLoss) else 1.0)
+    objective = LinearObjective(
+        loss,
+        sp.csr_matrix(X),
+        y,
+        rng.uniform(0.5, 2.0, 80),
+        alpha=0.1,
+        l1_ratio=0.0,
+        fit_intercept=fit_intercept,
+    )
+    # Large coefficients: many margins beyond one, many residuals beyond delta.
+    params = 3.0 * rng.standard_normal(6 + fit_intercept)
+    curvature = objective.curvature(objective.raw_prediction(*objective.unpack(params)))
+    assert 0 < np.count_nonzero(curvature) < 0.75 * curvature.size
+    directions = rng.standard_normal((5, params.size))
+    subset = objective.hessian_operator(params)
+    monkeypatch.setattr(sklearn_losses._objective, "_CURVED_SHARE", -1.0)
+    every_row = objective.hessian_operator(params)
+    for direction in directions:
+        np.testing.assert_allclose(
+            subset(direction), every_row(direction), rtol=1e-12, atol=1e-14
+        )

@@ -519,10 +519,10 @@ def test_penalty_above_the_largest_useful_one_gives_zero_at_once(
     for name in ("matvec", "rmatvec"):
         original = getattr(LinearObjective, name)
 
-        def counted(self, values, _original=original):
+        def counted(self, values, rows_of_X=None, _original=original):
             if self.n_features > 0:
                 products.append(1)
-            return _original(self, values)
+            return _original(self, values, rows_of_X)
 
         monkeypatch.setattr(LinearObjective, name, counted)
     alpha = 10.0
