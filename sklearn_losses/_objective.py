@@ -83,6 +83,8 @@ class LinearObjective:
         ``rows_of_X``, if given, is a subset of the rows of ``X`` to use instead.
         """
         X = self.X if rows_of_X is None else rows_of_X
+        if not self.fit_intercept:  # nothing to center
+            return np.asarray(X @ coef)
         return np.asarray(X @ coef) - self.x_mean @ coef
 
     def rmatvec(self, values, rows_of_X=None):
@@ -97,6 +99,8 @@ class LinearObjective:
             product = (values.T @ X).T
         else:
             product = np.asarray(X.T @ values)
+        if not self.fit_intercept:  # nothing to center
+            return product
         return product - np.multiply.outer(self.x_mean, self.column_sums(values))
 
     def column_sums(self, values):
