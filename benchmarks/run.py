@@ -209,7 +209,7 @@ def cells_for(n_samples, sparse=False):
                     QuantileRegressor(
                         alpha=l1, quantile=0.5, solver_options={"time_limit": 120.0}
                     ),
-                    "",
+                    "HiGHS time limit 120 s",
                 )
             ],
             {"quantile": 0.5},
@@ -459,9 +459,11 @@ def timed_fits(contenders, repeats):
                 times[index] and times[index][0] > 20.0
             ):
                 continue
+            started = time.perf_counter()
             try:
                 models[index], seconds = _one_fit(estimator, X, y)
             except Exception as error:  # a peer that cannot take this input
+                error.seconds = time.perf_counter() - started
                 models[index] = error
                 continue
             times[index].append(seconds)
@@ -546,7 +548,14 @@ def run_cell(cell, X, y, repeats, measure_memory):
     ):
         if isinstance(fitted, Exception):
             peer_time, peer_value = np.nan, np.nan
-            note = f"failed: {type(fitted).__name__} (e.g. its time limit)"
+            note = "; ".join(
+                part
+                for part in (
+                    note,
+                    f"no result: {type(fitted).__name__} after {fitted.seconds:.0f} s",
+                )
+                if part
+            )
         else:
             peer_value = objective_value(
                 cell.loss, X, y, *coef_intercept(fitted), **penalty, **cell.loss_params
