@@ -175,17 +175,24 @@ def test_hessian_product_matches_finite_differences(loss, rng):
     )
 
 
-def test_multinomial_hessian_product_matches_finite_differences(rng):
-    X = rng.standard_normal((60, 4)) + 2.0
-    objective = LinearObjective(
+def _multinomial_objective(X, y, sample_weight, fit_intercept):
+    """Three classes, L2 strength 0.1."""
+    return LinearObjective(
         MultinomialLoss(),
         X,
-        rng.integers(0, 3, 60),
-        rng.uniform(0.5, 2.0, 60),
+        y,
+        sample_weight,
         alpha=0.1,
         l1_ratio=0.0,
-        fit_intercept=True,
+        fit_intercept=fit_intercept,
         n_outputs=3,
+    )
+
+
+def test_multinomial_hessian_product_matches_finite_differences(rng):
+    X = rng.standard_normal((60, 4)) + 2.0
+    objective = _multinomial_objective(
+        X, rng.integers(0, 3, 60), rng.uniform(0.5, 2.0, 60), fit_intercept=True
     )
     params = rng.standard_normal(15) * 0.3
     direction = rng.standard_normal(15)
@@ -251,15 +258,8 @@ def test_sampled_multinomial_hessian_over_every_row_is_the_hessian(
     # Blocks of 7 rows over 60 samples: several blocks and a partial last one.
     monkeypatch.setattr(sklearn_losses._objective, "_GRAM_BLOCK_ROWS", 7)
     X = rng.standard_normal((60, 4)) + 2.0
-    objective = LinearObjective(
-        MultinomialLoss(),
-        X,
-        rng.integers(0, 3, 60),
-        rng.uniform(0.5, 2.0, 60),
-        alpha=0.1,
-        l1_ratio=0.0,
-        fit_intercept=fit_intercept,
-        n_outputs=3,
+    objective = _multinomial_objective(
+        X, rng.integers(0, 3, 60), rng.uniform(0.5, 2.0, 60), fit_intercept
     )
     size = 12 + 3 * fit_intercept
     params = rng.standard_normal(size) * 0.3
@@ -277,16 +277,7 @@ def test_sampled_multinomial_hessian_over_every_row_is_the_hessian(
     half = np.arange(0, 60, 2)
     doubled = np.zeros(60)
     doubled[half] = 2 * objective.sample_weight[half]
-    objective_on_half = LinearObjective(
-        MultinomialLoss(),
-        X,
-        objective.y,
-        doubled,
-        alpha=0.1,
-        l1_ratio=0.0,
-        fit_intercept=fit_intercept,
-        n_outputs=3,
-    )
+    objective_on_half = _multinomial_objective(X, objective.y, doubled, fit_intercept)
     # The same centering and weights as the whole problem's, unnormalized.
     objective_on_half.x_mean = objective.x_mean
     objective_on_half.sample_weight = doubled
