@@ -817,12 +817,14 @@ def _conjugate_gradient(operator, right, rtol, maxiter, preconditioner=None):
 
 def _can_sample_hessian(objective):
     """A multinomial problem whose Hessian is small enough to form densely."""
-    size = objective.n_coef + objective.n_outputs * int(objective.fit_intercept)
-    return hasattr(objective.loss, "probabilities") and size <= _DIRECT_NEWTON_SIZE
+    return (
+        hasattr(objective.loss, "probabilities")
+        and objective.n_params <= _DIRECT_NEWTON_SIZE
+    )
 
 
 def _sampled_hessian_preconditioner(objective, raw):
-    """The factored Hessian on evenly spaced rows, as a preconditioner for CG.
+    """The inverse Hessian on evenly spaced rows, as a preconditioner for CG.
 
     ``_HESSIAN_SAMPLE`` rows per parameter (all rows if there are fewer):
     the estimate is then within a modest factor of the Hessian, so that
@@ -832,7 +834,7 @@ def _sampled_hessian_preconditioner(objective, raw):
     nothing: the preconditioner works on the complement of that direction.
     """
     n_samples = raw.shape[0]
-    size = objective.n_coef + objective.n_outputs * int(objective.fit_intercept)
+    size = objective.n_params
     n_rows = min(n_samples, _HESSIAN_SAMPLE * size)
     rows = np.unique(np.linspace(0, n_samples - 1, n_rows).astype(np.intp))
     hessian = objective.sampled_multinomial_hessian(raw, rows)
