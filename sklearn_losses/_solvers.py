@@ -41,7 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import linprog, minimize
-from scipy.sparse.linalg import LinearOperator, cg, minres
+from scipy.sparse.linalg import LinearOperator, minres
 
 from ._objective import LinearObjective
 
@@ -76,6 +76,11 @@ _CURVATURE_CONDITION = 0.001
 # Newton's method keeps a factored Hessian while no sample's curvature has
 # moved by more than this fraction of it.
 _CURVATURE_DRIFT = 0.1
+# Conjugate gradients go on past their relative residual to the finishing
+# residual (tol / 2) when that is at most this many times smaller: measured
+# on sparse logistic, squared hinge and Huber and on multinomial, 10 ends
+# the fit one Newton step earlier at a cost of a few products.
+_FINISH_REACH = 10.0
 # A decrease of the objective smaller than this, relative to its value, is
 # lost in the rounding of a sum over the samples.
 _VALUE_RESOLUTION = 1e3 * np.finfo(float).eps
@@ -431,9 +436,10 @@ def solve_newton(
             step, products = _conjugate_gradient(
                 hessian,
                 -gradient,
-                rtol=_forcing_term(norm, tol),
+                rtol=_forcing_term(norm),
                 maxiter=size + 20,
                 preconditioner=preconditioner,
+                finish=0.5 * tol,
             )
         # A (nearly) singular Hessian can give a step too long to represent:
         # then steepest descent, whose length the line search chooses.
@@ -553,8 +559,9 @@ def solve_orthant_newton(
             direction, _ = _conjugate_gradient(
                 operator,
                 -reduced_gradient,
-                rtol=_forcing_term(norm, tol),
+                rtol=_forcing_term(norm),
                 maxiter=free.sum() + 20,
+                finish=0.5 * tol,
             )
         trial, _ = _projected_search(
             objective, params, value, _expand(direction, free), orthant, residual
@@ -775,44 +782,77 @@ def _suits_box_dual(objective):
     )
 
 
-def _forcing_term(gradient_norm, tol):
+def _forcing_term(gradient_norm):
     """Relative residual to which conjugate gradients solve a Newton system.
 
     ``min(0.1, sqrt(|g|))`` tightens as the gradient vanishes, for
-    superlinear convergence (Eisenstat and Walker), but never below what
-    the stopping test needs: the gradient after the step is about the
-    system's residual, so a residual of 2-norm ``tol / 2`` (hence largest
-    entry at most ``tol / 2``) is enough; solving further is wasted work.
+    superlinear convergence (Eisenstat and Walker). Near the end,
+    ``_conjugate_gradient``'s ``finish`` takes over.
     """
-    return min(0.1, max(np.sqrt(gradient_norm), 0.5 * tol / gradient_norm))
+    return min(0.1, np.sqrt(gradient_norm))
 
 
-def _conjugate_gradient(operator, right, rtol, maxiter, preconditioner=None):
-    """``cg`` on a positive semi-definite operator; NaN where it breaks down.
+def _conjugate_gradient(
+    operator, right, rtol, maxiter, preconditioner=None, finish=0.0
+):
+    """Conjugate gradients for ``operator @ x = right``, with a finishing test.
 
-    Returns the solution and the number of iterations (products with the
-    operator) it took. On a singular operator CG can divide by a zero
-    curvature; the caller then falls back to steepest descent (or keeps its
-    point).
+    Stops at a relative residual ``rtol`` in 2-norm, as ``scipy``'s ``cg``
+    does, with two differences that save whole Newton steps:
+
+    - it stops as soon as the largest entry of the residual is at most
+      ``finish``: the gradient after a unit Newton step is about the
+      residual, so with ``finish = tol / 2`` the next point passes the
+      stopping test and solving further is wasted;
+    - where the ``rtol`` solution would leave the largest entry within
+      ``_FINISH_REACH`` times ``finish``, it goes on to ``finish``: a few
+      more products instead of one more Newton step (an evaluation, a line
+      search and a new solve).
+
+    SciPy's ``cg`` cannot stop on a test of its own. ``preconditioner``
+    (a ``LinearOperator`` applying an approximate inverse) as ``cg``'s
+    ``M``. Returns the solution and the number of products with
+    ``operator``; the solution is NaN if the first direction has no
+    positive curvature (a singular generalized Hessian), and the caller
+    then falls back to steepest descent. A later loss of curvature (only
+    from rounding on a semi-definite operator) ends the iteration at the
+    current point, which is a descent direction.
     """
-    iterations = 0
-
-    def count(_):
-        nonlocal iterations
-        iterations += 1
-
-    with np.errstate(all="ignore"):
-        solution, _ = cg(
-            operator,
-            right,
-            rtol=rtol,
-            maxiter=maxiter,
-            M=preconditioner,
-            callback=count,
+    solution = np.zeros_like(right)
+    residual = right.copy()
+    target = rtol * np.linalg.norm(right)
+    preconditioned = (
+        residual if preconditioner is None else preconditioner.matvec(residual)
+    )
+    direction = preconditioned.copy()
+    alignment = residual @ preconditioned
+    products = 0
+    while products < maxiter:
+        largest = np.max(np.abs(residual), initial=0.0)
+        if largest <= finish or (
+            np.linalg.norm(residual) <= target and largest > _FINISH_REACH * finish
+        ):
+            break
+        image = operator.matvec(direction)
+        products += 1
+        curvature = direction @ image
+        if not curvature > 0:
+            if products == 1:
+                solution.fill(np.nan)
+            break
+        length = alignment / curvature
+        solution += length * direction
+        residual -= length * image
+        preconditioned = (
+            residual if preconditioner is None else preconditioner.matvec(residual)
         )
+        new_alignment = residual @ preconditioned
+        direction *= new_alignment / alignment
+        direction += preconditioned
+        alignment = new_alignment
     if not np.all(np.isfinite(solution)):
-        solution = np.full_like(right, np.nan)
-    return solution, iterations
+        solution.fill(np.nan)
+    return solution, products
 
 
 def _can_sample_hessian(objective):

@@ -16,6 +16,7 @@ import pytest
 import scipy.sparse
 from objective import objective
 from reference import reference_optimum
+from scipy.sparse.linalg import LinearOperator
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression, QuantileRegressor
@@ -30,6 +31,7 @@ from sklearn_losses import (
     QuantileLossRegressor,
 )
 from sklearn_losses._objective import LinearObjective
+from sklearn_losses._solvers import _conjugate_gradient
 
 PENALTIES = {
     "none": (0.0, 0.0),
@@ -597,3 +599,73 @@ def test_multinomial_preconditioner_cuts_products_and_keeps_the_optimum(
         rtol=0,
         atol=1e-7,
     )
+
+
+def _positive_definite_system(rng, size=60, condition=1e3):
+    """A symmetric positive definite matrix with a spread spectrum, and a right side."""
+    basis, _ = np.linalg.qr(rng.standard_normal((size, size)))
+    matrix = (basis * np.geomspace(1.0, condition, size)) @ basis.T
+    return matrix, rng.standard_normal(size)
+
+
+def test_conjugate_gradient_reaches_its_relative_residual(rng):
+    """Without a finishing residual: the 2-norm test of scipy's cg, and a
+    solution that agrees with a direct solve to the same relative accuracy.
+    Stated tolerance: residual at most rtol=1e-8 of the right side, solution
+    within condition * rtol (1e3 * 1e-8) relative of the direct one.
+    """
+    matrix, right = _positive_definite_system(rng)
+    operator = LinearOperator(matrix.shape, matvec=lambda v: matrix @ v)
+    solution, products = _conjugate_gradient(operator, right, 1e-8, maxiter=500)
+    assert np.linalg.norm(right - matrix @ solution) <= 1e-8 * np.linalg.norm(right)
+    exact = np.linalg.solve(matrix, right)
+    assert np.linalg.norm(solution - exact) <= 1e-5 * np.linalg.norm(exact)
+    assert 0 < products <= 500
+
+
+def test_conjugate_gradient_finishes_on_the_largest_residual(rng):
+    """The finishing residual ends the iteration as soon as the largest
+    entry is below it (before a loose rtol would), and where the rtol
+    solution would leave it within _FINISH_REACH of it, the iteration goes
+    on to it (past a tight rtol)."""
+    matrix, right = _positive_definite_system(rng)
+    operator = LinearOperator(matrix.shape, matvec=lambda v: matrix @ v)
+    plain_solution, plain = _conjugate_gradient(operator, right, 1e-8, maxiter=500)
+    reached = np.max(np.abs(right - matrix @ plain_solution))
+    # Finishing residual above what rtol reaches: fewer products, and met.
+    early_solution, early = _conjugate_gradient(
+        operator, right, 1e-8, maxiter=500, finish=1e3 * reached
+    )
+    assert early < plain
+    assert np.max(np.abs(right - matrix @ early_solution)) <= 1e3 * reached
+    # Finishing residual a little below what rtol reaches: more products,
+    # and met; far below it: the rtol stop as without it.
+    near = reached / (0.5 * sklearn_losses._solvers._FINISH_REACH)
+    late_solution, late = _conjugate_gradient(
+        operator, right, 1e-8, maxiter=500, finish=near
+    )
+    assert late > plain
+    assert np.max(np.abs(right - matrix @ late_solution)) <= near
+    _, far = _conjugate_gradient(
+        operator, right, 1e-8, maxiter=500, finish=1e-6 * reached
+    )
+    assert far == plain
+
+
+def test_conjugate_gradient_with_exact_preconditioner_and_on_singular_operator(rng):
+    """With the exact inverse as preconditioner one product solves the
+    system (to rounding, 1e-10 relative); on an operator with no curvature
+    along the right side the solution is NaN, for the caller's fallback."""
+    matrix, right = _positive_definite_system(rng)
+    operator = LinearOperator(matrix.shape, matvec=lambda v: matrix @ v)
+    inverse = np.linalg.inv(matrix)
+    preconditioner = LinearOperator(matrix.shape, matvec=lambda v: inverse @ v)
+    solution, products = _conjugate_gradient(
+        operator, right, 1e-10, maxiter=500, preconditioner=preconditioner
+    )
+    assert products == 1
+    exact = np.linalg.solve(matrix, right)
+    assert np.linalg.norm(solution - exact) <= 1e-10 * np.linalg.norm(exact)
+    zero = LinearOperator(matrix.shape, matvec=lambda v: np.zeros_like(v))
+    solution, products = _conjugate_gradient(zero, right, 1e-8, maxiter=500)
+    assert products == 1 and np.all(np.isnan(solution))
