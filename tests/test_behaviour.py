@@ -6,8 +6,11 @@ import pytest
 import scipy.sparse as sp
 from families import CLASSIFIERS, REGRESSORS
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_info, threadpool_limits
 
+import sklearn_losses._solvers
 from sklearn_losses import (
+    FocalLossClassifier,
     LogisticLossClassifier,
 )
 
@@ -94,3 +97,44 @@ def test_one_class_with_positive_weight_is_an_error(rng):
     weight = (y == 1).astype(float)
     with pytest.raises(ValueError, match="only one class"):
         LogisticLossClassifier().fit(X, y, sample_weight=weight)
+
+
+def _blas_threads():
+    return [
+        pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"
+    ]
+
+
+@pytest.mark.parametrize(
+    "estimator, sparse, solver, one_thread",
+    [
+        (LogisticLossClassifier(alpha=1e-3), True, "solve_newton", True),
+        (LogisticLossClassifier(alpha=1e-3), False, "solve_newton", False),
+        (FocalLossClassifier(alpha=1e-3), False, "minimize", True),
+    ],
+)
+def test_blas_runs_on_one_thread_where_only_vectors_use_it(
+    estimator, sparse, solver, one_thread, rng, monkeypatch
+):
+    """Sparse X and L-BFGS-B solve with one BLAS thread (see
+    sklearn_losses._solvers._blas_on_one_thread); dense Newton keeps the
+    threads it had; afterwards every library has its threads back."""
+    X = rng.standard_normal((200, 5))
+    y = (X[:, 0] + rng.standard_normal(200) > 0).astype(int)
+    with threadpool_limits(limits=2, user_api="blas"):
+        outside = _blas_threads()
+        if not outside or max(outside) < 2:
+            pytest.skip("BLAS runs on one thread here anyway")
+        seen = []
+        original = getattr(sklearn_losses._solvers, solver)
+
+        def recorded(*args, **kwargs):
+            seen.append(_blas_threads())
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(sklearn_losses._solvers, solver, recorded)
+        estimator.fit(sp.csr_matrix(X) if sparse else X, y)
+        assert seen
+        expected = [1] * len(outside) if one_thread else outside
+        assert all(threads == expected for threads in seen)
+        assert _blas_threads() == outside
