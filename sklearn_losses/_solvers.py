@@ -860,6 +860,18 @@ def _conjugate_gradient(
     from rounding on a semi-definite operator) ends the iteration at the
     current point, which is a descent direction.
     """
+    with np.errstate(all="ignore"):
+        # Overflow (from a huge operator) shows as a non-finite solution,
+        # which the caller handles; no warning.
+        return _conjugate_gradient_iterations(
+            operator, right, rtol, maxiter, preconditioner, finish
+        )
+
+
+def _conjugate_gradient_iterations(
+    operator, right, rtol, maxiter, preconditioner, finish
+):
+    """The iterations of ``_conjugate_gradient``."""
     solution = np.zeros_like(right)
     residual = right.copy()
     target = rtol * np.linalg.norm(right)
