@@ -250,7 +250,7 @@ class LinearObjective:
                 return weight * per_sample(change)
 
         else:
-            curvature = self.sample_weight * self.loss.hessian(self.y, raw)
+            curvature = self.curvature(raw)
             curved = np.flatnonzero(curvature)
             if sp.issparse(self.X) and curved.size <= _CURVED_SHARE * curvature.size:
                 # Samples of zero curvature (Huber outside its band, squared

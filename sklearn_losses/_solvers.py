@@ -834,6 +834,9 @@ def _forcing_term(gradient_norm):
     return min(0.1, np.sqrt(gradient_norm))
 
 
+# Overflow (from a huge operator) shows as a non-finite solution, which the
+# caller handles; no warning.
+@np.errstate(all="ignore")
 def _conjugate_gradient(
     operator, right, rtol, maxiter, preconditioner=None, finish=0.0
 ):
@@ -860,24 +863,14 @@ def _conjugate_gradient(
     from rounding on a semi-definite operator) ends the iteration at the
     current point, which is a descent direction.
     """
-    with np.errstate(all="ignore"):
-        # Overflow (from a huge operator) shows as a non-finite solution,
-        # which the caller handles; no warning.
-        return _conjugate_gradient_iterations(
-            operator, right, rtol, maxiter, preconditioner, finish
-        )
-
-
-def _conjugate_gradient_iterations(
-    operator, right, rtol, maxiter, preconditioner, finish
-):
-    """The iterations of ``_conjugate_gradient``."""
     solution = np.zeros_like(right)
     residual = right.copy()
     target = rtol * np.linalg.norm(right)
-    preconditioned = (
-        residual if preconditioner is None else preconditioner.matvec(residual)
-    )
+
+    def precondition(vector):
+        return vector if preconditioner is None else preconditioner.matvec(vector)
+
+    preconditioned = precondition(residual)
     direction = preconditioned.copy()
     alignment = residual @ preconditioned
     products = 0
@@ -897,9 +890,7 @@ def _conjugate_gradient_iterations(
         length = alignment / curvature
         solution += length * direction
         residual -= length * image
-        preconditioned = (
-            residual if preconditioner is None else preconditioner.matvec(residual)
-        )
+        preconditioned = precondition(residual)
         new_alignment = residual @ preconditioned
         direction *= new_alignment / alignment
         direction += preconditioned
