@@ -168,6 +168,9 @@ class PinballLoss(PiecewiseLinearLoss):
     def affine_parts(self, y_true):
         return y_true, np.ones_like(y_true)
 
+    def target_from_affine(self, c, a):
+        return c
+
 
 class HingeLoss(PiecewiseLinearLoss):
     """Hinge loss ``max(0, 1 - m)`` of the margin ``m = y_true * f``."""
@@ -177,6 +180,9 @@ class HingeLoss(PiecewiseLinearLoss):
 
     def affine_parts(self, y_true):
         return np.ones_like(y_true), y_true
+
+    def target_from_affine(self, c, a):
+        return a
 
 
 class SquaredHingeLoss(PointwiseLoss):
