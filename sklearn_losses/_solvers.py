@@ -2132,32 +2132,28 @@ def _solve_kink_system(
         a_E . theta_E = -(a . theta_fixed)          (with an intercept)
 
     (symmetric, indefinite with the intercept row), solved by MINRES from
-    the current dual point; each product costs two passes over ``X``.
+    the current dual point. Only the kink rows of ``X`` enter, copied
+    once: each product costs two passes over them, not over all of ``X``.
     Returns ``theta_E``, followed by ``b`` with an intercept.
     """
     c, a = objective.loss.affine_parts(objective.y)
     l2 = objective.l2_strength
-    n_samples = objective.y.size
     n_kink = kink_index.size
     a_kink = a[kink_index]
     fit_intercept = objective.fit_intercept
     size = n_kink + int(fit_intercept)
-
-    def on_kink_rows(values):
-        full = np.zeros(n_samples)
-        full[kink_index] = a_kink * values
-        return full
+    kink_rows = objective.X[kink_index]
 
     def product(vector):
-        coef = objective.rmatvec(on_kink_rows(vector[:n_kink])).ravel() / l2
+        coef = objective.rmatvec(a_kink * vector[:n_kink], kink_rows).ravel() / l2
         result = np.empty(size)
-        result[:n_kink] = a_kink * objective.matvec(coef).ravel()[kink_index]
+        result[:n_kink] = a_kink * objective.matvec(coef, kink_rows).ravel()
         if fit_intercept:
             result[:n_kink] += a_kink * vector[n_kink]
             result[n_kink] = a_kink @ vector[:n_kink]
         return result
 
-    fixed_part = objective.matvec(base / l2).ravel()[kink_index]
+    fixed_part = objective.matvec(base / l2, kink_rows).ravel()
     right = c[kink_index] - a_kink * fixed_part
     start = np.asarray(theta_guess, dtype=float)[kink_index]
     if fit_intercept:
