@@ -222,7 +222,13 @@ def _solve_by_chosen_method(objective, coef, intercept, options):
         elif hasattr(objective.loss, "linear_tails") and objective.l2_strength == 0:
             result = _solve_from_linear_tails(objective, coef, intercept, **options)
         else:
-            result = solve_orthant_newton(objective, coef, intercept, **options)
+            coef, intercept, spent = _subsample_start(
+                objective, solve_orthant_newton, coef, intercept, options
+            )
+            result = solve_orthant_newton(
+                objective, coef, intercept, **dict(options, max_iter=max_iter - spent)
+            )
+            result.n_iter += spent
     elif hasattr(objective.loss, "hessian_product_factory") and (
         objective.l1_strength == 0
     ):
@@ -1488,16 +1494,21 @@ def solve_smoothed_dual(
 
 
 def _on_rows(objective, X, y, sample_weight):
-    """The same smoothed problem (loss, smoothing, penalty) on other rows."""
+    """The same problem (loss, penalty, intercept) on other rows."""
+    loss = objective.loss
+    if isinstance(loss, _SmoothedLoss):
+        # Its own instance: the loss keeps the affine parts of one target.
+        loss = _SmoothedLoss(loss.piecewise, loss.smoothing)
+    alpha = objective.l1_strength + objective.l2_strength
     return LinearObjective(
-        _SmoothedLoss(objective.loss.piecewise, objective.loss.smoothing),
+        loss,
         X,
         y,
         sample_weight,
-        alpha=objective.l1_strength + objective.l2_strength,
-        l1_ratio=objective.l1_strength
-        / (objective.l1_strength + objective.l2_strength),
+        alpha=alpha,
+        l1_ratio=objective.l1_strength / alpha if alpha > 0 else 0.0,
         fit_intercept=objective.fit_intercept,
+        n_outputs=objective.n_outputs,
     )
 
 
@@ -1590,19 +1601,21 @@ def _exact_candidate_from_reduction(objective, reduction, box_lower, box_upper):
 
 
 def _subsample_start(objective, smooth_solver, coef, intercept, options):
-    """A starting point for the first smoothed problem on many samples.
+    """A starting point for a cold start on many samples.
 
-    Newton's method on the widest smoothing takes about a dozen steps from
-    a cold start, each a few passes over all of ``X``; the same problem on
-    evenly spaced rows (``_SUBSAMPLE_ROWS`` per parameter, at least
-    ``_SUBSAMPLE_MINIMUM``) lands close to its solution, from where the full
-    problem takes three or four steps. Returns ``(coef, intercept,
-    n_iter)``; the subsample is skipped where it would not be much smaller
-    than ``X``.
+    Newton's method takes a dozen steps from a cold start where it must
+    find the pieces of a piecewise-quadratic loss (the widest smoothing of
+    hinge or pinball; Huber) or the orthant of an L1 part, each step a few
+    passes over all of ``X``; the same problem on evenly spaced rows
+    (``_SUBSAMPLE_ROWS`` per parameter, at least ``_SUBSAMPLE_MINIMUM``)
+    lands close to its solution, from where the full problem takes three or
+    four steps. Returns ``(coef, intercept, n_iter)``; the subsample is
+    skipped for a warm start (it would move away from a good point) and
+    where it would not be much smaller than ``X``.
     """
     n_samples = objective.X.shape[0]
     size = max(_SUBSAMPLE_MINIMUM, _SUBSAMPLE_ROWS * objective.n_params)
-    if 4 * size > n_samples:
+    if 4 * size > n_samples or np.any(coef):
         return coef, intercept, 0
     rows = np.arange(0, n_samples, n_samples // size)
     if not objective.sample_weight[rows].any():

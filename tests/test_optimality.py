@@ -839,3 +839,46 @@ def test_smoothed_dual_reports_at_most_max_iter_iterations(max_iter, rng, monkey
     )
     assert len(calls) <= max_iter
     assert np.all(np.isfinite(result.coef))
+
+
+@pytest.mark.parametrize("loss", ["huber", "logistic", "squared_hinge"])
+def test_orthant_newton_subsample_start_keeps_the_optimum(loss, rng, monkeypatch):
+    """An elastic-net fit on 24,000 samples starts from the same problem on
+    evenly spaced rows; a warm start does not. The optimum must be that of
+    the fit without the subsample. Stated bound: objectives within 1e-9
+    relative (both stop at a gradient of 1e-10)."""
+    X, y_fit, y_encoded = make_problem(loss, rng, n_samples=24_000, n_features=5)
+    starts = []
+    subsample_start = sklearn_losses._solvers._subsample_start
+
+    def recorded(objective, solver, coef, intercept, options):
+        found = subsample_start(objective, solver, coef, intercept, options)
+        starts.append(found[2])  # iterations spent on the subsample
+        return found
+
+    monkeypatch.setattr(sklearn_losses._solvers, "_subsample_start", recorded)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        started = make_estimator(loss, 0.001, 0.5, True).fit(X, y_fit)
+        assert len(starts) == 1 and starts[0] > 0
+        warm = make_estimator(loss, 0.001, 0.5, True).set_params(warm_start=True)
+        warm.fit(X, y_fit).fit(X, y_fit)
+        assert starts[1] > 0 and starts[2] == 0
+    monkeypatch.setattr(sklearn_losses._solvers, "_SUBSAMPLE_MINIMUM", 10**9)
+    whole = make_estimator(loss, 0.001, 0.5, True).fit(X, y_fit)
+    params = {"delta": 1.0} if loss == "huber" else {}
+    values = [
+        objective(
+            loss,
+            X,
+            y_encoded,
+            np.ones(24_000),
+            model.coef_,
+            model.intercept_,
+            alpha=0.001,
+            l1_ratio=0.5,
+            **params,
+        )
+        for model in (started, whole)
+    ]
+    assert abs(values[0] - values[1]) <= 1e-9 * abs(values[1])
