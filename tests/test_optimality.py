@@ -102,6 +102,22 @@ def relative_gap(model, loss, X, y_encoded, sample_weight, alpha, l1_ratio, **pa
     return (ours - exact) / abs(exact)
 
 
+def objectives_of(models, loss, X, y_encoded, sample_weight, **penalty_and_params):
+    """The SPEC objective (``tests/objective.py``) of each fitted model."""
+    return [
+        objective(
+            loss,
+            X,
+            y_encoded,
+            sample_weight,
+            model.coef_,
+            model.intercept_,
+            **penalty_and_params,
+        )
+        for model in models
+    ]
+
+
 CASES = [
     case
     for case in itertools.product(GAP_BOUND, PENALTIES, [True, False], [False, True])
@@ -429,20 +445,16 @@ def test_screened_linear_program_equals_the_whole_program(
         X, y_fit, sample_weight=sample_weight
     )
     params = {"quantile": 0.3} if loss == "pinball" else {}
-    values = [
-        objective(
-            loss,
-            X,
-            y_encoded,
-            sample_weight,
-            model.coef_,
-            model.intercept_,
-            alpha=0.001,
-            l1_ratio=1.0,
-            **params,
-        )
-        for model in (screened, whole)
-    ]
+    values = objectives_of(
+        (screened, whole),
+        loss,
+        X,
+        y_encoded,
+        sample_weight,
+        alpha=0.001,
+        l1_ratio=1.0,
+        **params,
+    )
     assert values[0] <= values[1] * (1 + 1e-9)
 
 
@@ -789,20 +801,16 @@ def test_subsample_start_and_candidate_rows_keep_the_certified_optimum(
             X, y_fit, sample_weight=sample_weight
         )
     params = {"quantile": 0.3} if loss == "pinball" else {}
-    values = [
-        objective(
-            loss,
-            X,
-            y_encoded,
-            sample_weight,
-            model.coef_,
-            model.intercept_,
-            alpha=0.001,
-            l1_ratio=l1_ratio,
-            **params,
-        )
-        for model in (reduced, whole)
-    ]
+    values = objectives_of(
+        (reduced, whole),
+        loss,
+        X,
+        y_encoded,
+        sample_weight,
+        alpha=0.001,
+        l1_ratio=l1_ratio,
+        **params,
+    )
     assert abs(values[0] - values[1]) <= 1e-8 * abs(values[1])
 
 
@@ -867,18 +875,14 @@ def test_orthant_newton_subsample_start_keeps_the_optimum(loss, rng, monkeypatch
     monkeypatch.setattr(sklearn_losses._solvers, "_SUBSAMPLE_MINIMUM", 10**9)
     whole = make_estimator(loss, 0.001, 0.5, True).fit(X, y_fit)
     params = {"delta": 1.0} if loss == "huber" else {}
-    values = [
-        objective(
-            loss,
-            X,
-            y_encoded,
-            np.ones(24_000),
-            model.coef_,
-            model.intercept_,
-            alpha=0.001,
-            l1_ratio=0.5,
-            **params,
-        )
-        for model in (started, whole)
-    ]
+    values = objectives_of(
+        (started, whole),
+        loss,
+        X,
+        y_encoded,
+        np.ones(24_000),
+        alpha=0.001,
+        l1_ratio=0.5,
+        **params,
+    )
     assert abs(values[0] - values[1]) <= 1e-9 * abs(values[1])
