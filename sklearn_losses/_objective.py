@@ -88,22 +88,6 @@ class LinearObjective:
             return product
         return product - self.x_mean @ coef
 
-    def matvec_columns(self, columns, coef_rows):
-        """``(X - x_mean)[:, columns] @ coef_rows``: a product with a few columns.
-
-        Worth it over ``matvec`` on a vector that is zero elsewhere when the
-        columns are few; with many, the full product is faster than copying
-        them out.
-        """
-        if columns.size > self.n_features // 4:
-            coef = np.zeros((self.n_features,) + coef_rows.shape[1:])
-            coef[columns] = coef_rows
-            return self.matvec(coef)
-        product = np.asarray(self.X[:, columns] @ coef_rows)
-        if not self.fit_intercept:
-            return product
-        return product - self.x_mean[columns] @ coef_rows
-
     def rmatvec(self, values, rows_of_X=None):
         """``(X - x_mean).T @ values`` without forming the centered matrix.
 

@@ -692,32 +692,24 @@ def _projected_search(objective, params, raw, value, step, orthant, residual):
     help).
 
     The prediction moves linearly along the unprojected step, ``f + t * q``
-    with ``q = X @ d`` computed once; the coefficients stopped at zero are
-    taken back out through their own columns of ``X``, so a trial costs one
-    pass over the samples and a product with the few crossing columns
-    rather than with all of ``X``.
+    with ``q = X @ d`` computed once, so a trial where no coefficient
+    crosses zero costs one pass over the samples; where some do, one
+    product takes them back out.
     """
     n_coef = objective.n_coef
     if not np.all(np.isfinite(step)) or residual @ step >= 0:
         return None, None, None
     change = objective.raw_prediction(*objective.unpack(step))
-    n_outputs = objective.n_outputs
     length = 1.0
     while length > 1e-12:
         trial = params + length * step
         crossed = orthant[:n_coef] * trial[:n_coef] < 0
         with np.errstate(over="ignore", invalid="ignore"):
             trial_raw = raw + length * change
-            crossing_features = np.flatnonzero(
-                crossed.reshape(-1, n_outputs).any(axis=1)
-            )
-            if crossing_features.size:
-                taken_back = np.where(crossed, trial[:n_coef], 0.0).reshape(
-                    -1, n_outputs
-                )[crossing_features]
-                correction = objective.matvec_columns(crossing_features, taken_back)
-                trial_raw = trial_raw - (
-                    correction if objective.loss.is_multiclass else correction.ravel()
+            if crossed.any():
+                taken_back = np.where(crossed, trial[:n_coef], 0.0)
+                trial_raw -= objective.raw_prediction(
+                    taken_back.reshape(-1, objective.n_outputs), 0.0
                 )
             trial[:n_coef][crossed] = 0.0
             coef, _ = objective.unpack(trial)
