@@ -1377,15 +1377,8 @@ def solve_smoothed_dual(
 
     n_iter = 0
     best, best_dual = None, -np.inf
-    smoothed_objective = LinearObjective(
-        _SmoothedLoss(loss, smoothing),
-        objective.X,
-        objective.y,
-        weight,
-        alpha=objective.l1_strength + objective.l2_strength,
-        l1_ratio=objective.l1_strength
-        / (objective.l1_strength + objective.l2_strength),
-        fit_intercept=objective.fit_intercept,
+    smoothed_objective = _on_rows(
+        objective, objective.X, objective.y, weight, _SmoothedLoss(loss, smoothing)
     )
     smooth_solver = (
         solve_newton
@@ -1432,7 +1425,10 @@ def solve_smoothed_dual(
         n_iter += result.n_iter
         coef, intercept = result.coef, result.intercept
         raw = objective.raw_prediction(coef, intercept)
-        theta = weight * loss.smoothed_loss_gradient(objective.y, raw, smoothing)[2]
+        smoothed_loss, _, slope = loss.smoothed_loss_gradient(
+            objective.y, raw, smoothing
+        )
+        theta = weight * slope
         if reduction is not None:
             exact = _exact_candidate_from_reduction(
                 objective, reduction, box_lower, box_upper
@@ -1450,9 +1446,7 @@ def solve_smoothed_dual(
         # over X, so it is evaluated only where it might certify, or as the
         # fallback in the last round.
         last_round = round_index == _SMOOTHING_ROUNDS - 1 or n_iter >= max_iter
-        smoothed_value = weight @ loss.smoothed_loss_gradient(
-            objective.y, raw, smoothing
-        )[0] + objective.penalty(coef)
+        smoothed_value = weight @ smoothed_loss + objective.penalty(coef)
         bias = smoothing * max(lower**2, upper**2)
         if last_round or bias <= tol * abs(smoothed_value):
             best, best_dual = _better_candidate(
@@ -1485,10 +1479,10 @@ def solve_smoothed_dual(
     )
 
 
-def _on_rows(objective, X, y, sample_weight):
-    """The same problem (loss, penalty, intercept) on other rows."""
-    loss = objective.loss
-    if isinstance(loss, _SmoothedLoss):
+def _on_rows(objective, X, y, sample_weight, loss=None):
+    """The same problem (penalty, intercept; loss unless given) on other rows."""
+    loss = objective.loss if loss is None else loss
+    if loss is objective.loss and isinstance(loss, _SmoothedLoss):
         # Its own instance: the loss keeps the affine parts of one target.
         loss = _SmoothedLoss(loss.piecewise, loss.smoothing)
     alpha = objective.l1_strength + objective.l2_strength
@@ -1510,14 +1504,22 @@ def _solve_between(objective, other, smooth_solver, coef, intercept, options):
     The two objectives center their features differently, so the
     intercept goes through the model's own, ``X @ W + b``.
     """
-    model_intercept = objective.from_centered_intercept(coef, intercept)
     result = smooth_solver(
-        other, coef, other.to_centered_intercept(coef, model_intercept), **options
+        other, coef, _recentered(intercept, coef, objective, other), **options
     )
-    result.intercept = objective.to_centered_intercept(
-        result.coef, other.from_centered_intercept(result.coef, result.intercept)
-    )
+    result.intercept = _recentered(result.intercept, result.coef, other, objective)
     return result
+
+
+def _recentered(intercept, coef, source, target):
+    """``source``'s centered intercept at ``coef`` as ``target``'s.
+
+    Each objective centers the features on its own weighted means; both
+    describe the same model ``X @ W + b``.
+    """
+    return target.to_centered_intercept(
+        coef, source.from_centered_intercept(coef, intercept)
+    )
 
 
 @dataclass
@@ -1549,21 +1551,14 @@ def _exact_candidate_from_reduction(objective, reduction, box_lower, box_upper):
     reduced, index = reduction.reduced, reduction.index
     piecewise = objective.loss
     smoothing = reduced.loss.smoothing
-    exact_reduced = LinearObjective(
-        piecewise,
-        reduced.X,
-        reduced.y,
-        reduced.sample_weight,
-        alpha=objective.l1_strength + objective.l2_strength,
-        l1_ratio=objective.l1_strength
-        / (objective.l1_strength + objective.l2_strength),
-        fit_intercept=objective.fit_intercept,
+    exact_reduced = _on_rows(
+        objective, reduced.X, reduced.y, reduced.sample_weight, piecewise
     )
     lower, upper = piecewise.dual_box()
     reduced_weight = exact_reduced.sample_weight
     coef = reduction.result.coef
-    reduced_intercept = exact_reduced.to_centered_intercept(
-        coef, objective.from_centered_intercept(coef, reduction.result.intercept)
+    reduced_intercept = _recentered(
+        reduction.result.intercept, coef, objective, exact_reduced
     )
     raw = exact_reduced.raw_prediction(coef, reduced_intercept)
     theta = (
@@ -1581,10 +1576,7 @@ def _exact_candidate_from_reduction(objective, reduction, box_lower, box_upper):
     if refined is None:
         return None
     refined_coef, refined_intercept, refined_theta = refined
-    intercept = objective.to_centered_intercept(
-        refined_coef,
-        exact_reduced.from_centered_intercept(refined_coef, refined_intercept),
-    )
+    intercept = _recentered(refined_intercept, refined_coef, exact_reduced, objective)
     full_theta = reduction.folded_theta.copy()
     full_theta[index] = refined_theta[: index.size]
     return _evaluated_candidate(
@@ -1650,14 +1642,14 @@ def _solve_on_candidates(
     residual = c - a * objective.raw_prediction(coef, intercept)
     candidates = np.abs(residual) <= _CANDIDATE_REACH * previous_smoothing
     upper_side = residual > 0
+    # One group per side and value of a (a = +-1 for the hinge, 1 for the
+    # pinball loss): group codes 0 to 3.
+    group = np.where(upper_side, 2, 0) + (a > 0)
     n_iter = 0
     for _ in range(_CANDIDATE_EXPANSIONS):
         if np.count_nonzero(candidates) > _CANDIDATE_SHARE * weight.size:
             return None, n_iter
         folded = ~candidates & (weight > 0)
-        # One group per side and value of a (a = +-1 for the hinge, 1 for
-        # the pinball loss): group codes 0 to 3.
-        group = np.where(upper_side, 2, 0) + (a > 0)
         totals = np.bincount(group[folded], weights=weight[folded], minlength=4)
         present = np.flatnonzero(totals)
         membership = np.zeros((weight.size, present.size))
