@@ -1871,7 +1871,10 @@ def _exact_candidate(
     """The active-set solution from a dual point: ``(coef, intercept, J, D)``.
 
     ``D`` is the dual value at the solution's dual point, made feasible;
-    None if the active-set method does not finish.
+    None if the active-set method does not finish. The method reads its
+    sets off ``theta`` as it is: projecting it first (as
+    ``_smoothed_candidate`` does) would shift every variable held at a
+    bound off it.
     """
     refined = _active_set_method(
         objective, theta, primal_guess, box_lower, box_upper, max_rounds

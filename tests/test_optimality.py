@@ -725,13 +725,13 @@ def test_candidate_rows_solve_the_whole_smoothed_problem(
     )
 
     solver = solve_newton if l1_ratio == 0 else solve_orthant_newton
-    wide = _smoothed_problem(loss, rng, fit_intercept, sparse, 0.1, l1_ratio)
+    problem = _smoothed_problem(loss, rng, fit_intercept, sparse, 0.1, l1_ratio)
     options = dict(max_iter=500, tol=1e-12)
-    start = solver(wide, np.zeros((6, 1)), np.zeros(1), **options)
+    start = solver(problem, np.zeros((6, 1)), np.zeros(1), **options)
     assert start.converged
-    narrow = wide
-    narrow.loss = _SmoothedLoss(wide.loss.piecewise, 0.01)
-    direct = solver(narrow, start.coef, start.intercept, **options)
+    # The same problem, ten times narrower (as the next round).
+    problem.loss = _SmoothedLoss(problem.loss.piecewise, 0.01)
+    direct = solver(problem, start.coef, start.intercept, **options)
     expansions = []
     original = sklearn_losses._solvers._on_rows
 
@@ -743,7 +743,7 @@ def test_candidate_rows_solve_the_whole_smoothed_problem(
     reach = {"hinge": 0.5, "pinball": 0.1}[loss]
     monkeypatch.setattr(sklearn_losses._solvers, "_CANDIDATE_REACH", reach)
     reduction, spent = _solve_on_candidates(
-        narrow, solver, start.coef, start.intercept, 0.1, dict(options)
+        problem, solver, start.coef, start.intercept, 0.1, dict(options)
     )
     assert reduction is not None and reduction.result.converged
     assert len(expansions) >= 2 and expansions[0] < expansions[-1] < 1500
