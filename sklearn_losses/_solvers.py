@@ -93,12 +93,18 @@ _FINISH_REACH = 10.0
 # A decrease of the objective smaller than this, relative to its value, is
 # lost in the rounding of a sum over the samples.
 _VALUE_RESOLUTION = 1e3 * np.finfo(float).eps
-# Linear programs over more samples than this are screened: a subsample
-# fit fixes most samples' dual variables (see solve_linear_program), in at
-# most this many rounds.
+# Linear programs over more samples than this (and than _SCREENING_FREE
+# per parameter, four times over) are screened: a smoothed fit fixes most
+# samples' dual variables (see solve_linear_program), in at most
+# _SCREENING_ROUNDS programs.
 _SCREENING_MINIMUM = 2000
-# Variables of the first screened program, as a multiple of the subsample.
-_SCREENING_FREE = 1.5
+# The smoothing rounds of the screening fit stop once at most this many
+# samples per parameter lie within _SCREENING_REACH smoothings of the kink
+# (or after _SCREENING_SMOOTHINGS rounds); those samples, and at least this
+# many per parameter nearest the kink, are the first program's variables.
+_SCREENING_FREE = 4.0
+_SCREENING_REACH = 2.0
+_SCREENING_SMOOTHINGS = 4
 _SCREENING_ROUNDS = 10
 # HiGHS's presolve finds nothing to remove in these programs (dense columns,
 # box bounds) and costs time and memory: at 6,744 x 101 (pinball L1, 30k x
@@ -1133,35 +1139,29 @@ def solve_linear_program(objective, *, max_iter):
     On many samples, most of them end far from their kink, their dual
     variable at a bound; only the others need to be variables of the linear
     program (screening, as in Portnoy and Koenker's preprocessing for
-    quantile regression). A fit on a random subsample predicts which samples
-    those are; the rest are fixed at the bound their residual's sign gives,
-    and enter the program as a constant. The program's solution is optimal
-    for the whole problem exactly when every fixed sample's residual
-    ``c_i - a_i * f_i`` at it has the sign of its bound (then the fixed
-    values satisfy complementary slackness); fixed samples that violate
-    this become variables, and the program is solved again. HiGHS thus
-    holds a fraction of ``X``, which saves memory and time.
+    quantile regression). A smoothed fit predicts which samples those are:
+    the smoothing rounds of :func:`solve_smoothed_dual` (Newton's method on
+    the Moreau envelope, each round tenfold narrower and solved on the rows
+    near the kink), until only a few samples per parameter lie near it. The
+    rest are fixed at the bound their residual's sign gives, and enter the
+    program as a constant. The program's solution is optimal for the whole
+    problem exactly when every fixed sample's residual ``c_i - a_i * f_i``
+    at it has the sign of its bound (then the fixed values satisfy
+    complementary slackness); fixed samples that violate this become
+    variables, and the program is solved again. HiGHS thus holds the rows
+    of a few hundred samples instead of ``X``, which saves memory and time
+    (pinball with L1 at 30,000 x 100: one program of 404 variables, where
+    a subsample's program left 6,744).
     """
     weight = objective.sample_weight
     samples = np.flatnonzero(weight > 0)
-    size = _screening_size(samples.size, objective.n_features)
-    if 4 * size > samples.size:
+    n_params = objective.n_params
+    if samples.size <= max(_SCREENING_MINIMUM, 4 * _SCREENING_FREE * n_params):
         solution = _dual_linear_program(objective, samples, None, max_iter=max_iter)
         return _linear_program_result(objective, solution)
-    rng = np.random.default_rng(0)
-    subsample = np.sort(rng.choice(samples, size, replace=False))
-    # The same objective on the subsample (the weights are renormalized).
-    sub_objective = LinearObjective(
-        objective.loss,
-        objective.X[subsample],
-        objective.y[subsample],
-        weight[subsample],
-        alpha=objective.l1_strength,
-        l1_ratio=1.0,
-        fit_intercept=objective.fit_intercept,
+    coef, model_intercept, smoothing, total_iterations = _screening_fit(
+        objective, max_iter
     )
-    preliminary = solve_linear_program(sub_objective, max_iter=max_iter)
-    total_iterations = preliminary.n_iter
     c, a = objective.loss.affine_parts(objective.y)
 
     def residual_at(coef, intercept):
@@ -1169,14 +1169,13 @@ def solve_linear_program(objective, *, max_iter):
         ``b`` in ``X @ w + b`` (the programs' multiplier is that one too)."""
         return c - a * (np.asarray(objective.X @ coef).ravel() + intercept)
 
-    (model_intercept,) = sub_objective.from_centered_intercept(
-        preliminary.coef, preliminary.intercept
-    )
-    residual = residual_at(preliminary.coef, model_intercept)
-    # The samples nearest their kink at the preliminary fit are the variables.
-    order = np.argsort(np.abs(residual[samples]), kind="stable")
+    residual = residual_at(coef, model_intercept)
+    # The samples near the kink at the smoothed fit are the variables.
     free = np.zeros(weight.size, bool)
-    free[samples[order[: int(_SCREENING_FREE * size)]]] = True
+    distance = np.abs(residual[samples])
+    order = np.argsort(distance, kind="stable")
+    free[samples[order[: int(_SCREENING_FREE * n_params)]]] = True
+    free[samples[distance <= _SCREENING_REACH * smoothing]] = True
     for _ in range(_SCREENING_ROUNDS):
         fixed = samples[~free[samples]]
         at_upper = residual[fixed] > 0
@@ -1184,12 +1183,18 @@ def solve_linear_program(objective, *, max_iter):
             objective, np.flatnonzero(free), (fixed, at_upper), max_iter=max_iter
         )
         total_iterations += solution["n_iter"]
+        if solution["out_of_iterations"]:
+            # More variables would not help: the unconverged result (zero
+            # coefficients), which the caller reports.
+            solution["n_iter"] = total_iterations
+            return _linear_program_result(objective, solution)
         if not solution["optimal"]:
-            # Too many samples fixed for the constraints to hold (or HiGHS
-            # ran out of iterations): twice as many variables, the nearest
+            # Too many samples fixed for the constraints to hold: twice as
+            # many variables (at least one more per parameter), the nearest
             # their kink.
             nearest = np.argsort(np.abs(residual[fixed]), kind="stable")
-            free[fixed[nearest[: np.count_nonzero(free)]]] = True
+            added = max(np.count_nonzero(free), n_params)
+            free[fixed[nearest[:added]]] = True
             continue
         residual = residual_at(solution["coef"], solution["intercept"])
         violated = np.where(at_upper, residual[fixed] < 0, residual[fixed] > 0)
@@ -1203,17 +1208,48 @@ def solve_linear_program(objective, *, max_iter):
     return _linear_program_result(objective, solution)
 
 
-def _screening_size(n_samples, n_features):
-    """Subsample size for screening: about ``n**(2/3) * p**(1/3)`` (at least 2000).
+def _screening_fit(objective, max_iter):
+    """The smoothed fit that screens a linear program (``solve_linear_program``).
 
-    The preliminary fit's error shrinks like ``sqrt(p / m)``, and with it the
-    share of samples whose side of the kink it gets wrong; this size
-    balances the subsample against those samples (Portnoy and Koenker).
+    Smoothing rounds as in :func:`solve_smoothed_dual`, from zero, until at
+    most ``_SCREENING_FREE`` samples per parameter lie within
+    ``_SCREENING_REACH`` smoothings of the kink, or for
+    ``_SCREENING_SMOOTHINGS`` rounds; the first costs a few passes over
+    ``X`` (from a subsample's solution), the later ones work on the rows
+    near the kink. Its accuracy decides only how many programs follow, not
+    their answer. Returns ``(coef, intercept of X @ w + b, the last
+    smoothing, iterations)``.
     """
-    return max(
-        _SCREENING_MINIMUM,
-        int(n_samples ** (2 / 3) * (n_features + 1) ** (1 / 3)),
+    loss = objective.loss
+    weight = objective.sample_weight
+    c, a = loss.affine_parts(objective.y)
+    coef, intercept = np.zeros((objective.n_features, 1)), np.zeros(1)
+    smoothing = max(0.1 * (weight @ np.abs(c)), 1e-12 * (1 + np.abs(c).max()))
+    smoothed_objective = _on_rows(
+        objective, objective.X, objective.y, weight, _SmoothedLoss(loss, smoothing)
     )
+    smooth_solver = _smoothed_solver(objective)
+    n_iter = 0
+    for round_index in range(_SCREENING_SMOOTHINGS):
+        if round_index > 0:
+            smoothing *= 0.1
+            smoothed_objective.loss = _SmoothedLoss(loss, smoothing)
+        options = dict(max_iter=max_iter - n_iter, tol=1e-12, on_iteration=_no_callback)
+        result, _, spent = _smoothing_round(
+            smoothed_objective, smooth_solver, round_index, coef, intercept, options
+        )
+        n_iter += spent
+        if result is None:
+            break
+        n_iter += result.n_iter
+        if np.all(np.isfinite(result.coef)) and np.all(np.isfinite(result.intercept)):
+            coef, intercept = result.coef, result.intercept
+        residual = c - a * objective.raw_prediction(coef, intercept)
+        near = np.count_nonzero(np.abs(residual) <= _SCREENING_REACH * smoothing)
+        if near <= _SCREENING_FREE * objective.n_params or n_iter >= max_iter:
+            break
+    (model_intercept,) = objective.from_centered_intercept(coef, intercept)
+    return coef, model_intercept, smoothing, n_iter
 
 
 def _dual_linear_program(objective, free, fixed, *, max_iter):
@@ -1223,7 +1259,8 @@ def _dual_linear_program(objective, free, fixed, *, max_iter):
     sits at the upper or lower end of its box and enters the constraints as
     a constant. Returns the coefficients, the intercept of the model
     ``X @ w + b`` on the uncentered ``X`` (the multiplier of the row
-    ``a . theta``), whether HiGHS found the optimum, and its iteration count.
+    ``a . theta``), whether HiGHS found the optimum or else ran out of
+    iterations, and its iteration count.
     """
     loss = objective.loss
     weight = objective.sample_weight
@@ -1278,6 +1315,8 @@ def _dual_linear_program(objective, free, fixed, *, max_iter):
         "coef": coef.reshape(-1, 1),
         "intercept": intercept,
         "optimal": optimal,
+        # HiGHS's status 1: the iteration limit, not an infeasible program.
+        "out_of_iterations": result.status == 1,
         "n_iter": int(result.nit),
     }
 
@@ -1380,13 +1419,7 @@ def solve_smoothed_dual(
     smoothed_objective = _on_rows(
         objective, objective.X, objective.y, weight, _SmoothedLoss(loss, smoothing)
     )
-    smooth_solver = (
-        solve_newton
-        if objective.l1_strength == 0
-        else functools.partial(
-            solve_orthant_newton, newton_steps=_SMOOTHED_ORTHANT_NEWTON_STEPS
-        )
-    )
+    smooth_solver = _smoothed_solver(objective)
     for round_index in range(_SMOOTHING_ROUNDS):
         remaining = max_iter - n_iter
         if remaining <= 0:
@@ -1395,32 +1428,11 @@ def solve_smoothed_dual(
         # once, is a pass over X).
         smoothed_objective.loss = _SmoothedLoss(loss, smoothing)
         options = dict(max_iter=remaining, tol=1e-12, on_iteration=on_iteration)
-        result, reduction = None, None
-        if round_index == 0:
-            coef, intercept, subsample_iter = _subsample_start(
-                smoothed_objective, smooth_solver, coef, intercept, options
-            )
-            n_iter += subsample_iter
-            options["max_iter"] = remaining - subsample_iter
-        else:
-            reduction, spent = _solve_on_candidates(
-                smoothed_objective,
-                smooth_solver,
-                coef,
-                intercept,
-                10 * smoothing,
-                options,
-            )
-            if reduction is None:
-                # The iterations spent on the candidates count, from the
-                # same start.
-                n_iter += spent
-                options["max_iter"] = remaining - spent
-        if reduction is not None:
-            result = reduction.result
-        elif options["max_iter"] > 0:
-            result = smooth_solver(smoothed_objective, coef, intercept, **options)
-        else:
+        result, reduction, spent = _smoothing_round(
+            smoothed_objective, smooth_solver, round_index, coef, intercept, options
+        )
+        n_iter += spent
+        if result is None:
             break
         n_iter += result.n_iter
         coef, intercept = result.coef, result.intercept
@@ -1477,6 +1489,52 @@ def solve_smoothed_dual(
         _certified(best, best_dual, tol),
         "smoothed-dual",
     )
+
+
+def _smoothed_solver(objective):
+    """Newton's method for a smoothed problem: on the orthants for an L1 part."""
+    if objective.l1_strength == 0:
+        return solve_newton
+    return functools.partial(
+        solve_orthant_newton, newton_steps=_SMOOTHED_ORTHANT_NEWTON_STEPS
+    )
+
+
+def _smoothing_round(
+    smoothed_objective, smooth_solver, round_index, coef, intercept, options
+):
+    """Minimize one smoothing level from ``(coef, intercept)``.
+
+    The first round starts from a subsample's solution
+    (:func:`_subsample_start`); the later ones solve on the rows of the
+    samples near the kink at the previous, tenfold wider, level
+    (:func:`_solve_on_candidates`), or on all rows where those are too many.
+    Returns ``(result or None, _Reduction or None, iterations spent before
+    the result)``: the result is None where the iterations ran out first.
+    """
+    if round_index == 0:
+        coef, intercept, spent = _subsample_start(
+            smoothed_objective, smooth_solver, coef, intercept, options
+        )
+    else:
+        reduction, spent = _solve_on_candidates(
+            smoothed_objective,
+            smooth_solver,
+            coef,
+            intercept,
+            10 * smoothed_objective.loss.smoothing,
+            options,
+        )
+        if reduction is not None:
+            return reduction.result, reduction, 0
+    # The iterations spent on a subsample or on candidates given up count.
+    remaining = options["max_iter"] - spent
+    if remaining <= 0:
+        return None, None, spent
+    result = smooth_solver(
+        smoothed_objective, coef, intercept, **dict(options, max_iter=remaining)
+    )
+    return result, None, spent
 
 
 def _on_rows(objective, X, y, sample_weight, loss=None):
