@@ -231,10 +231,19 @@ def _solve_by_chosen_method(objective, coef, intercept, options):
             coef, intercept, spent = _subsample_start(
                 objective, solve_orthant_newton, coef, intercept, options
             )
-            result = solve_orthant_newton(
-                objective, coef, intercept, **dict(options, max_iter=max_iter - spent)
-            )
-            result.n_iter += spent
+            if spent >= max_iter:
+                # The subsample took every iteration: the start, unconverged.
+                result = SolverResult(
+                    coef, intercept, max_iter, False, "orthant-newton"
+                )
+            else:
+                result = solve_orthant_newton(
+                    objective,
+                    coef,
+                    intercept,
+                    **dict(options, max_iter=max_iter - spent),
+                )
+                result.n_iter += spent
     elif hasattr(objective.loss, "hessian_product_factory") and (
         objective.l1_strength == 0
     ):

@@ -939,6 +939,18 @@ def test_smoothed_dual_reports_at_most_max_iter_iterations(max_iter, rng, monkey
     assert np.all(np.isfinite(result.coef))
 
 
+def test_subsample_start_stays_within_max_iter(rng):
+    """Where the subsample's solve uses every iteration, the fit reports
+    max_iter iterations (not one more for a full solve that did nothing)
+    and warns."""
+    X, y_fit, _ = make_problem("logistic", rng, n_samples=24_000, n_features=5)
+    model = make_estimator("logistic", 0.001, 0.5, True).set_params(max_iter=2)
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X, y_fit)
+    assert model.n_iter_ == 2
+    assert np.all(np.isfinite(model.coef_))
+
+
 @pytest.mark.parametrize("loss", ["huber", "logistic", "squared_hinge"])
 def test_orthant_newton_subsample_start_keeps_the_optimum(loss, rng, monkeypatch):
     """An elastic-net fit on 24,000 samples starts from the same problem on
