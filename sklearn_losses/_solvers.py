@@ -1250,7 +1250,6 @@ def _screening_fit(objective, max_iter):
         n_iter += spent
         if result is None:
             break
-        n_iter += result.n_iter
         if np.all(np.isfinite(result.coef)) and np.all(np.isfinite(result.intercept)):
             coef, intercept = result.coef, result.intercept
         residual = c - a * objective.raw_prediction(coef, intercept)
@@ -1443,7 +1442,6 @@ def solve_smoothed_dual(
         n_iter += spent
         if result is None:
             break
-        n_iter += result.n_iter
         coef, intercept = result.coef, result.intercept
         raw = objective.raw_prediction(coef, intercept)
         smoothed_loss, _, slope = loss.smoothed_loss_gradient(
@@ -1518,8 +1516,10 @@ def _smoothing_round(
     (:func:`_subsample_start`); the later ones solve on the rows of the
     samples near the kink at the previous, tenfold wider, level
     (:func:`_solve_on_candidates`), or on all rows where those are too many.
-    Returns ``(result or None, _Reduction or None, iterations spent before
-    the result)``: the result is None where the iterations ran out first.
+    Returns ``(result or None, _Reduction or None, iterations spent)``,
+    the last counting the result's own and those spent on a subsample or on
+    candidates given up; the result is None where the iterations ran out
+    first.
     """
     if round_index == 0:
         coef, intercept, spent = _subsample_start(
@@ -1535,15 +1535,14 @@ def _smoothing_round(
             options,
         )
         if reduction is not None:
-            return reduction.result, reduction, 0
-    # The iterations spent on a subsample or on candidates given up count.
+            return reduction.result, reduction, reduction.result.n_iter
     remaining = options["max_iter"] - spent
     if remaining <= 0:
         return None, None, spent
     result = smooth_solver(
         smoothed_objective, coef, intercept, **dict(options, max_iter=remaining)
     )
-    return result, None, spent
+    return result, None, spent + result.n_iter
 
 
 def _on_rows(objective, X, y, sample_weight, loss=None):
