@@ -23,7 +23,6 @@ subtract the mean's contribution. ``solve`` converts intercepts in and out.
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg.blas import get_blas_funcs
 
 # Rows per block when the dense Hessian is accumulated block by block.
 _GRAM_BLOCK_ROWS = 4096
@@ -129,10 +128,21 @@ class LinearObjective:
                     self.X.multiply(self.X).T @ self.sample_weight
                 ).ravel()
             else:
-                # Summed in place: no squared copy of X.
-                second_moment = np.einsum(
-                    "ij,ij,i->j", self.X, self.X, self.sample_weight
+                # Squared by blocks into one buffer (no squared copy of X) and
+                # summed by BLAS: 1.7 ms at 30,000 x 100, against 3.4 ms for
+                # einsum's loop.
+                second_moment = np.zeros(self.n_features)
+                buffer = np.empty(
+                    (min(_GRAM_BLOCK_ROWS, self.X.shape[0]), self.n_features)
                 )
+                for start in range(0, self.X.shape[0], _GRAM_BLOCK_ROWS):
+                    block = self.X[start : start + _GRAM_BLOCK_ROWS]
+                    squared = np.multiply(
+                        block, block, out=buffer[: block.shape[0]], dtype=float
+                    )
+                    second_moment += (
+                        self.sample_weight[start : start + _GRAM_BLOCK_ROWS] @ squared
+                    )
             variance = np.maximum(second_moment - self.x_mean**2, 0.0)
             scale = np.sqrt(variance + self.l2_strength)
             self._feature_scale = np.where(scale > 0, scale, 1.0)
@@ -370,23 +380,23 @@ class LinearObjective:
     def _dense_gram(self, curvature, columns):
         """``X_Q.T @ diag(d) @ X_Q`` and ``X_Q.T @ d`` for dense ``X``, by blocks.
 
-        Each block of rows is scaled by ``sqrt(d)`` and its Gram matrix added
-        by BLAS ``syrk`` (a symmetric rank-k update: half the work of a
-        general product; at 30,000 x 100 about twice as fast as NumPy's
-        blocks of ``Z.T @ Z``, though at 20,000 x 300 it was measured three
-        times slower); blocks keep the scaled copy small and in cache, so
-        memory stays at one block whatever ``n_samples``.
+        Each block of rows is scaled by ``sqrt(d)`` into one buffer and its
+        Gram matrix added by NumPy's product ``Z.T @ Z`` (which NumPy hands
+        to BLAS as a symmetric rank-k update and mirrors); blocks keep the
+        scaled copy small and in cache, so memory stays at one block
+        whatever ``n_samples``. Calling SciPy's BLAS ``syrk`` on the blocks
+        directly, as before, was as fast at 30,000 x 100 but three times
+        slower at 100,000 x 300 (628 against 193 ms) and 1.7 times at
+        20,000 x 1,000.
         """
         X = self.X
         size = X.shape[1] if columns is None else len(columns)
-        if size == 0:  # BLAS rejects an empty matrix
-            return np.zeros((0, 0)), np.zeros(0)
-        # Fortran order, so that syrk accumulates into it in place.
-        upper = np.zeros((size, size), order="F")
+        gram = np.zeros((size, size))
         weighted_sum = np.zeros(size)
+        if size == 0:
+            return gram, weighted_sum
         root = np.sqrt(curvature)
         n_samples = X.shape[0]
-        syrk = get_blas_funcs("syrk", (upper,))
         # One buffer for the scaled blocks: a fresh block per step costs page
         # faults, measured 17-23 ms against 12 ms for the Gram at 30,000 x 100.
         buffer = np.empty((min(_GRAM_BLOCK_ROWS, n_samples), size))
@@ -402,12 +412,8 @@ class LinearObjective:
             scaled = np.multiply(
                 block, root[rows, None], out=buffer[: rows.size], dtype=float
             )
-            # scaled.T is a Fortran-ordered view: syrk reads it without a copy.
-            upper = syrk(1.0, scaled.T, beta=1.0, c=upper, overwrite_c=True)
+            gram += scaled.T @ scaled
             weighted_sum += scaled.T @ root[rows]
-        # syrk fills the upper triangle only.
-        gram = np.triu(upper)
-        gram += np.triu(upper, 1).T
         return gram, weighted_sum
 
     def smooth_hessian_product(self, params, direction):
