@@ -6,9 +6,11 @@ whether the penalty has an L2 part.
 =====================  =====================  ==================================
 loss                   penalty                method
 =====================  =====================  ==================================
-smooth, one output     L2 or none             Newton's method (``solve_newton``)
-(Huber, squared        L1 or elastic net      projected Newton on the orthants
-hinge, logistic)                              (``solve_orthant_newton``)
+smooth, one output     L2 or none             Newton's method (``solve_newton``),
+(Huber, squared                               from quasi-Newton steps while
+hinge, logistic)                              the curvature moves
+                       L1 or elastic net      projected Newton on the orthants
+                                              (``solve_orthant_newton``)
 multinomial            L2 or none             Newton's method, conjugate
                                               gradients on Hessian products
                                               (preconditioned by a sampled
@@ -498,7 +500,9 @@ def solve_newton(
     Hessian is exact on each piece, so the method stops after a few steps
     once the pieces are identified. Stops when the largest gradient entry is
     at most ``tol``, or when no step decreases the objective in floating
-    point (the point is then as good as it gets).
+    point (the point is then as good as it gets); a step that changes the
+    value by less than its rounding counts only if it at least halves the
+    largest gradient entry.
 
     With ``approach`` and a formed Hessian, the first steps are quasi-Newton
     (L-BFGS, :func:`_quasi_newton_direction`) steps instead: forming the
