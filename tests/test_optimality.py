@@ -706,14 +706,10 @@ def test_newton_approach_hands_over_when_quasi_newton_steps_stall(
         monkeypatch.setattr(sklearn_losses._solvers, "_APPROACH_STEPS", 0)
         direct = make_estimator(loss, 1e-8, 0.0, True).fit(X, y)
     assert 2 <= steps < budget
-    weight = np.ones(3000)
-
-    def value(model):
-        return objective(
-            loss, X, y, weight, model.coef_, model.intercept_, alpha=1e-8, l1_ratio=0
-        )
-
-    assert abs(value(approached) - value(direct)) <= 1e-12 * value(direct)
+    approached_value, direct_value = objectives_of(
+        [approached, direct], loss, X, y, np.ones(3000), alpha=1e-8, l1_ratio=0
+    )
+    assert abs(approached_value - direct_value) <= 1e-12 * direct_value
 
 
 def test_newton_finishes_where_the_value_no_longer_resolves_its_steps():
