@@ -21,8 +21,14 @@ stays sparse and no copy of ``X`` is made: ``matvec`` and ``rmatvec``
 subtract the mean's contribution. ``solve`` converts intercepts in and out.
 """
 
+import functools
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import ThreadpoolController
 
 # Rows per block when the dense Hessian is accumulated block by block.
 _GRAM_BLOCK_ROWS = 4096
@@ -32,6 +38,148 @@ _CURVED_SHARE = 0.75
 # Entries per block of the lifted rows z_i (x) p_i of the sampled multinomial
 # Hessian (8 MB).
 _LIFTED_BLOCK_ELEMENTS = 2**20
+# Products with a sparse X run on threads, one block of rows each, when every
+# block holds at least this many non-zeros (a product of 100,000 takes about
+# 0.1 ms, handing a block to a thread about 0.02 ms).
+_NONZEROS_PER_THREAD = 100_000
+
+
+@functools.cache
+def threadpool_controller():
+    """The BLAS libraries loaded in this process (found once: a scan costs 2 ms)."""
+    return ThreadpoolController()
+
+
+def allowed_threads():
+    """How many threads the user lets BLAS use (``threadpoolctl``, environment).
+
+    The most of any BLAS loaded: a library built for one thread (some
+    packages bring their own) stays at one under any limit.
+    """
+    limits = [
+        library.num_threads
+        for library in threadpool_controller().select(user_api="blas").lib_controllers
+    ]
+    return max(limits, default=1)
+
+
+@functools.cache
+def _thread_pool(n_workers):
+    return ThreadPoolExecutor(max_workers=n_workers)
+
+
+# A child forked from a process whose pool has threads would inherit the pool
+# but not its threads, and wait forever on its first product.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_thread_pool.cache_clear)
+
+
+class ThreadedSparseRows:
+    """A CSR matrix whose products run on threads, one block of rows each.
+
+    ``scipy.sparse`` products run on one thread, and they are most of a fit
+    on sparse ``X``; SciPy releases the GIL inside them, so blocks of rows
+    on separate threads run at once. The blocks are views of ``X`` (no copy),
+    cut where the non-zeros split evenly. ``A @ v`` fills the blocks' slices
+    of the result; ``A.T @ u`` sums the blocks' ``A_k.T @ u_k``. Measured on
+    2 cores at 50,000 x 20,000 with 2,000,000 non-zeros: 2.7 -> 1.6 ms per
+    product.
+    """
+
+    def __init__(self, X, n_blocks):
+        self.shape = X.shape
+        self.dtype = X.dtype
+        cuts = np.searchsorted(X.indptr, np.arange(1, n_blocks) * (X.nnz / n_blocks))
+        bounds = np.unique(np.concatenate([[0], cuts, [X.shape[0]]]))
+        self._rows = list(itertools.pairwise(bounds))
+        self._blocks = [_row_block(X, start, stop) for start, stop in self._rows]
+        self._transposed_blocks = [_transposed(block) for block in self._blocks]
+
+    @classmethod
+    def wrap(cls, X, threads):
+        """``X`` itself, or ``X`` on threads where it is sparse and large enough.
+
+        A CSC matrix is the transpose of a CSR one (the same arrays): its
+        blocks are blocks of columns, and the roles of the products swap.
+        """
+        n_blocks = min(threads, getattr(X, "nnz", 0) // _NONZEROS_PER_THREAD)
+        if n_blocks < 2 or X.format not in ("csr", "csc"):
+            return X
+        if X.format == "csc":
+            return cls(_transposed(X), n_blocks).T
+        return cls(X, n_blocks)
+
+    def _on_threads(self, task):
+        """``task(k)`` for every block, block 0 on the calling thread."""
+        pool = _thread_pool(max(len(self._blocks) - 1, 1))
+        futures = [pool.submit(task, k) for k in range(1, len(self._blocks))]
+        results = [task(0)]
+        return results + [future.result() for future in futures]
+
+    def __matmul__(self, other):
+        other = np.asarray(other)
+        result = np.empty(
+            (self.shape[0], *other.shape[1:]), np.result_type(self.dtype, other)
+        )
+
+        def block_product(k):
+            start, stop = self._rows[k]
+            result[start:stop] = self._blocks[k] @ other
+
+        self._on_threads(block_product)
+        return result
+
+    @property
+    def T(self):
+        return _TransposedThreadedRows(self)
+
+    def transposed_product(self, values):
+        """``A.T @ values``, summed over the blocks."""
+
+        def block_product(k):
+            start, stop = self._rows[k]
+            return self._transposed_blocks[k] @ values[start:stop]
+
+        return functools.reduce(np.add, self._on_threads(block_product))
+
+
+class _TransposedThreadedRows:
+    """``A.T`` for a ``ThreadedSparseRows`` ``A``: only its product."""
+
+    def __init__(self, rows):
+        self.shape = rows.shape[::-1]
+        self._rows = rows
+
+    def __matmul__(self, values):
+        return self._rows.transposed_product(np.asarray(values))
+
+    @property
+    def T(self):
+        return self._rows
+
+
+# SciPy's constructors copy index arrays that are views of larger ones
+# (``_prune_array``), and the point of the blocks is to share X's: the
+# arrays are set on an empty matrix of the right shape instead.
+def _row_block(X, start, stop):
+    first, last = X.indptr[start], X.indptr[stop]
+    block = sp.csr_matrix((stop - start, X.shape[1]), dtype=X.dtype)
+    block.data = X.data[first:last]
+    block.indices = X.indices[first:last]
+    block.indptr = X.indptr[start : stop + 1] - first
+    return block
+
+
+def _transposed(matrix):
+    """The transpose of a CSR (CSC) matrix as a CSC (CSR) one on its arrays."""
+    other_format = sp.csc_matrix if matrix.format == "csr" else sp.csr_matrix
+    transposed = other_format(matrix.shape[::-1], dtype=matrix.dtype)
+    transposed.data, transposed.indices, transposed.indptr = (
+        matrix.data,
+        matrix.indices,
+        matrix.indptr,
+    )
+    return transposed
 
 
 class LinearObjective:
@@ -55,13 +203,29 @@ class LinearObjective:
         Whether ``b`` is a free parameter or fixed at zero.
     n_outputs : int
         Number of columns of ``W``.
+    threads : int or None
+        Threads for the products with a sparse ``X``; by default as many as
+        BLAS may use (``threadpoolctl``'s limit, or the environment's).
     """
 
     def __init__(
-        self, loss, X, y, sample_weight, *, alpha, l1_ratio, fit_intercept, n_outputs=1
+        self,
+        loss,
+        X,
+        y,
+        sample_weight,
+        *,
+        alpha,
+        l1_ratio,
+        fit_intercept,
+        n_outputs=1,
+        threads=None,
     ):
         self.loss = loss
         self.X = X
+        self.threads = allowed_threads() if threads is None else threads
+        # What the products go through: X, or X on threads (same products).
+        self._X_for_products = ThreadedSparseRows.wrap(X, self.threads)
         self.y = y
         self.sample_weight = sample_weight / sample_weight.sum()
         self.l1_strength = alpha * l1_ratio
@@ -81,7 +245,7 @@ class LinearObjective:
 
         ``rows_of_X``, if given, is a subset of the rows of ``X`` to use instead.
         """
-        X = self.X if rows_of_X is None else rows_of_X
+        X = self._X_for_products if rows_of_X is None else rows_of_X
         product = np.asarray(X @ coef)
         if not self.fit_intercept:  # nothing to center
             return product
@@ -92,8 +256,8 @@ class LinearObjective:
 
         ``rows_of_X`` as in ``matvec``, with ``values`` one per row of it.
         """
-        X = self.X if rows_of_X is None else rows_of_X
-        if values.ndim == 2 and values.shape[1] > 1 and not sp.issparse(X):
+        X = self._X_for_products if rows_of_X is None else rows_of_X
+        if values.ndim == 2 and values.shape[1] > 1 and not sp.issparse(self.X):
             # BLAS is about twice as fast on values.T @ X (one output row per
             # class) as on X.T @ values for a dense C-ordered X.
             product = (values.T @ X).T
@@ -268,6 +432,7 @@ class LinearObjective:
                 # to a product: copying the other rows once (one pass) makes
                 # every product cheaper by their share.
                 rows_of_X, curvature = self.X[curved], curvature[curved]
+                rows_of_X = ThreadedSparseRows.wrap(rows_of_X, self.threads)
 
             def curvature_times(change):
                 return curvature * change.ravel()

@@ -49,9 +49,8 @@ import scipy.sparse as sp
 from scipy.linalg import cho_solve
 from scipy.optimize import Bounds, linprog, minimize
 from scipy.sparse.linalg import LinearOperator, minres
-from threadpoolctl import ThreadpoolController
 
-from ._objective import LinearObjective
+from ._objective import LinearObjective, threadpool_controller
 
 # L-BFGS-B also stops on a relative decrease of the objective below ftol;
 # scikit-learn uses 64 * eps, small enough that the gradient test decides.
@@ -146,17 +145,12 @@ def _no_callback():
     """Default of ``on_iteration``: nothing to report."""
 
 
-@functools.cache
-def _threadpool_controller():
-    """The BLAS libraries loaded in this process (found once: a scan costs 2 ms)."""
-    return ThreadpoolController()
-
-
 def _blas_on_one_thread():
     """A context in which BLAS calls run on one thread.
 
     For solves whose BLAS work is on vectors only: sparse ``X`` (its
-    products go through ``scipy.sparse``, not BLAS) and L-BFGS-B (whose
+    products go through ``scipy.sparse``, not BLAS, on threads of their
+    own: see ``ThreadedSparseRows``) and L-BFGS-B (whose
     work is on vectors of the size of the parameters). There threads gain
     nothing, and they cost a lot: NumPy and SciPy each load an OpenBLAS
     with its own threads, which spin for a while after every call, so
@@ -167,7 +161,7 @@ def _blas_on_one_thread():
     0.18 -> 0.10 s at 30,000 x 100. The limit is process-wide while it lasts,
     as scikit-learn's own ``threadpool_limits`` sections are.
     """
-    return _threadpool_controller().limit(limits=1, user_api="blas")
+    return threadpool_controller().limit(limits=1, user_api="blas")
 
 
 @dataclass
@@ -206,7 +200,6 @@ def solve(objective, coef, intercept, *, max_iter, tol, on_iteration=None):
     -------
     SolverResult
     """
-    intercept = objective.to_centered_intercept(coef, intercept)
     options = dict(
         max_iter=max_iter, tol=tol, on_iteration=on_iteration or _no_callback
     )
@@ -214,8 +207,15 @@ def solve(objective, coef, intercept, *, max_iter, tol, on_iteration=None):
         _blas_on_one_thread() if sp.issparse(objective.X) else contextlib.nullcontext()
     )
     with threads:
+        # The conversions too: a dot product of many features outside the
+        # limit wakes OpenBLAS's threads, which then spin on the cores that
+        # the sparse products' own threads need (the first 90 ms of a fit
+        # on 50,000 x 20,000 ran at one thread's speed).
+        intercept = objective.to_centered_intercept(coef, intercept)
         result = _solve_by_chosen_method(objective, coef, intercept, options)
-    result.intercept = objective.from_centered_intercept(result.coef, result.intercept)
+        result.intercept = objective.from_centered_intercept(
+            result.coef, result.intercept
+        )
     return result
 
 
@@ -315,6 +315,7 @@ def _solve_if_zero_is_optimal(objective, intercept, **options):
             l1_ratio=0.0,
             fit_intercept=True,
             n_outputs=n_outputs,
+            threads=objective.threads,
         )
         found = solve(intercept_only, coef[:0], intercept, **options)
         if not found.converged:
@@ -357,6 +358,7 @@ def _solve_from_linear_tails(objective, coef, intercept, **options):
         alpha=objective.l1_strength / factor,
         l1_ratio=1.0,
         fit_intercept=objective.fit_intercept,
+        threads=objective.threads,
     )
     start = solve_linear_program(lad, max_iter=max_iter)
     options["on_iteration"]()
@@ -1674,6 +1676,7 @@ def _on_rows(objective, X, y, sample_weight, loss=None):
         l1_ratio=objective.l1_strength / alpha if alpha > 0 else 0.0,
         fit_intercept=objective.fit_intercept,
         n_outputs=objective.n_outputs,
+        threads=objective.threads,
     )
 
 

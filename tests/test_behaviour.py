@@ -1,5 +1,7 @@
 """Behaviour a scikit-learn user relies on: warm starts, warnings, input types."""
 
+import multiprocessing
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,6 +10,7 @@ from families import CLASSIFIERS, REGRESSORS
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_info, threadpool_limits
 
+import sklearn_losses._objective
 import sklearn_losses._solvers
 from sklearn_losses import (
     FocalLossClassifier,
@@ -138,3 +141,56 @@ def test_blas_runs_on_one_thread_where_only_vectors_use_it(
         expected = [1] * len(outside) if one_thread else outside
         assert all(threads == expected for threads in seen)
         assert _blas_threads() == outside
+
+
+def _sparse_problem(n_samples=400, n_features=60):
+    X = sp.random(n_samples, n_features, density=0.2, format="csr", random_state=1)
+    signal = np.asarray(X @ np.linspace(-2.0, 2.0, n_features)).ravel()
+    return X, (signal + np.random.default_rng(1).logistic(size=n_samples) > 0)
+
+
+def test_sparse_products_take_as_many_threads_as_blas_may(monkeypatch):
+    """Products with sparse X run on as many threads as threadpoolctl lets
+    BLAS use: one under ``threadpool_limits(1)``, as for scikit-learn's own
+    threads; and the fit is the same either way (1e-8: two solves to the
+    default tol whose products sum in different orders)."""
+    monkeypatch.setattr(sklearn_losses._objective, "_NONZEROS_PER_THREAD", 1)
+    X, y = _sparse_problem()
+    seen = []
+    original = sklearn_losses._solvers.solve_newton
+
+    def recorded(objective, *args, **kwargs):
+        seen.append(objective.threads)
+        return original(objective, *args, **kwargs)
+
+    monkeypatch.setattr(sklearn_losses._solvers, "solve_newton", recorded)
+    fits = {}
+    for limit in (1, 2):
+        with threadpool_limits(limits=limit, user_api="blas"):
+            if limit == 2 and max(_blas_threads(), default=1) < 2:
+                pytest.skip("BLAS runs on one thread here anyway")
+            fits[limit] = LogisticLossClassifier(alpha=1e-3).fit(X, y)
+    assert seen == [1, 2]
+    np.testing.assert_allclose(fits[2].coef_, fits[1].coef_, rtol=1e-8)
+    np.testing.assert_allclose(fits[2].intercept_, fits[1].intercept_, rtol=1e-8)
+
+
+def _fit_sparse_problem():
+    X, y = _sparse_problem()
+    return LogisticLossClassifier(alpha=1e-3).fit(X, y).coef_
+
+
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="needs fork"
+)
+def test_a_forked_child_fits_on_sparse_data_after_its_parent(monkeypatch):
+    """The thread pool of the sparse products is not inherited by a forked
+    child (whose copy would have no threads and wait forever)."""
+    monkeypatch.setattr(sklearn_losses._objective, "_NONZEROS_PER_THREAD", 1)
+    with threadpool_limits(limits=2, user_api="blas"):
+        if max(_blas_threads(), default=1) < 2:
+            pytest.skip("BLAS runs on one thread here anyway")
+        in_parent = _fit_sparse_problem()
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            in_child = pool.apply_async(_fit_sparse_problem).get(timeout=60)
+    np.testing.assert_array_equal(in_child, in_parent)

@@ -323,3 +323,98 @@ def test_sparse_hessian_products_over_the_curved_rows_only(
         np.testing.assert_allclose(
             subset(direction), every_row(direction), rtol=1e-12, atol=1e-14
         )
+
+
+def _sparse_with_uneven_rows(rng, n_rows, n_columns, fmt):
+    """Random sparse matrix with empty rows and one dense row."""
+    X = sp.random(n_rows, n_columns, density=0.05, format="lil", random_state=0)
+    X[3] = 0.0
+    X[7] = rng.standard_normal(n_columns)
+    return X.asformat(fmt)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("n_blocks", [2, 3])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_threaded_sparse_products_equal_scipy_products(
+    fmt, n_blocks, dtype, index_dtype, rng, monkeypatch
+):
+    """Products on row blocks (threads) equal SciPy's: the same sums, the
+    transposed product in another order, 1e-12 relative. The blocks are
+    views of X, not copies."""
+    monkeypatch.setattr(sklearn_losses._objective, "_NONZEROS_PER_THREAD", 1)
+    X = _sparse_with_uneven_rows(rng, 300, 40, fmt).astype(dtype)
+    X.indices, X.indptr = X.indices.astype(index_dtype), X.indptr.astype(index_dtype)
+    threaded = sklearn_losses._objective.ThreadedSparseRows.wrap(X, n_blocks)
+    rows = threaded if fmt == "csr" else threaded.T
+    assert isinstance(rows, sklearn_losses._objective.ThreadedSparseRows)
+    assert len(rows._blocks) == n_blocks
+    for block in rows._blocks + rows._transposed_blocks:
+        assert np.shares_memory(block.data, X.data)
+        assert np.shares_memory(block.indices, X.indices)
+    assert threaded.shape == X.shape and threaded.T.shape == X.T.shape
+    for shape in [(), (3,)]:
+        coef = rng.standard_normal((40, *shape))
+        values = rng.standard_normal((300, *shape))
+        np.testing.assert_allclose(threaded @ coef, X @ coef, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            threaded.T @ values, X.T @ values, rtol=1e-12, atol=1e-12
+        )
+
+
+def test_small_or_dense_matrices_are_not_put_on_threads(rng):
+    X = sp.random(50, 10, density=0.2, format="csr", random_state=0)
+    wrap = sklearn_losses._objective.ThreadedSparseRows.wrap
+    assert wrap(X, 2) is X  # far fewer non-zeros than a thread's share
+    dense = rng.standard_normal((50, 10))
+    assert wrap(dense, 2) is dense
+    assert wrap(sp.coo_matrix(X), 2) is not None
+
+
+@pytest.mark.parametrize("loss", [LogisticLoss(), HuberLoss(0.7), MultinomialLoss()])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_objective_on_threads_equals_objective_on_one_thread(
+    loss, fit_intercept, rng, monkeypatch
+):
+    """Value, gradient and Hessian products of the objective on sparse X are
+    the same with the products on threads (1e-12 relative: the transposed
+    product sums the blocks in another order); Huber's products go over the
+    rows of non-zero curvature, which are put on threads too."""
+    monkeypatch.setattr(sklearn_losses._objective, "_NONZEROS_PER_THREAD", 1)
+    X = _sparse_with_uneven_rows(rng, 200, 12, "csr")
+    n_outputs = 3 if loss.is_multiclass else 1
+    if loss.is_multiclass:
+        y = rng.integers(0, 3, 200)
+    elif isinstance(loss, HuberLoss):
+        y = 3.0 * rng.standard_normal(200)
+    else:
+        y = rng.choice([-1.0, 1.0], 200)
+    sample_weight = rng.uniform(0.5, 2.0, 200)
+    one, two = (
+        LinearObjective(
+            loss,
+            X,
+            y,
+            sample_weight,
+            alpha=0.1,
+            l1_ratio=0.0,
+            fit_intercept=fit_intercept,
+            n_outputs=n_outputs,
+            threads=threads,
+        )
+        for threads in (1, 2)
+    )
+    assert one._X_for_products is X
+    assert isinstance(two._X_for_products, sklearn_losses._objective.ThreadedSparseRows)
+    params = 2.0 * rng.standard_normal(one.n_params)
+    value_one, gradient_one = one.smooth_value_gradient(params)
+    value_two, gradient_two = two.smooth_value_gradient(params)
+    np.testing.assert_allclose(value_two, value_one, rtol=1e-12)
+    np.testing.assert_allclose(gradient_two, gradient_one, rtol=1e-12, atol=1e-14)
+    products_one = one.hessian_operator(params)
+    products_two = two.hessian_operator(params)
+    for direction in rng.standard_normal((3, params.size)):
+        np.testing.assert_allclose(
+            products_two(direction), products_one(direction), rtol=1e-12, atol=1e-14
+        )
