@@ -158,28 +158,35 @@ class _TransposedThreadedRows:
         return self._rows
 
 
-# SciPy's constructors copy index arrays that are views of larger ones
-# (``_prune_array``), and the point of the blocks is to share X's: the
-# arrays are set on an empty matrix of the right shape instead.
 def _row_block(X, start, stop):
     first, last = X.indptr[start], X.indptr[stop]
-    block = sp.csr_matrix((stop - start, X.shape[1]), dtype=X.dtype)
-    block.data = X.data[first:last]
-    block.indices = X.indices[first:last]
-    block.indptr = X.indptr[start : stop + 1] - first
-    return block
+    return _on_arrays(
+        sp.csr_matrix,
+        (stop - start, X.shape[1]),
+        X.data[first:last],
+        X.indices[first:last],
+        X.indptr[start : stop + 1] - first,
+    )
 
 
 def _transposed(matrix):
     """The transpose of a CSR (CSC) matrix as a CSC (CSR) one on its arrays."""
     other_format = sp.csc_matrix if matrix.format == "csr" else sp.csr_matrix
-    transposed = other_format(matrix.shape[::-1], dtype=matrix.dtype)
-    transposed.data, transposed.indices, transposed.indptr = (
-        matrix.data,
-        matrix.indices,
-        matrix.indptr,
+    return _on_arrays(
+        other_format, matrix.shape[::-1], matrix.data, matrix.indices, matrix.indptr
     )
-    return transposed
+
+
+def _on_arrays(matrix_class, shape, data, indices, indptr):
+    """A compressed sparse matrix on the given arrays, without a copy.
+
+    SciPy's constructors copy index arrays that are views of larger ones
+    (``_prune_array``), and the point of the blocks is to share X's: the
+    arrays are set on an empty matrix of the right shape instead.
+    """
+    matrix = matrix_class(shape, dtype=data.dtype)
+    matrix.data, matrix.indices, matrix.indptr = data, indices, indptr
+    return matrix
 
 
 class LinearObjective:

@@ -363,13 +363,16 @@ def test_threaded_sparse_products_equal_scipy_products(
         )
 
 
-def test_small_or_dense_matrices_are_not_put_on_threads(rng):
+def test_small_or_dense_matrices_are_not_put_on_threads(rng, monkeypatch):
     X = sp.random(50, 10, density=0.2, format="csr", random_state=0)
     wrap = sklearn_losses._objective.ThreadedSparseRows.wrap
     assert wrap(X, 2) is X  # far fewer non-zeros than a thread's share
+    monkeypatch.setattr(sklearn_losses._objective, "_NONZEROS_PER_THREAD", 1)
+    assert wrap(X, 1) is X  # one thread allowed
     dense = rng.standard_normal((50, 10))
     assert wrap(dense, 2) is dense
-    assert wrap(sp.coo_matrix(X), 2) is not None
+    coordinates = sp.coo_matrix(X)
+    assert wrap(coordinates, 2) is coordinates  # no rows to cut
 
 
 @pytest.mark.parametrize("loss", [LogisticLoss(), HuberLoss(0.7), MultinomialLoss()])
