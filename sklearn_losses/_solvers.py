@@ -50,7 +50,7 @@ from scipy.linalg import cho_solve
 from scipy.optimize import Bounds, linprog, minimize
 from scipy.sparse.linalg import LinearOperator, minres
 
-from ._objective import LinearObjective, threadpool_controller
+from ._objective import LinearObjective, blas_on_one_thread
 
 # L-BFGS-B also stops on a relative decrease of the objective below ftol;
 # scikit-learn uses 64 * eps, small enough that the gradient test decides.
@@ -145,25 +145,6 @@ def _no_callback():
     """Default of ``on_iteration``: nothing to report."""
 
 
-def _blas_on_one_thread():
-    """A context in which BLAS calls run on one thread.
-
-    For solves whose BLAS work is on vectors only: sparse ``X`` (its
-    products go through ``scipy.sparse``, not BLAS, on threads of their
-    own: see ``ThreadedSparseRows``) and L-BFGS-B (whose
-    work is on vectors of the size of the parameters). There threads gain
-    nothing, and they cost a lot: NumPy and SciPy each load an OpenBLAS
-    with its own threads, which spin for a while after every call, so
-    alternating calls (SciPy's in L-BFGS-B, NumPy's in the objective) leave
-    each library's threads fighting the other's for the cores. Measured on
-    2 cores: the sparse hinge box dual 7.5 -> 3.7 s (L-BFGS-B's own time
-    2.6 -> 0.75 s), sparse Huber 0.31 -> 0.25 s, dense focal (L-BFGS-B)
-    0.18 -> 0.10 s at 30,000 x 100. The limit is process-wide while it lasts,
-    as scikit-learn's own ``threadpool_limits`` sections are.
-    """
-    return threadpool_controller().limit(limits=1, user_api="blas")
-
-
 @dataclass
 class SolverResult:
     """What a solver returns: the fitted parameters and how it got there."""
@@ -204,7 +185,7 @@ def solve(objective, coef, intercept, *, max_iter, tol, on_iteration=None):
         max_iter=max_iter, tol=tol, on_iteration=on_iteration or _no_callback
     )
     threads = (
-        _blas_on_one_thread() if sp.issparse(objective.X) else contextlib.nullcontext()
+        blas_on_one_thread() if sp.issparse(objective.X) else contextlib.nullcontext()
     )
     with threads:
         # The conversions too: a dot product of many features outside the
@@ -453,7 +434,7 @@ def solve_smooth(
             gradient[:n_coef] /= scale
             return value, gradient
 
-    with _blas_on_one_thread():
+    with blas_on_one_thread():
         result = minimize(
             fun,
             start,
@@ -873,32 +854,32 @@ def _line_search(objective, params, raw, step, value, slope):
     change = objective.raw_prediction(step_coef, step_intercept)
     weight, loss, y = objective.sample_weight, objective.loss, objective.y
     l2 = objective.l2_strength
+    coef_coef = coef.ravel() @ coef.ravel()
     coef_step = coef.ravel() @ step_coef.ravel()
     step_step = step_coef.ravel() @ step_coef.ravel()
+    # The derivative along the line is sum_i s_i * L'_i . q_i: with s * q
+    # formed once, one dot product per trial.
+    weighted_change = (change * weight.reshape(-1, *[1] * (change.ndim - 1))).ravel()
     values = {}
-    # The per-sample results of the latest trial, handed back if accepted.
+    # The prediction and per-sample results of the latest trial, handed
+    # back if accepted.
     latest = {}
 
     @np.errstate(over="ignore", invalid="ignore")
     def value_derivative(length):
         # Far along a long step the value may overflow to inf: that only
         # means "too far", which the bracketing below handles.
-        pointwise = loss.loss_gradient(y, raw + length * change)
+        trial_raw = raw + length * change
+        pointwise = loss.loss_gradient(y, trial_raw)
         latest.clear()
-        latest[length] = pointwise
+        latest[length] = trial_raw, pointwise
         penalty = (
-            0.5
-            * l2
-            * (
-                coef.ravel() @ coef.ravel()
-                + 2 * length * coef_step
-                + length**2 * step_step
-            )
+            0.5 * l2 * (coef_coef + 2 * length * coef_step + length**2 * step_step)
         )
         values[length] = weight @ pointwise[0] + penalty
         return (
             values[length],
-            np.sum(weight @ (pointwise[1] * change))
+            pointwise[1].ravel() @ weighted_change
             + l2 * (coef_step + length * step_step),
         )
 
@@ -908,7 +889,9 @@ def _line_search(objective, params, raw, step, value, slope):
         ) <= _CURVATURE_CONDITION * abs(slope)
 
     def result(length):
-        return length, raw + length * change, latest.get(length)
+        if length in latest:
+            return length, *latest[length]
+        return length, raw + length * change, None
 
     low, low_derivative = 0.0, slope
     high = 1.0
@@ -1947,7 +1930,7 @@ def solve_box_dual(
                 gradient += a * (multiplier + rho * imbalance)
             return value, weight * gradient
 
-        with _blas_on_one_thread():
+        with blas_on_one_thread():
             result = minimize(
                 negative_dual,
                 unit,

@@ -120,7 +120,7 @@ def test_blas_runs_on_one_thread_where_only_vectors_use_it(
     estimator, sparse, solver, one_thread, rng, monkeypatch
 ):
     """Sparse X and L-BFGS-B solve with one BLAS thread (see
-    sklearn_losses._solvers._blas_on_one_thread); dense Newton keeps the
+    sklearn_losses._objective.blas_on_one_thread); dense Newton keeps the
     threads it had; afterwards every library has its threads back."""
     X = rng.standard_normal((200, 5))
     y = (X[:, 0] + rng.standard_normal(200) > 0).astype(int)
