@@ -98,6 +98,14 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_thread_pool.cache_clear)
 
 
+def _on_threads(task, n_tasks):
+    """``[task(k) for k in range(n_tasks)]``, task 0 on the calling thread."""
+    pool = _thread_pool(max(n_tasks - 1, 1))
+    futures = [pool.submit(task, k) for k in range(1, n_tasks)]
+    results = [task(0)]
+    return results + [future.result() for future in futures]
+
+
 class ThreadedSparseRows:
     """A CSR matrix whose products run on threads, one block of rows each.
 
@@ -133,13 +141,6 @@ class ThreadedSparseRows:
             return cls(_transposed(X), n_blocks).T
         return cls(X, n_blocks)
 
-    def _on_threads(self, task):
-        """``task(k)`` for every block, block 0 on the calling thread."""
-        pool = _thread_pool(max(len(self._blocks) - 1, 1))
-        futures = [pool.submit(task, k) for k in range(1, len(self._blocks))]
-        results = [task(0)]
-        return results + [future.result() for future in futures]
-
     def __matmul__(self, other):
         other = np.asarray(other)
         result = np.empty(
@@ -150,7 +151,7 @@ class ThreadedSparseRows:
             start, stop = self._rows[k]
             result[start:stop] = self._blocks[k] @ other
 
-        self._on_threads(block_product)
+        _on_threads(block_product, len(self._blocks))
         return result
 
     @property
@@ -164,7 +165,7 @@ class ThreadedSparseRows:
             start, stop = self._rows[k]
             return self._transposed_blocks[k] @ values[start:stop]
 
-        return functools.reduce(np.add, self._on_threads(block_product))
+        return functools.reduce(np.add, _on_threads(block_product, len(self._blocks)))
 
 
 class _TransposedThreadedRows:
@@ -602,20 +603,13 @@ class LinearObjective:
         if size == 0 or n_ranges < 2:
             return self._gram_of_rows(curvature, root, columns, 0, n_samples)
         bounds = np.linspace(0, n_samples, n_ranges + 1).astype(int)
-        pool = _thread_pool(n_ranges - 1)
+
+        def range_gram(k):
+            return self._gram_of_rows(curvature, root, columns, *bounds[k : k + 2])
+
         with blas_on_one_thread():
-            futures = [
-                pool.submit(self._gram_of_rows, curvature, root, columns, start, stop)
-                for start, stop in itertools.pairwise(bounds[1:])
-            ]
-            gram, weighted_sum = self._gram_of_rows(
-                curvature, root, columns, 0, bounds[1]
-            )
-            for future in futures:
-                part_gram, part_sum = future.result()
-                gram += part_gram
-                weighted_sum += part_sum
-        return gram, weighted_sum
+            grams, weighted_sums = zip(*_on_threads(range_gram, n_ranges), strict=True)
+        return functools.reduce(np.add, grams), functools.reduce(np.add, weighted_sums)
 
     def _gram_of_rows(self, curvature, root, columns, first, last):
         """``_dense_gram`` over the rows ``first:last``; ``root = sqrt(curvature)``."""

@@ -376,6 +376,32 @@ def test_small_or_dense_matrices_are_not_put_on_threads(rng, monkeypatch):
     assert wrap(coordinates, 2) is coordinates  # no rows to cut
 
 
+def _objective_on_threads(loss, X, fit_intercept, thread_counts, rng):
+    """One objective on ``X`` (targets drawn for ``loss``), built for each count."""
+    n_samples = X.shape[0]
+    if loss.is_multiclass:
+        y = rng.integers(0, 3, n_samples)
+    elif isinstance(loss, HuberLoss):
+        y = 3.0 * rng.standard_normal(n_samples)
+    else:
+        y = rng.choice([-1.0, 1.0], n_samples)
+    sample_weight = rng.uniform(0.5, 2.0, n_samples)
+    return [
+        LinearObjective(
+            loss,
+            X,
+            y,
+            sample_weight,
+            alpha=0.1,
+            l1_ratio=0.0,
+            fit_intercept=fit_intercept,
+            n_outputs=3 if loss.is_multiclass else 1,
+            threads=threads,
+        )
+        for threads in thread_counts
+    ]
+
+
 @pytest.mark.parametrize("loss", [LogisticLoss(), HuberLoss(0.7), MultinomialLoss()])
 @pytest.mark.parametrize("fit_intercept", [False, True])
 def test_objective_on_threads_equals_objective_on_one_thread(
@@ -387,28 +413,7 @@ def test_objective_on_threads_equals_objective_on_one_thread(
     rows of non-zero curvature, which are put on threads too."""
     monkeypatch.setattr(sklearn_losses._objective, "_NONZEROS_PER_THREAD", 1)
     X = _sparse_with_uneven_rows(rng, 200, 12, "csr")
-    n_outputs = 3 if loss.is_multiclass else 1
-    if loss.is_multiclass:
-        y = rng.integers(0, 3, 200)
-    elif isinstance(loss, HuberLoss):
-        y = 3.0 * rng.standard_normal(200)
-    else:
-        y = rng.choice([-1.0, 1.0], 200)
-    sample_weight = rng.uniform(0.5, 2.0, 200)
-    one, two = (
-        LinearObjective(
-            loss,
-            X,
-            y,
-            sample_weight,
-            alpha=0.1,
-            l1_ratio=0.0,
-            fit_intercept=fit_intercept,
-            n_outputs=n_outputs,
-            threads=threads,
-        )
-        for threads in (1, 2)
-    )
+    one, two = _objective_on_threads(loss, X, fit_intercept, (1, 2), rng)
     assert one._X_for_products is X
     assert isinstance(two._X_for_products, sklearn_losses._objective.ThreadedSparseRows)
     params = 2.0 * rng.standard_normal(one.n_params)
@@ -439,24 +444,7 @@ def test_dense_hessian_on_threads_equals_hessian_on_one_thread(
     monkeypatch.setattr(sklearn_losses._objective, "_GRAM_BLOCK_ROWS", 16)
     monkeypatch.setattr(sklearn_losses._objective, "_GRAM_ROWS_PER_THREAD", 32)
     X = rng.standard_normal((200, 12))
-    if isinstance(loss, HuberLoss):
-        y = 3.0 * rng.standard_normal(200)
-    else:
-        y = rng.choice([-1.0, 1.0], 200)
-    sample_weight = rng.uniform(0.5, 2.0, 200)
-    one, several = (
-        LinearObjective(
-            loss,
-            X,
-            y,
-            sample_weight,
-            alpha=0.1,
-            l1_ratio=0.0,
-            fit_intercept=fit_intercept,
-            threads=count,
-        )
-        for count in (1, threads)
-    )
+    one, several = _objective_on_threads(loss, X, fit_intercept, (1, threads), rng)
     params = 2.0 * rng.standard_normal(one.n_params)
     ranges = []
     original = LinearObjective._gram_of_rows
