@@ -206,23 +206,25 @@ class LogisticLoss(PointwiseLoss):
 
     def loss_gradient(self, y_true, raw_prediction):
         # With e = exp(-|m|) in (0, 1]: log(1 + exp(-m)) = max(-m, 0) + log1p(e)
-        # and sigmoid(-m) = exp(-max(m, 0) - log1p(e)). NumPy vectorizes exp
-        # and log1p, which makes this several times faster than SciPy's
-        # scalar log_expit and expit; the arrays are reused in place, since
-        # each fresh array of a large fit costs page faults.
+        # and sigmoid(-m) = e / (1 + e) where m > 0, 1 / (1 + e) elsewhere, so
+        # one exponential serves both (a second one took a quarter of the
+        # evaluation's time). NumPy's exp and log1p over the array are several
+        # times faster than SciPy's log_expit and expit; the arrays are reused
+        # in place, since each fresh array of a large fit costs page faults.
         with _underflow_to_zero():
             margin = y_true * raw_prediction
-            log_term = np.abs(margin)
-            np.negative(log_term, out=log_term)
-            np.exp(log_term, out=log_term)
-            np.log1p(log_term, out=log_term)
-            loss = np.negative(margin)
-            np.maximum(loss, 0.0, out=loss)
-            loss += log_term
-            gradient = np.maximum(margin, 0.0, out=margin)
-            gradient += log_term
-            np.negative(gradient, out=gradient)
-            np.exp(gradient, out=gradient)
+            exponential = np.abs(margin)
+            np.negative(exponential, out=exponential)
+            np.exp(exponential, out=exponential)
+            loss = np.log1p(exponential)
+            gradient = np.negative(margin)
+            np.maximum(gradient, 0.0, out=gradient)
+            loss += gradient
+            # gradient = -y * sigmoid(-m), the numerator chosen by the sign of m.
+            np.copyto(gradient, exponential)
+            np.copyto(gradient, 1.0, where=margin <= 0)
+            exponential += 1.0
+            gradient /= exponential
             gradient *= y_true
             np.negative(gradient, out=gradient)
             return loss, gradient
