@@ -622,34 +622,53 @@ def scaling_series(sizes, n_features, repeats, output):
         ),
     }
     times = {name: [] for name in series}
+    iterations = {name: [] for name in series}
     for n in sizes:
         for name, (kind, estimator) in series.items():
             X, y = make_data(
                 "regression" if kind == "regression" else "binary", n, n_features
             )
-            _, seconds = timed_fit(estimator, X, y, repeats)
+            model, seconds = timed_fit(estimator, X, y, repeats)
             times[name].append(seconds)
+            iterations[name].append(model.n_iter_)
             print(f"  scaling {name:28s} n={n:>9,d}  {seconds:8.3f} s", file=sys.stderr)
-    lines = ["| n | " + " | ".join(times) + " |", "|---" * (len(times) + 1) + "|"]
+    lines = [
+        "| n | " + " | ".join(f"{name}: s (iterations)" for name in times) + " |",
+        "|---" * (len(times) + 1) + "|",
+    ]
     for index, n in enumerate(sizes):
         lines.append(
-            f"| {n:,d} | " + " | ".join(f"{times[k][index]:.3g}" for k in times) + " |"
+            f"| {n:,d} | "
+            + " | ".join(
+                f"{times[k][index]:.3g} ({iterations[k][index]})" for k in times
+            )
+            + " |"
         )
-    slopes = {}
     large = [index for index, n in enumerate(sizes) if n >= 1e4]
-    for name in times:
-        if len(large) >= 2:
-            slope = np.polyfit(
-                np.log10(np.asarray(sizes)[large]),
-                np.log10(np.asarray(times[name])[large]),
-                1,
-            )[0]
-            slopes[name] = slope
+
+    def slope(values):
+        return np.polyfit(
+            np.log10(np.asarray(sizes)[large]), np.log10(np.asarray(values)[large]), 1
+        )[0]
+
+    slopes = {name: slope(times[name]) for name in times} if len(large) >= 2 else {}
     lines.append("")
     lines.append(
         "Log-log slope of time against n from 1e4 up: "
-        + ", ".join(f"{name} {slope:.2f}" for name, slope in slopes.items())
+        + ", ".join(f"{name} {value:.2f}" for name, value in slopes.items())
     )
+    if slopes:
+        # The solvers' iteration counts change with n (Newton's method takes
+        # fewer steps on the larger, better-determined problems): the time
+        # per iteration shows what each pass over the data costs.
+        lines.append("")
+        lines.append(
+            "Slope of time per iteration: "
+            + ", ".join(
+                f"{name} {slope(np.divide(times[name], iterations[name])):.2f}"
+                for name in times
+            )
+        )
     fig, axis = plt.subplots(figsize=(6, 4.5))
     for name, values in times.items():
         axis.loglog(
