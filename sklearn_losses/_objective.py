@@ -406,6 +406,11 @@ class LinearObjective:
         """The full objective ``J(W, b)``."""
         return self.data_term(coef, intercept) + self.penalty(coef)
 
+    def weighted(self, values):
+        """``values`` per sample (and class) times each sample's weight."""
+        weight = self.sample_weight
+        return values * (weight[:, None] if values.ndim == 2 else weight)
+
     def smooth_value_gradient(self, params, raw=None, pointwise=None):
         """Data term plus the L2 part of the penalty, and its gradient.
 
@@ -422,10 +427,7 @@ class LinearObjective:
             pointwise = self.loss.loss_gradient(self.y, raw)
         loss, dloss = pointwise
         # Weighted derivative per sample (and class): the chain rule's inner part.
-        weighted = dloss * (
-            self.sample_weight[:, None] if dloss.ndim == 2 else self.sample_weight
-        )
-        weighted = weighted.reshape(-1, self.n_outputs)
+        weighted = self.weighted(dloss).reshape(-1, self.n_outputs)
         coef_gradient = self.rmatvec(weighted) + self.l2_strength * coef
         value = self.sample_weight @ loss + 0.5 * self.l2_strength * (
             coef.ravel() @ coef.ravel()
@@ -450,10 +452,9 @@ class LinearObjective:
         if hasattr(self.loss, "hessian_product_factory"):
             # Multinomial: a K x K block per sample, applied to score changes.
             per_sample = self.loss.hessian_product_factory(self.y, raw)
-            weight = self.sample_weight[:, None]
 
             def curvature_times(change):
-                return weight * per_sample(change)
+                return self.weighted(per_sample(change))
 
         else:
             curvature = self.curvature(raw)

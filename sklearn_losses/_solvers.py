@@ -859,7 +859,7 @@ def _line_search(objective, params, raw, step, value, slope):
     step_step = step_coef.ravel() @ step_coef.ravel()
     # The derivative along the line is sum_i s_i * L'_i . q_i: with s * q
     # formed once, one dot product per trial.
-    weighted_change = (change * weight.reshape(-1, *[1] * (change.ndim - 1))).ravel()
+    weighted_change = objective.weighted(change).ravel()
     values = {}
     # The prediction and per-sample results of the latest trial, handed
     # back if accepted.
