@@ -649,7 +649,7 @@ def scaling_series(sizes, n_features, repeats, output):
             QuantileLossRegressor(alpha=1e-3, l1_ratio=1.0),
         ),
     }
-    times = {name: [] for name in series}
+    fastest_times = {name: [] for name in series}
     medians = {name: [] for name in series}
     iterations = {name: [] for name in series}
     for n in sizes:
@@ -658,7 +658,7 @@ def scaling_series(sizes, n_features, repeats, output):
                 "regression" if kind == "regression" else "binary", n, n_features
             )
             model, fastest, median = fastest_and_median_fit(estimator, X, y, repeats)
-            times[name].append(fastest)
+            fastest_times[name].append(fastest)
             medians[name].append(median)
             iterations[name].append(model.n_iter_)
             print(
@@ -679,9 +679,11 @@ def scaling_series(sizes, n_features, repeats, output):
     # fewer steps on the larger, better-determined problems): the slope of
     # the time per iteration shows what each pass over the data costs.
     lines = [
-        "Seconds per fit, fastest / median (iterations); log-log slopes from "
-        "1e4 up of the fastest time, the median time and the fastest time "
-        "per iteration.",
+        "Each fit timed as in the tables. Seconds per fit, fastest / median "
+        "(iterations); log-log slopes from 1e4 up of the fastest time, the "
+        "median time and the fastest time per iteration. The slopes go by the "
+        "fastest fit: noise on a shared machine comes in phases that can "
+        "cover all repeats of a small fit (see `scaling_series`).",
         "",
         "| loss (solver) | "
         + " | ".join(f"n = {n:,d}" for n in sizes)
@@ -689,15 +691,15 @@ def scaling_series(sizes, n_features, repeats, output):
         "|---" * (len(sizes) + 4) + "|",
     ]
     slopes = {}
-    for name in times:
-        slopes[name] = slope(times[name])
+    for name in fastest_times:
+        slopes[name] = slope(fastest_times[name])
         cells = [
             f"{fastest:.3g} / {median:.3g} ({count})"
             for fastest, median, count in zip(
-                times[name], medians[name], iterations[name], strict=True
+                fastest_times[name], medians[name], iterations[name], strict=True
             )
         ]
-        per_iteration = slope(np.divide(times[name], iterations[name]))
+        per_iteration = slope(np.divide(fastest_times[name], iterations[name]))
         lines.append(
             f"| {name} | "
             + " | ".join(cells)
@@ -705,7 +707,7 @@ def scaling_series(sizes, n_features, repeats, output):
             f" | {_fmt(per_iteration, '.2f')} |"
         )
     fig, axis = plt.subplots(figsize=(6, 4.5))
-    for name, values in times.items():
+    for name, values in fastest_times.items():
         axis.loglog(
             sizes,
             values,
@@ -714,9 +716,10 @@ def scaling_series(sizes, n_features, repeats, output):
         )
     reference = np.asarray(sizes, dtype=float)
     anchor = large[0] if large else 0
+    first_series = next(iter(fastest_times.values()))
     axis.loglog(
         reference,
-        times[next(iter(times))][anchor] * reference / reference[anchor],
+        first_series[anchor] * reference / reference[anchor],
         color="grey",
         linestyle=":",
         label="linear in n",
@@ -841,11 +844,6 @@ def main(argv=None):
         )
     if args.only is None or args.only == "scaling":
         report.append("### Scaling in n\n")
-        report.append(
-            "Each fit timed as in the tables. The slopes are fitted to the "
-            "fastest fit at each n: noise on a shared machine comes in phases "
-            "that can cover all repeats of a small fit (see `scaling_series`).\n"
-        )
         report.append(scaling_series(sizes, 50, repeats, plot))
         report.append(f"\n![fit time against n]({plot.name})\n")
     report.append(f"\nTotal benchmark time: {time.perf_counter() - started:.0f} s.\n")
