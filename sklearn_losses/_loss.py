@@ -303,11 +303,16 @@ class MultinomialLoss(PointwiseLoss):
         return proba
 
     def hessian_product_factory(self, y_true, raw_prediction):
-        """Per-sample Hessian ``diag(p) - p p.T`` as a function of score changes."""
-        proba = self.probabilities(raw_prediction)
-        ones = np.ones(proba.shape[1])
+        """Per-sample Hessian ``diag(p) - p p.T`` as a function of score changes.
 
-        def product(change):
+        The function takes the changes of the scores of the samples
+        ``rows`` (a slice, by default all), one row per sample.
+        """
+        all_proba = self.probabilities(raw_prediction)
+        ones = np.ones(all_proba.shape[1])
+
+        def product(change, rows=slice(None)):
+            proba = all_proba[rows]
             result = proba * change
             # Row sums by a matrix-vector product: a reduction along a short
             # axis of a C-ordered array is several times slower.

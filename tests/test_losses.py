@@ -227,6 +227,31 @@ def test_multinomial_hessian_product_matches_finite_differences(rng):
     )
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_multinomial_hessian_products_by_blocks_of_rows(
+    fit_intercept, dtype, rng, monkeypatch
+):
+    """On dense X the products go block by block of rows; they equal the
+    whole-matrix products on the same X held sparse."""
+    # 28 entries of 4 features: blocks of 7 rows over 60 samples, several
+    # blocks and a partial last one.
+    monkeypatch.setattr(sklearn_losses._objective, "_PRODUCT_BLOCK_ELEMENTS", 28)
+    X = (rng.standard_normal((60, 4)) + 2.0).astype(dtype)
+    y, weight = rng.integers(0, 3, 60), rng.uniform(0.5, 2.0, 60)
+    dense = _multinomial_objective(X, y, weight, fit_intercept)
+    held_sparse = _multinomial_objective(sp.csr_matrix(X), y, weight, fit_intercept)
+    size = 12 + 3 * fit_intercept
+    params = rng.standard_normal(size) * 0.3
+    by_blocks = dense.hessian_operator(params)
+    whole = held_sparse.hessian_operator(params)
+    for direction in rng.standard_normal((3, size)):
+        # Stated tolerance: two orders of summation of the same products.
+        np.testing.assert_allclose(
+            by_blocks(direction), whole(direction), rtol=1e-12, atol=1e-14
+        )
+
+
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("fit_intercept", [False, True])
 @pytest.mark.parametrize("loss", [HuberLoss(0.7), SquaredHingeLoss(), LogisticLoss()])
