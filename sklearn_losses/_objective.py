@@ -409,9 +409,12 @@ class LinearObjective:
         """The full objective ``J(W, b)``."""
         return self.data_term(coef, intercept) + self.penalty(coef)
 
-    def weighted(self, values):
-        """``values`` per sample (and class) times each sample's weight."""
-        weight = self.sample_weight
+    def weighted(self, values, rows=slice(None)):
+        """``values`` per sample (and class) times each sample's weight.
+
+        ``rows`` (a slice) when ``values`` are of those samples only.
+        """
+        weight = self.sample_weight[rows]
         return values * (weight[:, None] if values.ndim == 2 else weight)
 
     def smooth_value_gradient(self, params, raw=None, pointwise=None):
@@ -449,8 +452,8 @@ class LinearObjective:
         the intercept as a column of ones (for the multinomial loss, a
         ``K x K`` block per sample in place of ``s_i * L''``). The curvature
         is computed once, so each product costs one ``X @ V`` and one
-        ``X.T @ U``; for several outputs on a dense ``X``, both block by block
-        of rows (``_dense_hessian_product``). ``raw`` as in
+        ``X.T @ U``; for the multinomial loss on a dense ``X``, both block by
+        block of rows (``_dense_hessian_product``). ``raw`` as in
         ``smooth_value_gradient``.
         """
         if raw is None:
@@ -460,9 +463,10 @@ class LinearObjective:
             per_sample = self.loss.hessian_product_factory(self.y, raw)
 
             def curvature_times(change, rows=slice(None)):
-                result = per_sample(change, rows)
-                result *= self.sample_weight[rows, None]
-                return result
+                return self.weighted(per_sample(change, rows), rows)
+
+            if not sp.issparse(self.X):
+                return self._dense_hessian_product(curvature_times)
 
         else:
             curvature = self.curvature(raw)
@@ -475,11 +479,8 @@ class LinearObjective:
                 rows_of_X, curvature = self.X[curved], curvature[curved]
                 rows_of_X = ThreadedSparseRows.wrap(rows_of_X, self.threads)
 
-            def curvature_times(change, rows=slice(None)):
-                return curvature[rows, None] * change
-
-        if self.n_outputs > 1 and not sp.issparse(self.X):
-            return self._dense_hessian_product(curvature_times)
+            def curvature_times(change):
+                return curvature[:, None] * change
 
         def product(direction):
             direction_coef, direction_intercept = self.unpack(direction)
@@ -536,10 +537,7 @@ class LinearObjective:
                 sums += ones[: stop - start] @ weighted
             coef_part -= np.multiply.outer(self.x_mean, sums)
             coef_part += self.l2_strength * direction_coef
-            parts = [coef_part.ravel()]
-            if self.fit_intercept:
-                parts.append(sums)
-            return np.concatenate(parts)
+            return self.pack(coef_part, sums)
 
         return product
 
