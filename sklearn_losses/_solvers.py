@@ -185,13 +185,15 @@ def solve(objective, coef, intercept, *, max_iter, tol, on_iteration=None):
         max_iter=max_iter, tol=tol, on_iteration=on_iteration or _no_callback
     )
     threads = (
-        blas_on_one_thread() if sp.issparse(objective.X) else contextlib.nullcontext()
+        blas_on_one_thread()
+        if objective.products_on_own_threads
+        else contextlib.nullcontext()
     )
     with threads:
         # The conversions too: a dot product of many features outside the
         # limit wakes OpenBLAS's threads, which then spin on the cores that
-        # the sparse products' own threads need (the first 90 ms of a fit
-        # on 50,000 x 20,000 ran at one thread's speed).
+        # the products' own threads need (the first 90 ms of a fit on
+        # 50,000 x 20,000 sparse ran at one thread's speed).
         intercept = objective.to_centered_intercept(coef, intercept)
         result = _solve_by_chosen_method(objective, coef, intercept, options)
         result.intercept = objective.from_centered_intercept(

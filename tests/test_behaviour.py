@@ -175,6 +175,39 @@ def test_sparse_products_take_as_many_threads_as_blas_may(monkeypatch):
     np.testing.assert_allclose(fits[2].intercept_, fits[1].intercept_, rtol=1e-8)
 
 
+def test_dense_multinomial_fit_on_threads_solves_with_blas_on_one_thread(
+    rng, monkeypatch
+):
+    """A dense multinomial problem large enough for its products to go on
+    threads of our own solves with BLAS on one thread (none of its threads
+    left spinning between the products), and gives the fit that one thread
+    gives (1e-8: two solves to the default tol whose products sum in
+    different orders)."""
+    monkeypatch.setattr(sklearn_losses._objective, "_DENSE_ELEMENTS_PER_THREAD", 1)
+    X = rng.standard_normal((300, 6))
+    y = np.argmax(X[:, :3] + rng.gumbel(size=(300, 3)), axis=1)
+    seen = []
+    original = sklearn_losses._solvers.solve_newton
+
+    def recorded(objective, *args, **kwargs):
+        seen.append((objective.products_on_own_threads, _blas_threads()))
+        return original(objective, *args, **kwargs)
+
+    monkeypatch.setattr(sklearn_losses._solvers, "solve_newton", recorded)
+    fits = {}
+    for limit in (1, 2):
+        with threadpool_limits(limits=limit, user_api="blas"):
+            if limit == 2 and max(_blas_threads(), default=1) < 2:
+                pytest.skip("BLAS runs on one thread here anyway")
+            outside = _blas_threads()
+            fits[limit] = LogisticLossClassifier(alpha=1e-3).fit(X, y)
+            assert _blas_threads() == outside
+    assert [on_threads for on_threads, _ in seen] == [False, True]
+    assert max(seen[1][1]) == 1
+    np.testing.assert_allclose(fits[2].coef_, fits[1].coef_, rtol=1e-8)
+    np.testing.assert_allclose(fits[2].intercept_, fits[1].intercept_, rtol=1e-8)
+
+
 def _fit_sparse_problem():
     X, y = _sparse_problem()
     return LogisticLossClassifier(alpha=1e-3).fit(X, y).coef_

@@ -422,6 +422,71 @@ def test_small_or_dense_matrices_are_not_put_on_threads(rng, monkeypatch):
     assert wrap(coordinates, 2) is coordinates  # no rows to cut
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_dense_multinomial_objective_on_threads_equals_it_on_one_thread(
+    threads, dtype, fit_intercept, rng, monkeypatch
+):
+    """On a dense X with several outputs, products, value, gradient, Hessian
+    products (several blocks per range of rows) and the sampled Hessian are
+    the same with the rows cut into one range per thread (1e-12 relative:
+    the same block products, summed in another order). Such an objective
+    asks for BLAS on one thread; one on a single thread does not."""
+    monkeypatch.setattr(sklearn_losses._objective, "_DENSE_ELEMENTS_PER_THREAD", 1)
+    monkeypatch.setattr(sklearn_losses._objective, "_PRODUCT_BLOCK_ELEMENTS", 28)
+    monkeypatch.setattr(sklearn_losses._objective, "_LIFTED_BLOCK_ELEMENTS", 150)
+    X = (rng.standard_normal((200, 4)) + 1.0).astype(dtype)
+    one, several = _objective_on_threads(
+        MultinomialLoss(), X, fit_intercept, (1, threads), rng
+    )
+    assert one._X_for_products is X and not one.products_on_own_threads
+    rows = several._X_for_products
+    assert isinstance(rows, sklearn_losses._objective.ThreadedDenseRows)
+    assert len(rows.ranges) == threads and several.products_on_own_threads
+    assert rows.ranges[0][0] == 0 and rows.ranges[-1][1] == 200
+    coef, values = rng.standard_normal((4, 3)), rng.standard_normal((200, 3))
+    np.testing.assert_allclose(several.matvec(coef), one.matvec(coef), rtol=1e-12)
+    np.testing.assert_allclose(
+        several.rmatvec(values), one.rmatvec(values), rtol=1e-12, atol=1e-14
+    )
+    params = rng.standard_normal(one.n_params)
+    value_one, gradient_one = one.smooth_value_gradient(params)
+    value_several, gradient_several = several.smooth_value_gradient(params)
+    np.testing.assert_allclose(value_several, value_one, rtol=1e-12)
+    np.testing.assert_allclose(gradient_several, gradient_one, rtol=1e-12, atol=1e-14)
+    products_one = one.hessian_operator(params)
+    products_several = several.hessian_operator(params)
+    for direction in rng.standard_normal((3, params.size)):
+        np.testing.assert_allclose(
+            products_several(direction),
+            products_one(direction),
+            rtol=1e-12,
+            atol=1e-14,
+        )
+    raw = one.raw_prediction(*one.unpack(params))
+    sampled = np.arange(1, 200, 3)
+    np.testing.assert_allclose(
+        several.sampled_multinomial_hessian(raw, sampled),
+        one.sampled_multinomial_hessian(raw, sampled),
+        rtol=1e-12,
+        atol=1e-14,
+    )
+
+
+def test_only_large_dense_matrices_with_several_outputs_go_on_threads(rng, monkeypatch):
+    wrap = sklearn_losses._objective.ThreadedDenseRows.wrap
+    X = rng.standard_normal((50, 10))
+    assert wrap(X, 2, 3) is X  # fewer entries than two threads' share
+    monkeypatch.setattr(sklearn_losses._objective, "_DENSE_ELEMENTS_PER_THREAD", 1)
+    assert wrap(X, 1, 3) is X  # one thread allowed
+    assert wrap(X, 2, 1) is X  # one output: a matrix-vector product
+    sparse = sp.csr_matrix(X)
+    assert wrap(sparse, 2, 3) is sparse
+    threaded = wrap(X, 2, 3)
+    assert [range_ for range_ in threaded.ranges] == [(0, 25), (25, 50)]
+
+
 def _objective_on_threads(loss, X, fit_intercept, thread_counts, rng):
     """One objective on ``X`` (targets drawn for ``loss``), built for each count."""
     n_samples = X.shape[0]
