@@ -521,6 +521,29 @@ class LinearObjective:
         weight = self.sample_weight[rows]
         return values * (weight[:, None] if values.ndim == 2 else weight)
 
+    def pointwise(self, raw):
+        """``loss.loss_gradient(y, raw)``: the loss and its derivative per sample.
+
+        On the ranges of rows of ``ThreadedDenseRows``, each on its own
+        thread (NumPy releases the GIL inside its element-wise loops), with
+        the caller's floating-point error handling (NumPy keeps it per
+        thread). In the multinomial fit at 30,000 x 100 with five classes it
+        is 16 of the 17 evaluations of the softmax, one per trial of the
+        line search.
+        """
+        ranges = self._row_ranges()
+        if len(ranges) == 1:
+            return self.loss.loss_gradient(self.y, raw)
+        error_handling = np.geterr()
+
+        def range_part(k):
+            rows = slice(*ranges[k])
+            with np.errstate(**error_handling):
+                return self.loss.loss_gradient(self.y[rows], raw[rows])
+
+        losses, derivatives = zip(*_on_threads(range_part, len(ranges)), strict=True)
+        return np.concatenate(losses), np.concatenate(derivatives)
+
     def smooth_value_gradient(self, params, raw=None, pointwise=None):
         """Data term plus the L2 part of the penalty, and its gradient.
 
@@ -528,13 +551,13 @@ class LinearObjective:
         split ``W = W+ - W-`` or by a linear program).  Returns
         ``(value, gradient)`` as ``scipy.optimize.minimize(jac=True)`` wants.
         ``raw``, if given, is ``raw_prediction`` at ``params``, already known;
-        ``pointwise``, if given, is ``loss.loss_gradient(y, raw)``, also known.
+        ``pointwise``, if given, is ``pointwise(raw)``, also known.
         """
         coef, intercept = self.unpack(params)
         if pointwise is None:
             if raw is None:
                 raw = self.raw_prediction(coef, intercept)
-            pointwise = self.loss.loss_gradient(self.y, raw)
+            pointwise = self.pointwise(raw)
         loss, dloss = pointwise
         # Weighted derivative per sample (and class): the chain rule's inner part.
         weighted = self.weighted(dloss).reshape(-1, self.n_outputs)

@@ -854,7 +854,7 @@ def _line_search(objective, params, raw, step, value, slope):
     coef, _ = objective.unpack(params)
     step_coef, step_intercept = objective.unpack(step)
     change = objective.raw_prediction(step_coef, step_intercept)
-    weight, loss, y = objective.sample_weight, objective.loss, objective.y
+    weight = objective.sample_weight
     l2 = objective.l2_strength
     coef_coef = coef.ravel() @ coef.ravel()
     coef_step = coef.ravel() @ step_coef.ravel()
@@ -872,7 +872,7 @@ def _line_search(objective, params, raw, step, value, slope):
         # Far along a long step the value may overflow to inf: that only
         # means "too far", which the bracketing below handles.
         trial_raw = raw + length * change
-        pointwise = loss.loss_gradient(y, trial_raw)
+        pointwise = objective.pointwise(trial_raw)
         latest.clear()
         latest[length] = trial_raw, pointwise
         penalty = (
