@@ -149,18 +149,18 @@ def _sparse_problem(n_samples=400, n_features=60):
     return X, (signal + np.random.default_rng(1).logistic(size=n_samples) > 0)
 
 
-def test_sparse_products_take_as_many_threads_as_blas_may(monkeypatch):
-    """Products with sparse X run on as many threads as threadpoolctl lets
-    BLAS use: one under ``threadpool_limits(1)``, as for scikit-learn's own
-    threads; and the fit is the same either way (1e-8: two solves to the
-    default tol whose products sum in different orders)."""
-    monkeypatch.setattr(sklearn_losses._objective, "_NONZEROS_PER_THREAD", 1)
-    X, y = _sparse_problem()
+def _fits_under_blas_limits(X, y, observe, monkeypatch):
+    """Fit ``LogisticLossClassifier(alpha=1e-3)`` under BLAS limits of 1 and 2.
+
+    Returns what ``observe(objective)`` saw at each Newton solve, and the fit
+    per limit; BLAS must have its threads back after each fit. Skips where
+    BLAS runs on one thread anyway.
+    """
     seen = []
     original = sklearn_losses._solvers.solve_newton
 
     def recorded(objective, *args, **kwargs):
-        seen.append(objective.threads)
+        seen.append(observe(objective))
         return original(objective, *args, **kwargs)
 
     monkeypatch.setattr(sklearn_losses._solvers, "solve_newton", recorded)
@@ -169,7 +169,22 @@ def test_sparse_products_take_as_many_threads_as_blas_may(monkeypatch):
         with threadpool_limits(limits=limit, user_api="blas"):
             if limit == 2 and max(_blas_threads(), default=1) < 2:
                 pytest.skip("BLAS runs on one thread here anyway")
+            outside = _blas_threads()
             fits[limit] = LogisticLossClassifier(alpha=1e-3).fit(X, y)
+            assert _blas_threads() == outside
+    return seen, fits
+
+
+def test_sparse_products_take_as_many_threads_as_blas_may(monkeypatch):
+    """Products with sparse X run on as many threads as threadpoolctl lets
+    BLAS use: one under ``threadpool_limits(1)``, as for scikit-learn's own
+    threads; and the fit is the same either way (1e-8: two solves to the
+    default tol whose products sum in different orders)."""
+    monkeypatch.setattr(sklearn_losses._objective, "_NONZEROS_PER_THREAD", 1)
+    X, y = _sparse_problem()
+    seen, fits = _fits_under_blas_limits(
+        X, y, lambda objective: objective.threads, monkeypatch
+    )
     assert seen == [1, 2]
     np.testing.assert_allclose(fits[2].coef_, fits[1].coef_, rtol=1e-8)
     np.testing.assert_allclose(fits[2].intercept_, fits[1].intercept_, rtol=1e-8)
@@ -186,22 +201,12 @@ def test_dense_multinomial_fit_on_threads_solves_with_blas_on_one_thread(
     monkeypatch.setattr(sklearn_losses._objective, "_DENSE_ELEMENTS_PER_THREAD", 1)
     X = rng.standard_normal((300, 6))
     y = np.argmax(X[:, :3] + rng.gumbel(size=(300, 3)), axis=1)
-    seen = []
-    original = sklearn_losses._solvers.solve_newton
-
-    def recorded(objective, *args, **kwargs):
-        seen.append((objective.products_on_own_threads, _blas_threads()))
-        return original(objective, *args, **kwargs)
-
-    monkeypatch.setattr(sklearn_losses._solvers, "solve_newton", recorded)
-    fits = {}
-    for limit in (1, 2):
-        with threadpool_limits(limits=limit, user_api="blas"):
-            if limit == 2 and max(_blas_threads(), default=1) < 2:
-                pytest.skip("BLAS runs on one thread here anyway")
-            outside = _blas_threads()
-            fits[limit] = LogisticLossClassifier(alpha=1e-3).fit(X, y)
-            assert _blas_threads() == outside
+    seen, fits = _fits_under_blas_limits(
+        X,
+        y,
+        lambda objective: (objective.products_on_own_threads, _blas_threads()),
+        monkeypatch,
+    )
     assert [on_threads for on_threads, _ in seen] == [False, True]
     assert max(seen[1][1]) == 1
     np.testing.assert_allclose(fits[2].coef_, fits[1].coef_, rtol=1e-8)

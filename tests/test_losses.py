@@ -451,19 +451,7 @@ def test_dense_multinomial_objective_on_threads_equals_it_on_one_thread(
         several.rmatvec(values), one.rmatvec(values), rtol=1e-12, atol=1e-14
     )
     params = rng.standard_normal(one.n_params)
-    value_one, gradient_one = one.smooth_value_gradient(params)
-    value_several, gradient_several = several.smooth_value_gradient(params)
-    np.testing.assert_allclose(value_several, value_one, rtol=1e-12)
-    np.testing.assert_allclose(gradient_several, gradient_one, rtol=1e-12, atol=1e-14)
-    products_one = one.hessian_operator(params)
-    products_several = several.hessian_operator(params)
-    for direction in rng.standard_normal((3, params.size)):
-        np.testing.assert_allclose(
-            products_several(direction),
-            products_one(direction),
-            rtol=1e-12,
-            atol=1e-14,
-        )
+    _assert_same_value_gradient_and_products(several, one, params, rng)
     raw = one.raw_prediction(*one.unpack(params))
     sampled = np.arange(1, 200, 3)
     np.testing.assert_allclose(
@@ -485,6 +473,21 @@ def test_only_large_dense_matrices_with_several_outputs_go_on_threads(rng, monke
     assert wrap(sparse, 2, 3) is sparse
     threaded = wrap(X, 2, 3)
     assert [range_ for range_ in threaded.ranges] == [(0, 25), (25, 50)]
+
+
+def _assert_same_value_gradient_and_products(objective, reference, params, rng):
+    """Value, gradient and three Hessian products at ``params`` agree (1e-12
+    relative: the same products summed in another order)."""
+    value, gradient = objective.smooth_value_gradient(params)
+    expected_value, expected_gradient = reference.smooth_value_gradient(params)
+    np.testing.assert_allclose(value, expected_value, rtol=1e-12)
+    np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-12, atol=1e-14)
+    products = objective.hessian_operator(params)
+    expected_products = reference.hessian_operator(params)
+    for direction in rng.standard_normal((3, params.size)):
+        np.testing.assert_allclose(
+            products(direction), expected_products(direction), rtol=1e-12, atol=1e-14
+        )
 
 
 def _objective_on_threads(loss, X, fit_intercept, thread_counts, rng):
@@ -528,16 +531,7 @@ def test_objective_on_threads_equals_objective_on_one_thread(
     assert one._X_for_products is X
     assert isinstance(two._X_for_products, sklearn_losses._objective.ThreadedSparseRows)
     params = 2.0 * rng.standard_normal(one.n_params)
-    value_one, gradient_one = one.smooth_value_gradient(params)
-    value_two, gradient_two = two.smooth_value_gradient(params)
-    np.testing.assert_allclose(value_two, value_one, rtol=1e-12)
-    np.testing.assert_allclose(gradient_two, gradient_one, rtol=1e-12, atol=1e-14)
-    products_one = one.hessian_operator(params)
-    products_two = two.hessian_operator(params)
-    for direction in rng.standard_normal((3, params.size)):
-        np.testing.assert_allclose(
-            products_two(direction), products_one(direction), rtol=1e-12, atol=1e-14
-        )
+    _assert_same_value_gradient_and_products(two, one, params, rng)
 
 
 @pytest.mark.parametrize("loss", [LogisticLoss(), HuberLoss(0.7)])
