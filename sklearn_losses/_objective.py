@@ -114,6 +114,11 @@ def _on_threads(task, n_tasks):
     return results + [future.result() for future in futures]
 
 
+def _summed(parts):
+    """The sum over ``parts`` of each element of their tuples."""
+    return tuple(functools.reduce(np.add, terms) for terms in zip(*parts, strict=True))
+
+
 class ThreadedSparseRows:
     """A CSR matrix whose products run on threads, one block of rows each.
 
@@ -367,11 +372,17 @@ class LinearObjective:
         )
 
     def _row_ranges(self):
-        """The ranges of rows that work on a dense ``X`` is split into."""
+        """The ranges of rows that work on ``X`` is split into: those of
+        ``ThreadedDenseRows``, else one range of all the rows."""
         X = self._X_for_products
         if isinstance(X, ThreadedDenseRows):
             return X.ranges
         return [(0, self.X.shape[0])]
+
+    def _on_row_ranges(self, task):
+        """``[task(start, stop) for each of _row_ranges()]``, on threads."""
+        ranges = self._row_ranges()
+        return _on_threads(lambda k: task(*ranges[k]), len(ranges))
 
     # -- the centered design matrix ---------------------------------------------
     def matvec(self, coef, rows_of_X=None):
@@ -391,12 +402,7 @@ class LinearObjective:
         ``rows_of_X`` as in ``matvec``, with ``values`` one per row of it.
         """
         X = self._X_for_products if rows_of_X is None else rows_of_X
-        if (
-            values.ndim == 2
-            and values.shape[1] > 1
-            and isinstance(X, np.ndarray)
-            and not sp.issparse(self.X)
-        ):
+        if values.ndim == 2 and values.shape[1] > 1 and isinstance(X, np.ndarray):
             # BLAS is about twice as fast on values.T @ X (one output row per
             # class) as on X.T @ values for a dense C-ordered X.
             product = (values.T @ X).T
@@ -531,17 +537,15 @@ class LinearObjective:
         is 16 of the 17 evaluations of the softmax, one per trial of the
         line search.
         """
-        ranges = self._row_ranges()
-        if len(ranges) == 1:
+        if len(self._row_ranges()) == 1:
             return self.loss.loss_gradient(self.y, raw)
         error_handling = np.geterr()
 
-        def range_part(k):
-            rows = slice(*ranges[k])
+        def range_part(start, stop):
             with np.errstate(**error_handling):
-                return self.loss.loss_gradient(self.y[rows], raw[rows])
+                return self.loss.loss_gradient(self.y[start:stop], raw[start:stop])
 
-        losses, derivatives = zip(*_on_threads(range_part, len(ranges)), strict=True)
+        losses, derivatives = zip(*self._on_row_ranges(range_part), strict=True)
         return np.concatenate(losses), np.concatenate(derivatives)
 
     def smooth_value_gradient(self, params, raw=None, pointwise=None):
@@ -646,7 +650,6 @@ class LinearObjective:
         X = self.X
         rows_per_block = max(1, _PRODUCT_BLOCK_ELEMENTS // max(self.n_features, 1))
         ones = np.ones(min(rows_per_block, X.shape[0]))
-        ranges = self._row_ranges()
 
         def product(direction):
             direction_coef, direction_intercept = self.unpack(direction)
@@ -654,8 +657,7 @@ class LinearObjective:
             # by the same amount per output.
             shift = direction_intercept - self.x_mean @ direction_coef
 
-            def range_part(k):
-                first, last = ranges[k]
+            def range_part(first, last):
                 coef_part = np.zeros((self.n_features, self.n_outputs))
                 sums = np.zeros(self.n_outputs)
                 for start in range(first, last, rows_per_block):
@@ -670,9 +672,7 @@ class LinearObjective:
                     sums += np.dot(ones[: stop - start], weighted)
                 return coef_part, sums
 
-            parts = _on_threads(range_part, len(ranges))
-            coef_part = functools.reduce(np.add, [part[0] for part in parts])
-            sums = functools.reduce(np.add, [part[1] for part in parts])
+            coef_part, sums = _summed(self._on_row_ranges(range_part))
             coef_part -= np.multiply.outer(self.x_mean, sums)
             coef_part += self.l2_strength * direction_coef
             return self.pack(coef_part, sums)
@@ -691,18 +691,18 @@ class LinearObjective:
         packed parameters (coefficient ``j`` of class ``k`` at ``j * K + k``,
         intercepts last).
         """
-        n_classes = self.n_outputs
-        size = self.n_features + int(self.fit_intercept)
         scale = raw.shape[0] / len(rows)
         # The sampled rows are cut like X's rows, one share per thread.
         shares = np.array_split(rows, len(self._row_ranges()))
-        parts = _on_threads(
-            lambda k: self._sampled_hessian_parts(raw, shares[k], scale, len(shares)),
-            len(shares),
+        diagonal_part, outer_part = _summed(
+            _on_threads(
+                lambda k: self._sampled_hessian_parts(
+                    raw, shares[k], scale, len(shares)
+                ),
+                len(shares),
+            )
         )
-        diagonal_part = functools.reduce(np.add, [part[0] for part in parts])
-        outer_part = functools.reduce(np.add, [part[1] for part in parts])
-        hessian = diagonal_part.reshape(size * n_classes, size * n_classes)
+        hessian = diagonal_part.reshape(outer_part.shape)
         hessian -= outer_part
         coefficients = np.arange(self.n_coef)
         hessian[coefficients, coefficients] += self.l2_strength
@@ -827,8 +827,7 @@ class LinearObjective:
             return self._gram_of_rows(curvature, root, columns, *bounds[k : k + 2])
 
         with blas_on_one_thread():
-            grams, weighted_sums = zip(*_on_threads(range_gram, n_ranges), strict=True)
-        return functools.reduce(np.add, grams), functools.reduce(np.add, weighted_sums)
+            return _summed(_on_threads(range_gram, n_ranges))
 
     def _gram_of_rows(self, curvature, root, columns, first, last):
         """``_dense_gram`` over the rows ``first:last``; ``root = sqrt(curvature)``."""
