@@ -24,7 +24,8 @@ from sklearn.utils.validation import (
 )
 
 from ._objective import LinearObjective
-from ._solvers import solve
+from ._penalty import ElasticNet
+from .solvers import solve
 
 
 def _weighted_median(values, weights):
@@ -135,18 +136,7 @@ class LossLinearModel(CallbackSupportMixin, BaseEstimator):
         )
         del self._callback_metadata
 
-    def _solve(
-        self,
-        loss,
-        X,
-        y,
-        sample_weight,
-        coef,
-        intercept,
-        context,
-        l1_strength=None,
-        l2_strength=None,
-    ):
+    def _solve(self, loss, X, y, sample_weight, coef, intercept, context, penalty=None):
         """Build the objective for ``loss``; minimize it from ``(coef, intercept)``.
 
         Features of extreme magnitude (largest entry beyond ``2**40``) are
@@ -155,25 +145,19 @@ class LossLinearModel(CallbackSupportMixin, BaseEstimator):
         ``l1 / scale * |W'|_1 + l2 / scale**2 * |W'|**2 / 2``, the same
         problem, solved without overflow or underflow in ``X.T @ D @ X``.
         Powers of two make the change of variables exact in floating point.
-        ``l1_strength`` and ``l2_strength`` default to ``alpha * l1_ratio``
-        and ``alpha * (1 - l1_ratio)``.
+        ``penalty`` defaults to ``ElasticNet.from_alpha(alpha, l1_ratio)``.
         """
         # Only large features are scaled down: tiny ones would multiply the
         # L2 strength by up to 2**900.
         scale = max(_extreme_scale(X), 1.0)
-        if l1_strength is None:
-            l1_strength = self.alpha * self.l1_ratio
-            l2_strength = self.alpha * (1.0 - self.l1_ratio)
-        l1_strength = l1_strength / scale
-        l2_strength = l2_strength / scale**2
-        alpha = l1_strength + l2_strength
+        if penalty is None:
+            penalty = ElasticNet.from_alpha(self.alpha, self.l1_ratio)
         objective = LinearObjective(
             loss,
             X / scale if scale != 1.0 else X,
             y,
             sample_weight,
-            alpha=alpha,
-            l1_ratio=l1_strength / alpha if alpha > 0 else self.l1_ratio,
+            penalty=ElasticNet(penalty.l1 / scale, penalty.l2 / scale**2),
             fit_intercept=self.fit_intercept,
             n_outputs=coef.shape[1],
         )
@@ -276,14 +260,13 @@ class LossRegressor(RegressorMixin, LossLinearModel):
             coef / target_scale,
             intercept / target_scale,
             context,
-            l1_strength=self.alpha
-            * self.l1_ratio
-            * target_scale ** (1 - degree)
-            / divisor,
-            l2_strength=self.alpha
-            * (1 - self.l1_ratio)
-            * target_scale ** (2 - degree)
-            / divisor,
+            penalty=ElasticNet(
+                self.alpha * self.l1_ratio * target_scale ** (1 - degree) / divisor,
+                self.alpha
+                * (1 - self.l1_ratio)
+                * target_scale ** (2 - degree)
+                / divisor,
+            ),
         )
         result.coef = result.coef * target_scale
         result.intercept = result.intercept * target_scale
@@ -399,12 +382,46 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
         X, y, sample_weight = self._validate_fit_data(
             X, y, sample_weight, y_numeric=False
         )
+        codes, sample_weight = self._encode_classes(y, sample_weight)
+        if self.classes_.size == 2 or self._multiclass == "ovr":
+            context, results = self._fit_binary_problems(X, y, codes, sample_weight)
+            coef_matrix = np.array([result.coef.ravel() for result in results])
+            intercept_vector = np.array([result.intercept[0] for result in results])
+        else:
+            context, results = self._fit_multinomial(X, y, codes, sample_weight)
+            coef_matrix, intercept_vector = results[0].coef.T, results[0].intercept
+            # Softmax ignores a shift shared by all intercepts, and they are
+            # not penalized: report the representative that sums to zero.
+            intercept_vector = intercept_vector - intercept_vector.mean()
+        self._end_fit_task(context, X, y)
+        for result in results:
+            if not result.converged:
+                self._warn_not_converged(result.method)
+        self.coef_ = np.ascontiguousarray(coef_matrix, dtype=X.dtype)
+        self.intercept_ = intercept_vector.astype(X.dtype)
+        self.n_iter_ = max(result.n_iter for result in results)
+        if self.alpha == 0 and self._separable_has_no_minimizer:
+            weighted = sample_weight > 0
+            if np.all(self.predict(X)[weighted] == y[weighted]):
+                warnings.warn(
+                    f"{type(self).__name__}: with alpha=0 the classes are "
+                    "separated by the fitted model, so the objective has no "
+                    "minimizer (it decreases without end as the coefficients "
+                    "grow); the coefficients returned are where the gradient "
+                    "fell below tol. Set alpha > 0 for a well-defined model.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        return self
+
+    def _encode_classes(self, y, sample_weight):
+        """Set ``classes_``; the class codes, and the sample weights times the
+        class weights."""
         check_classification_targets(y)
         # fit_transform finds the classes and the codes in one pass over y.
         encoder = LabelEncoder()
         codes = encoder.fit_transform(y)
         self.classes_ = encoder.classes_
-        n_classes = self.classes_.size
         if np.count_nonzero(np.bincount(codes[sample_weight > 0])) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes with "
@@ -419,71 +436,36 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
                 self.class_weight, classes=self.classes_, y=y
             )
             sample_weight = sample_weight * class_weight[codes]
+        return codes, sample_weight
 
-        if n_classes == 2 or self._multiclass == "ovr":
-            problems = (
-                [codes == 1]
-                if n_classes == 2
-                else [codes == k for k in range(n_classes)]
-            )
-            coef, intercept = self._start(X.shape[1], len(problems), 0.0)
-            context = self._begin_fit_task(X, y, sample_weight, len(problems))
-            coefs, intercepts, n_iters = [], [], []
-            loss = self._get_loss(2)
-            for k, positive in enumerate(problems):
-                signed = np.where(positive, 1.0, -1.0)
-                _, result = self._solve(
-                    loss,
-                    X,
-                    signed,
-                    sample_weight,
-                    coef[:, [k]],
-                    intercept[[k]],
-                    context,
-                )
-                if not result.converged:
-                    self._warn_not_converged(result.method)
-                coefs.append(result.coef.ravel())
-                intercepts.append(result.intercept[0])
-                n_iters.append(result.n_iter)
-            coef_matrix, intercept_vector = np.array(coefs), np.array(intercepts)
-            n_iter = max(n_iters)
-        else:
-            coef, intercept = self._start(X.shape[1], n_classes, 0.0)
-            context = self._begin_fit_task(X, y, sample_weight, n_problems=1)
+    def _fit_binary_problems(self, X, y, codes, sample_weight):
+        """One binary problem on the signed label for two classes, else one per
+        class against the rest; returns the callback context and the results."""
+        n_classes = self.classes_.size
+        problems = (
+            [codes == 1] if n_classes == 2 else [codes == k for k in range(n_classes)]
+        )
+        coef, intercept = self._start(X.shape[1], len(problems), 0.0)
+        context = self._begin_fit_task(X, y, sample_weight, len(problems))
+        loss = self._get_loss(2)
+        results = []
+        for k, positive in enumerate(problems):
+            signed = np.where(positive, 1.0, -1.0)
             _, result = self._solve(
-                self._get_loss(n_classes),
-                X,
-                codes,
-                sample_weight,
-                coef,
-                intercept,
-                context,
+                loss, X, signed, sample_weight, coef[:, [k]], intercept[[k]], context
             )
-            if not result.converged:
-                self._warn_not_converged(result.method)
-            coef_matrix, intercept_vector = result.coef.T, result.intercept
-            # Softmax ignores a shift shared by all intercepts, and they are
-            # not penalized: report the representative that sums to zero.
-            intercept_vector = intercept_vector - intercept_vector.mean()
-            n_iter = result.n_iter
-        self._end_fit_task(context, X, y)
-        self.coef_ = np.ascontiguousarray(coef_matrix, dtype=X.dtype)
-        self.intercept_ = intercept_vector.astype(X.dtype)
-        self.n_iter_ = n_iter
-        if self.alpha == 0 and self._separable_has_no_minimizer:
-            weighted = sample_weight > 0
-            if np.all(self.predict(X)[weighted] == y[weighted]):
-                warnings.warn(
-                    f"{type(self).__name__}: with alpha=0 the classes are "
-                    "separated by the fitted model, so the objective has no "
-                    "minimizer (it decreases without end as the coefficients "
-                    "grow); the coefficients returned are where the gradient "
-                    "fell below tol. Set alpha > 0 for a well-defined model.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-        return self
+            results.append(result)
+        return context, results
+
+    def _fit_multinomial(self, X, y, codes, sample_weight):
+        """One multinomial problem; returns the callback context and its result."""
+        n_classes = self.classes_.size
+        coef, intercept = self._start(X.shape[1], n_classes, 0.0)
+        context = self._begin_fit_task(X, y, sample_weight, n_problems=1)
+        _, result = self._solve(
+            self._get_loss(n_classes), X, codes, sample_weight, coef, intercept, context
+        )
+        return context, [result]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

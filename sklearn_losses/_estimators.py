@@ -176,16 +176,10 @@ class HuberLossRegressor(LossRegressor):
         Beyond ``delta' = delta / target_scale`` the slopes are only
         ``delta'``: below one, the loss is divided by ``delta'`` to keep the
         gradient (and so the meaning of ``tol``) on the scale of one. A band
-        narrower than 1e-9 is below what Newton's method can resolve (its
-        curvature would be ``1 / delta'``): then ``huber / delta' = |r| -
-        delta' / 2`` outside the band, and within ``delta' / 2`` of it inside,
-        is least absolute deviations, twice the pinball loss at 0.5, solved
-        exactly as such (objective error below 1e-9 relative to the
-        residuals).
+        narrower than Newton's method resolves is solved as least absolute
+        deviations by the solver table (``solvers.dispatch``).
         """
         delta = self.delta / target_scale
-        if delta < 1e-9:
-            return PinballLoss(0.5), 2.0 * delta
         divisor = min(1.0, delta)
         return HuberLoss(delta, scale=1.0 / divisor), divisor
 

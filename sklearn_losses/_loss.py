@@ -31,6 +31,10 @@ def _underflow_to_zero():
 class PointwiseLoss:
     """Base class: a loss ``L(y_true, raw_prediction)`` evaluated per sample.
 
+    The solvers read what a loss offers from these flags (the solver table,
+    ``sklearn_losses.solvers.dispatch``, chooses by them), never by looking
+    for methods.
+
     Attributes
     ----------
     is_smooth : bool
@@ -38,10 +42,26 @@ class PointwiseLoss:
         so that a quasi-Newton method may be applied to it.
     is_multiclass : bool
         True when the raw prediction has one column per class.
+    has_curvature : bool
+        True when ``hessian(y_true, raw_prediction)`` gives the (generalized)
+        second derivative per sample, so that Newton's method can form the
+        Hessian ``X.T @ diag(s * L'') @ X``.
+    has_block_curvature : bool
+        True for a multiclass loss whose Hessian is a ``K x K`` block per
+        sample: ``hessian_product_factory`` applies the blocks and
+        ``probabilities`` gives what they are made of.
+    has_linear_tails : bool
+        True when the loss is linear beyond a band (``linear_tails``).
+    is_piecewise_linear : bool
+        True for the maximum of two affine functions (``PiecewiseLinearLoss``).
     """
 
     is_smooth = True
     is_multiclass = False
+    has_curvature = False
+    has_block_curvature = False
+    has_linear_tails = False
+    is_piecewise_linear = False
 
     def loss(self, y_true, raw_prediction):
         """Return ``L(y_true, raw_prediction)`` for each sample."""
@@ -54,6 +74,11 @@ class PointwiseLoss:
     def loss_gradient(self, y_true, raw_prediction):
         """Return the loss and its derivative, sharing the common work."""
         raise NotImplementedError
+
+    def for_new_target(self):
+        """The loss to use with another target array: itself, unless it keeps
+        something of the target (see ``SmoothedLoss``)."""
+        return self
 
     def best_constant(self, y_true, sample_weight):
         """The constant raw prediction of least weighted loss, if in closed form.
@@ -78,6 +103,7 @@ class PiecewiseLinearLoss(PointwiseLoss):
     """
 
     is_smooth = False
+    is_piecewise_linear = True
 
     def dual_box(self):
         """Return ``(lower, upper)``, the range of the slope variable ``u``."""
@@ -85,6 +111,10 @@ class PiecewiseLinearLoss(PointwiseLoss):
 
     def affine_parts(self, y_true):
         """Return ``(c, a)`` with ``L(y, f) = max_u u * (c - a * f)``."""
+        raise NotImplementedError
+
+    def target_from_affine(self, c, a):
+        """The target ``y`` whose affine parts are ``(c, a)`` (folded samples)."""
         raise NotImplementedError
 
     def smoothed_loss_gradient(self, y_true, raw_prediction, smoothing, affine=None):
@@ -130,6 +160,9 @@ class HuberLoss(PointwiseLoss):
     ``scale`` multiplies the loss (used to keep slopes near one when the
     targets are rescaled, see ``LossRegressor.fit``).
     """
+
+    has_curvature = True
+    has_linear_tails = True
 
     def __init__(self, delta=1.0, scale=1.0):
         self.delta = delta
@@ -188,6 +221,8 @@ class HingeLoss(PiecewiseLinearLoss):
 class SquaredHingeLoss(PointwiseLoss):
     """Squared hinge loss ``max(0, 1 - m)**2`` of the margin ``m = y_true * f``."""
 
+    has_curvature = True
+
     def loss_gradient(self, y_true, raw_prediction):
         shortfall = np.maximum(0.0, 1.0 - y_true * raw_prediction)
         # The square exceeds float64 only beyond |m| ~ 1.3e154; inf is the
@@ -203,6 +238,8 @@ class SquaredHingeLoss(PointwiseLoss):
 
 class LogisticLoss(PointwiseLoss):
     """Binary logistic loss ``log(1 + exp(-m))``, ``m = y_true * f``."""
+
+    has_curvature = True
 
     def loss_gradient(self, y_true, raw_prediction):
         # With e = exp(-|m|) in (0, 1]: log(1 + exp(-m)) = max(-m, 0) + log1p(e)
@@ -282,6 +319,7 @@ class MultinomialLoss(PointwiseLoss):
     """Multinomial logistic loss ``-log softmax(f)[y]`` over ``n_classes`` scores."""
 
     is_multiclass = True
+    has_block_curvature = True
 
     def loss_gradient(self, y_true, raw_prediction):
         with _underflow_to_zero():
@@ -373,3 +411,50 @@ class MultinomialFocalLoss(PointwiseLoss):
             direction = -softmax(others, axis=1)
             direction[rows, y_true] = 1.0
             return loss, direction * scale[:, None]
+
+
+class SmoothedLoss(PointwiseLoss):
+    """A piecewise-linear loss seen through its Moreau envelope, as a smooth loss.
+
+    ``PiecewiseLinearLoss.smoothed_loss_gradient`` of width ``smoothing``:
+    continuously differentiable and piecewise quadratic, with curvature
+    ``1 / smoothing`` where it is quadratic (``a = +-1``).
+    """
+
+    has_curvature = True
+
+    def __init__(self, loss, smoothing):
+        self.piecewise = loss
+        self.smoothing = smoothing
+        self._affine = None
+
+    def _affine_parts(self, y_true):
+        """``affine_parts(y_true)``, kept for the target the solver passes each time."""
+        if self._affine is None or self._affine[0] is not y_true:
+            self._affine = (y_true, self.piecewise.affine_parts(y_true))
+        return self._affine[1]
+
+    def loss_gradient(self, y_true, raw_prediction):
+        value, gradient, _ = self.piecewise.smoothed_loss_gradient(
+            y_true, raw_prediction, self.smoothing, self._affine_parts(y_true)
+        )
+        return value, gradient
+
+    def hessian(self, y_true, raw_prediction):
+        """``a**2 / smoothing`` where the envelope is quadratic, or 0."""
+        c, a = self._affine_parts(y_true)
+        lower, upper = self.piecewise.dual_box()
+        scaled = a * raw_prediction
+        np.subtract(c, scaled, out=scaled)
+        scaled /= self.smoothing
+        quadratic = scaled > lower
+        quadratic &= scaled < upper
+        # a = +-1 for every piecewise-linear loss here, so a**2 = 1.
+        return np.multiply(quadratic, 1.0 / self.smoothing)
+
+    def for_new_target(self):
+        """A fresh instance: the cache of affine parts belongs to one target."""
+        return SmoothedLoss(self.piecewise, self.smoothing)
+
+    def __repr__(self):
+        return f"SmoothedLoss({self.piecewise!r}, smoothing={self.smoothing!r})"

@@ -10,12 +10,14 @@ from families import CLASSIFIERS, REGRESSORS
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_info, threadpool_limits
 
-import sklearn_losses._objective
-import sklearn_losses._solvers
 from sklearn_losses import (
-    FocalLossClassifier,
     LogisticLossClassifier,
 )
+from sklearn_losses._loss import FocalLoss, LogisticLoss, MultinomialLoss
+from sklearn_losses._objective import LinearObjective
+from sklearn_losses._parallel import ExecutionSettings
+from sklearn_losses._penalty import ElasticNet
+from sklearn_losses.solvers import solve
 
 
 def data(estimator_class, rng, n_samples=120, n_features=6, n_classes=3):
@@ -108,127 +110,133 @@ def _blas_threads():
     ]
 
 
+def _skip_unless_blas_has_two_threads():
+    if max(_blas_threads(), default=1) < 2:
+        pytest.skip("BLAS runs on one thread here anyway")
+
+
+def _objective(loss, X, y, execution=None, n_outputs=1):
+    return LinearObjective(
+        loss,
+        X,
+        y,
+        np.ones(X.shape[0]),
+        penalty=ElasticNet.from_alpha(1e-3, 0.0),
+        fit_intercept=True,
+        n_outputs=n_outputs,
+        execution=execution,
+    )
+
+
+def _solved(objective, on_iteration=None):
+    """``solve`` from zero to the default tolerance."""
+    start = np.zeros((objective.n_features, objective.n_outputs))
+    return solve(
+        objective,
+        start,
+        np.zeros(objective.n_outputs),
+        max_iter=1000,
+        tol=1e-10,
+        on_iteration=on_iteration,
+    )
+
+
 @pytest.mark.parametrize(
-    "estimator, sparse, solver, one_thread",
+    "loss, sparse, one_thread",
     [
-        (LogisticLossClassifier(alpha=1e-3), True, "solve_newton", True),
-        (LogisticLossClassifier(alpha=1e-3), False, "solve_newton", False),
-        (FocalLossClassifier(alpha=1e-3), False, "minimize", True),
+        (LogisticLoss(), True, True),
+        (LogisticLoss(), False, False),
+        (FocalLoss(2.0), False, True),
     ],
 )
 def test_blas_runs_on_one_thread_where_only_vectors_use_it(
-    estimator, sparse, solver, one_thread, rng, monkeypatch
+    loss, sparse, one_thread, rng
 ):
     """Sparse X and L-BFGS-B solve with one BLAS thread (see
-    sklearn_losses._objective.blas_on_one_thread); dense Newton keeps the
-    threads it had; afterwards every library has its threads back."""
+    sklearn_losses._parallel.blas_on_one_thread), seen at every iteration;
+    dense Newton keeps the threads it had; afterwards every library has its
+    threads back."""
     X = rng.standard_normal((200, 5))
-    y = (X[:, 0] + rng.standard_normal(200) > 0).astype(int)
+    y = np.where(X[:, 0] + rng.standard_normal(200) > 0, 1.0, -1.0)
     with threadpool_limits(limits=2, user_api="blas"):
+        _skip_unless_blas_has_two_threads()
         outside = _blas_threads()
-        if not outside or max(outside) < 2:
-            pytest.skip("BLAS runs on one thread here anyway")
         seen = []
-        original = getattr(sklearn_losses._solvers, solver)
-
-        def recorded(*args, **kwargs):
-            seen.append(_blas_threads())
-            return original(*args, **kwargs)
-
-        monkeypatch.setattr(sklearn_losses._solvers, solver, recorded)
-        estimator.fit(sp.csr_matrix(X) if sparse else X, y)
-        assert seen
+        objective = _objective(loss, sp.csr_matrix(X) if sparse else X, y)
+        assert _solved(objective, lambda: seen.append(_blas_threads())).converged
         expected = [1] * len(outside) if one_thread else outside
-        assert all(threads == expected for threads in seen)
+        assert seen and all(threads == expected for threads in seen)
         assert _blas_threads() == outside
 
 
 def _sparse_problem(n_samples=400, n_features=60):
     X = sp.random(n_samples, n_features, density=0.2, format="csr", random_state=1)
     signal = np.asarray(X @ np.linspace(-2.0, 2.0, n_features)).ravel()
-    return X, (signal + np.random.default_rng(1).logistic(size=n_samples) > 0)
+    noise = np.random.default_rng(1).logistic(size=n_samples)
+    return X, np.where(signal + noise > 0, 1.0, -1.0)
 
 
-def _fits_under_blas_limits(X, y, observe, monkeypatch):
-    """Fit ``LogisticLossClassifier(alpha=1e-3)`` under BLAS limits of 1 and 2.
-
-    Returns what ``observe(objective)`` saw at each Newton solve, and the fit
-    per limit; BLAS must have its threads back after each fit. Skips where
-    BLAS runs on one thread anyway.
-    """
-    seen = []
-    original = sklearn_losses._solvers.solve_newton
-
-    def recorded(objective, *args, **kwargs):
-        seen.append(observe(objective))
-        return original(objective, *args, **kwargs)
-
-    monkeypatch.setattr(sklearn_losses._solvers, "solve_newton", recorded)
-    fits = {}
-    for limit in (1, 2):
-        with threadpool_limits(limits=limit, user_api="blas"):
-            if limit == 2 and max(_blas_threads(), default=1) < 2:
-                pytest.skip("BLAS runs on one thread here anyway")
-            outside = _blas_threads()
-            fits[limit] = LogisticLossClassifier(alpha=1e-3).fit(X, y)
-            assert _blas_threads() == outside
-    return seen, fits
-
-
-def test_sparse_products_take_as_many_threads_as_blas_may(monkeypatch):
+def test_sparse_products_take_as_many_threads_as_blas_may():
     """Products with sparse X run on as many threads as threadpoolctl lets
     BLAS use: one under ``threadpool_limits(1)``, as for scikit-learn's own
     threads; and the fit is the same either way (1e-8: two solves to the
-    default tol whose products sum in different orders)."""
-    monkeypatch.setattr(sklearn_losses._objective, "_NONZEROS_PER_THREAD", 1)
+    default tol whose products sum in different orders). BLAS has its
+    threads back after each solve."""
     X, y = _sparse_problem()
-    seen, fits = _fits_under_blas_limits(
-        X, y, lambda objective: objective.threads, monkeypatch
-    )
-    assert seen == [1, 2]
-    np.testing.assert_allclose(fits[2].coef_, fits[1].coef_, rtol=1e-8)
-    np.testing.assert_allclose(fits[2].intercept_, fits[1].intercept_, rtol=1e-8)
+    fits = {}
+    for limit in (1, 2):
+        with threadpool_limits(limits=limit, user_api="blas"):
+            if limit == 2:
+                _skip_unless_blas_has_two_threads()
+            outside = _blas_threads()
+            execution = ExecutionSettings.from_blas(nonzeros_per_thread=1)
+            assert execution.threads == limit
+            objective = _objective(LogisticLoss(), X, y, execution)
+            assert objective.execution.on_own_threads
+            fits[limit] = _solved(objective)
+            assert _blas_threads() == outside
+    np.testing.assert_allclose(fits[2].coef, fits[1].coef, rtol=1e-8)
+    np.testing.assert_allclose(fits[2].intercept, fits[1].intercept, rtol=1e-8)
 
 
-def test_dense_multinomial_fit_on_threads_solves_with_blas_on_one_thread(
-    rng, monkeypatch
-):
+def test_dense_multinomial_fit_on_threads_solves_with_blas_on_one_thread(rng):
     """A dense multinomial problem large enough for its products to go on
     threads of our own solves with BLAS on one thread (none of its threads
     left spinning between the products), and gives the fit that one thread
     gives (1e-8: two solves to the default tol whose products sum in
     different orders)."""
-    monkeypatch.setattr(sklearn_losses._objective, "_DENSE_ELEMENTS_PER_THREAD", 1)
     X = rng.standard_normal((300, 6))
     y = np.argmax(X[:, :3] + rng.gumbel(size=(300, 3)), axis=1)
-    seen, fits = _fits_under_blas_limits(
-        X,
-        y,
-        lambda objective: (objective.products_on_own_threads, _blas_threads()),
-        monkeypatch,
-    )
-    assert [on_threads for on_threads, _ in seen] == [False, True]
-    assert max(seen[1][1]) == 1
-    np.testing.assert_allclose(fits[2].coef_, fits[1].coef_, rtol=1e-8)
-    np.testing.assert_allclose(fits[2].intercept_, fits[1].intercept_, rtol=1e-8)
+    fits, seen = {}, {}
+    for limit in (1, 2):
+        with threadpool_limits(limits=limit, user_api="blas"):
+            if limit == 2:
+                _skip_unless_blas_has_two_threads()
+            execution = ExecutionSettings.from_blas(dense_entries_per_thread=1)
+            objective = _objective(MultinomialLoss(), X, y, execution, n_outputs=3)
+            assert objective.execution.on_own_threads == (limit == 2)
+            seen[limit] = []
+            fits[limit] = _solved(
+                objective, lambda record=seen[limit]: record.append(_blas_threads())
+            )
+    assert seen[2] and all(max(threads) == 1 for threads in seen[2])
+    np.testing.assert_allclose(fits[2].coef, fits[1].coef, rtol=1e-8)
+    np.testing.assert_allclose(fits[2].intercept, fits[1].intercept, rtol=1e-8)
 
 
 def _fit_sparse_problem():
     X, y = _sparse_problem()
-    return LogisticLossClassifier(alpha=1e-3).fit(X, y).coef_
+    execution = ExecutionSettings(threads=2, nonzeros_per_thread=1)
+    return _solved(_objective(LogisticLoss(), X, y, execution)).coef
 
 
 @pytest.mark.skipif(
     "fork" not in multiprocessing.get_all_start_methods(), reason="needs fork"
 )
-def test_a_forked_child_fits_on_sparse_data_after_its_parent(monkeypatch):
+def test_a_forked_child_fits_on_sparse_data_after_its_parent():
     """The thread pool of the sparse products is not inherited by a forked
     child (whose copy would have no threads and wait forever)."""
-    monkeypatch.setattr(sklearn_losses._objective, "_NONZEROS_PER_THREAD", 1)
-    with threadpool_limits(limits=2, user_api="blas"):
-        if max(_blas_threads(), default=1) < 2:
-            pytest.skip("BLAS runs on one thread here anyway")
-        in_parent = _fit_sparse_problem()
-        with multiprocessing.get_context("fork").Pool(1) as pool:
-            in_child = pool.apply_async(_fit_sparse_problem).get(timeout=60)
+    in_parent = _fit_sparse_problem()
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        in_child = pool.apply_async(_fit_sparse_problem).get(timeout=60)
     np.testing.assert_array_equal(in_child, in_parent)

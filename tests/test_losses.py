@@ -8,7 +8,6 @@ from scipy.optimize import check_grad
 from scipy.special import expit, log_expit
 from threadpoolctl import threadpool_info
 
-import sklearn_losses._objective
 from sklearn_losses._loss import (
     FocalLoss,
     HingeLoss,
@@ -20,6 +19,14 @@ from sklearn_losses._loss import (
     SquaredHingeLoss,
 )
 from sklearn_losses._objective import LinearObjective
+from sklearn_losses._parallel import (
+    ExecutionSettings,
+    RowExecution,
+    ThreadedDenseRows,
+    ThreadedSparseRows,
+    even_ranges,
+)
+from sklearn_losses._penalty import ElasticNet
 
 BINARY = [
     (HuberLoss(0.7), "huber", {"delta": 0.7}),
@@ -153,8 +160,7 @@ def test_objective_gradient_matches_finite_differences(
         X,
         y,
         rng.random(60) + 0.5,
-        alpha=0.1,
-        l1_ratio=0.0,
+        penalty=ElasticNet.from_alpha(0.1, 0.0),
         fit_intercept=fit_intercept,
         n_outputs=n_outputs,
     )
@@ -183,7 +189,12 @@ def test_hessian_product_matches_finite_differences(loss, rng):
     X = rng.standard_normal((60, 4))
     y = rng.choice([-1.0, 1.0], 60) * (1 if not isinstance(loss, HuberLoss) else 1.5)
     objective = LinearObjective(
-        loss, X, y, np.ones(60), alpha=0.1, l1_ratio=0.0, fit_intercept=True
+        loss,
+        X,
+        y,
+        np.ones(60),
+        penalty=ElasticNet.from_alpha(0.1, 0.0),
+        fit_intercept=True,
     )
     params = rng.standard_normal(5) * 0.1
     direction = rng.standard_normal(5)
@@ -197,17 +208,17 @@ def test_hessian_product_matches_finite_differences(loss, rng):
     )
 
 
-def _multinomial_objective(X, y, sample_weight, fit_intercept):
+def _multinomial_objective(X, y, sample_weight, fit_intercept, execution=None):
     """Three classes, L2 strength 0.1."""
     return LinearObjective(
         MultinomialLoss(),
         X,
         y,
         sample_weight,
-        alpha=0.1,
-        l1_ratio=0.0,
+        penalty=ElasticNet.from_alpha(0.1, 0.0),
         fit_intercept=fit_intercept,
         n_outputs=3,
+        execution=execution,
     )
 
 
@@ -229,17 +240,16 @@ def test_multinomial_hessian_product_matches_finite_differences(rng):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("fit_intercept", [False, True])
-def test_multinomial_hessian_products_by_blocks_of_rows(
-    fit_intercept, dtype, rng, monkeypatch
-):
+def test_multinomial_hessian_products_by_blocks_of_rows(fit_intercept, dtype, rng):
     """On dense X the products go block by block of rows; they equal the
     whole-matrix products on the same X held sparse."""
     # 28 entries of 4 features: blocks of 7 rows over 60 samples, several
     # blocks and a partial last one.
-    monkeypatch.setattr(sklearn_losses._objective, "_PRODUCT_BLOCK_ELEMENTS", 28)
     X = (rng.standard_normal((60, 4)) + 2.0).astype(dtype)
     y, weight = rng.integers(0, 3, 60), rng.uniform(0.5, 2.0, 60)
-    dense = _multinomial_objective(X, y, weight, fit_intercept)
+    dense = _multinomial_objective(
+        X, y, weight, fit_intercept, ExecutionSettings(product_block_entries=28)
+    )
     held_sparse = _multinomial_objective(sp.csr_matrix(X), y, weight, fit_intercept)
     size = 12 + 3 * fit_intercept
     params = rng.standard_normal(size) * 0.3
@@ -257,11 +267,10 @@ def test_multinomial_hessian_products_by_blocks_of_rows(
 @pytest.mark.parametrize("loss", [HuberLoss(0.7), SquaredHingeLoss(), LogisticLoss()])
 @pytest.mark.parametrize("restricted", ["all", "some", "none"])
 def test_hessian_matrix_matches_hessian_products(
-    loss, fit_intercept, sparse, restricted, rng, monkeypatch
+    loss, fit_intercept, sparse, restricted, rng
 ):
     # Blocks of 7 rows over 60 samples: several blocks, a partial last one,
     # and (Huber, squared hinge) samples of zero curvature skipped in each.
-    monkeypatch.setattr(sklearn_losses._objective, "_GRAM_BLOCK_ROWS", 7)
     X = rng.standard_normal((60, 6)) + 0.5
     X[rng.random(X.shape) < 0.3] = 0.0
     y = rng.choice([-1.0, 1.0], 60) * (3.0 if isinstance(loss, HuberLoss) else 1.0)
@@ -270,9 +279,9 @@ def test_hessian_matrix_matches_hessian_products(
         sp.csr_matrix(X) if sparse else X,
         y,
         rng.uniform(0.5, 2.0, 60),
-        alpha=0.1,
-        l1_ratio=0.0,
+        penalty=ElasticNet.from_alpha(0.1, 0.0),
         fit_intercept=fit_intercept,
+        execution=ExecutionSettings(gram_block_rows=7),
     )
     params = rng.standard_normal(6 + fit_intercept)
     assert 0 < np.count_nonzero(
@@ -299,14 +308,15 @@ def test_hessian_matrix_matches_hessian_products(
 
 
 @pytest.mark.parametrize("fit_intercept", [False, True])
-def test_sampled_multinomial_hessian_over_every_row_is_the_hessian(
-    fit_intercept, rng, monkeypatch
-):
+def test_sampled_multinomial_hessian_over_every_row_is_the_hessian(fit_intercept, rng):
     # Blocks of 7 rows over 60 samples: several blocks and a partial last one.
-    monkeypatch.setattr(sklearn_losses._objective, "_GRAM_BLOCK_ROWS", 7)
     X = rng.standard_normal((60, 4)) + 2.0
     objective = _multinomial_objective(
-        X, rng.integers(0, 3, 60), rng.uniform(0.5, 2.0, 60), fit_intercept
+        X,
+        rng.integers(0, 3, 60),
+        rng.uniform(0.5, 2.0, 60),
+        fit_intercept,
+        ExecutionSettings(gram_block_rows=7),
     )
     size = 12 + 3 * fit_intercept
     params = rng.standard_normal(size) * 0.3
@@ -339,24 +349,26 @@ def test_sampled_multinomial_hessian_over_every_row_is_the_hessian(
 
 @pytest.mark.parametrize("fit_intercept", [False, True])
 @pytest.mark.parametrize("loss", [HuberLoss(0.7), SquaredHingeLoss()])
-def test_sparse_hessian_products_over_the_curved_rows_only(
-    loss, fit_intercept, rng, monkeypatch
-):
+def test_sparse_hessian_products_over_the_curved_rows_only(loss, fit_intercept, rng):
     """On sparse X the products use only the samples of non-zero curvature;
-    they must equal the products over every sample. Stated tolerance: the
-    same sums with the zero terms left out, 1e-12 relative.
+    they must equal the products over every sample, as the same objective on
+    X held dense computes them. Stated tolerance: the same sums with the
+    zero terms left out, 1e-12 relative.
     """
     X = rng.standard_normal((80, 6)) + 0.5
     X[rng.random(X.shape) < 0.5] = 0.0
     y = rng.choice([-1.0, 1.0], 80) * (3.0 if isinstance(loss, HuberLoss) else 1.0)
-    objective = LinearObjective(
-        loss,
-        sp.csr_matrix(X),
-        y,
-        rng.uniform(0.5, 2.0, 80),
-        alpha=0.1,
-        l1_ratio=0.0,
-        fit_intercept=fit_intercept,
+    weight = rng.uniform(0.5, 2.0, 80)
+    objective, held_dense = (
+        LinearObjective(
+            loss,
+            matrix,
+            y,
+            weight,
+            penalty=ElasticNet.from_alpha(0.1, 0.0),
+            fit_intercept=fit_intercept,
+        )
+        for matrix in (sp.csr_matrix(X), X)
     )
     # Large coefficients: many margins beyond one, many residuals beyond delta.
     params = 3.0 * rng.standard_normal(6 + fit_intercept)
@@ -364,8 +376,7 @@ def test_sparse_hessian_products_over_the_curved_rows_only(
     assert 0 < np.count_nonzero(curvature) < 0.75 * curvature.size
     directions = rng.standard_normal((5, params.size))
     subset = objective.hessian_operator(params)
-    monkeypatch.setattr(sklearn_losses._objective, "_CURVED_SHARE", -1.0)
-    every_row = objective.hessian_operator(params)
+    every_row = held_dense.hessian_operator(params)
     for direction in directions:
         np.testing.assert_allclose(
             subset(direction), every_row(direction), rtol=1e-12, atol=1e-14
@@ -385,19 +396,18 @@ def _sparse_with_uneven_rows(rng, n_rows, n_columns, fmt):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
 def test_threaded_sparse_products_equal_scipy_products(
-    fmt, n_blocks, dtype, index_dtype, rng, monkeypatch
+    fmt, n_blocks, dtype, index_dtype, rng
 ):
     """Products on row blocks (threads) equal SciPy's: the same sums, the
     transposed product in another order, 1e-12 relative. The blocks are
     views of X, not copies."""
-    monkeypatch.setattr(sklearn_losses._objective, "_NONZEROS_PER_THREAD", 1)
     X = _sparse_with_uneven_rows(rng, 300, 40, fmt).astype(dtype)
     X.indices, X.indptr = X.indices.astype(index_dtype), X.indptr.astype(index_dtype)
-    threaded = sklearn_losses._objective.ThreadedSparseRows.wrap(X, n_blocks)
+    threaded = ThreadedSparseRows.wrap(X, n_blocks, nonzeros_per_thread=1)
     rows = threaded if fmt == "csr" else threaded.T
-    assert isinstance(rows, sklearn_losses._objective.ThreadedSparseRows)
-    assert len(rows._blocks) == n_blocks
-    for block in rows._blocks + rows._transposed_blocks:
+    assert isinstance(rows, ThreadedSparseRows)
+    assert len(rows.blocks) == n_blocks
+    for block in rows.blocks + rows.transposed_blocks:
         assert np.shares_memory(block.data, X.data)
         assert np.shares_memory(block.indices, X.indices)
     assert threaded.shape == X.shape and threaded.T.shape == X.T.shape
@@ -410,41 +420,41 @@ def test_threaded_sparse_products_equal_scipy_products(
         )
 
 
-def test_small_or_dense_matrices_are_not_put_on_threads(rng, monkeypatch):
+def test_small_or_dense_matrices_are_not_put_on_threads(rng):
     X = sp.random(50, 10, density=0.2, format="csr", random_state=0)
-    wrap = sklearn_losses._objective.ThreadedSparseRows.wrap
-    assert wrap(X, 2) is X  # far fewer non-zeros than a thread's share
-    monkeypatch.setattr(sklearn_losses._objective, "_NONZEROS_PER_THREAD", 1)
-    assert wrap(X, 1) is X  # one thread allowed
+    wrap = ThreadedSparseRows.wrap
+    # Far fewer non-zeros than a thread's share by default.
+    assert wrap(X, 2, ExecutionSettings().nonzeros_per_thread) is X
+    assert wrap(X, 1, 1) is X  # one thread allowed
     dense = rng.standard_normal((50, 10))
-    assert wrap(dense, 2) is dense
+    assert wrap(dense, 2, 1) is dense
     coordinates = sp.coo_matrix(X)
-    assert wrap(coordinates, 2) is coordinates  # no rows to cut
+    assert wrap(coordinates, 2, 1) is coordinates  # no rows to cut
 
 
 @pytest.mark.parametrize("threads", [2, 3])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("fit_intercept", [False, True])
 def test_dense_multinomial_objective_on_threads_equals_it_on_one_thread(
-    threads, dtype, fit_intercept, rng, monkeypatch
+    threads, dtype, fit_intercept, rng
 ):
     """On a dense X with several outputs, products, value, gradient, Hessian
     products (several blocks per range of rows) and the sampled Hessian are
     the same with the rows cut into one range per thread (1e-12 relative:
     the same block products, summed in another order). Such an objective
     asks for BLAS on one thread; one on a single thread does not."""
-    monkeypatch.setattr(sklearn_losses._objective, "_DENSE_ELEMENTS_PER_THREAD", 1)
-    monkeypatch.setattr(sklearn_losses._objective, "_PRODUCT_BLOCK_ELEMENTS", 28)
-    monkeypatch.setattr(sklearn_losses._objective, "_LIFTED_BLOCK_ELEMENTS", 150)
     X = (rng.standard_normal((200, 4)) + 1.0).astype(dtype)
-    one, several = _objective_on_threads(
-        MultinomialLoss(), X, fit_intercept, (1, threads), rng
+    sizes = ExecutionSettings(
+        dense_entries_per_thread=1, product_block_entries=28, lifted_block_entries=150
     )
-    assert one._X_for_products is X and not one.products_on_own_threads
-    rows = several._X_for_products
-    assert isinstance(rows, sklearn_losses._objective.ThreadedDenseRows)
-    assert len(rows.ranges) == threads and several.products_on_own_threads
-    assert rows.ranges[0][0] == 0 and rows.ranges[-1][1] == 200
+    one, several = _objective_on_threads(
+        MultinomialLoss(), X, fit_intercept, (1, threads), rng, sizes
+    )
+    assert one.execution.matrix is X and not one.execution.on_own_threads
+    rows = several.execution.matrix
+    assert isinstance(rows, ThreadedDenseRows)
+    assert len(rows.ranges) == threads and several.execution.on_own_threads
+    assert rows.ranges[0].start == 0 and rows.ranges[-1].stop == 200
     coef, values = rng.standard_normal((4, 3)), rng.standard_normal((200, 3))
     np.testing.assert_allclose(several.matvec(coef), one.matvec(coef), rtol=1e-12)
     np.testing.assert_allclose(
@@ -462,17 +472,17 @@ def test_dense_multinomial_objective_on_threads_equals_it_on_one_thread(
     )
 
 
-def test_only_large_dense_matrices_with_several_outputs_go_on_threads(rng, monkeypatch):
-    wrap = sklearn_losses._objective.ThreadedDenseRows.wrap
+def test_only_large_dense_matrices_with_several_outputs_go_on_threads(rng):
+    wrap = ThreadedDenseRows.wrap
     X = rng.standard_normal((50, 10))
-    assert wrap(X, 2, 3) is X  # fewer entries than two threads' share
-    monkeypatch.setattr(sklearn_losses._objective, "_DENSE_ELEMENTS_PER_THREAD", 1)
-    assert wrap(X, 1, 3) is X  # one thread allowed
-    assert wrap(X, 2, 1) is X  # one output: a matrix-vector product
+    # Fewer entries than two threads' share by default.
+    assert wrap(X, 2, 3, ExecutionSettings().dense_entries_per_thread) is X
+    assert wrap(X, 1, 3, 1) is X  # one thread allowed
+    assert wrap(X, 2, 1, 1) is X  # one output: a matrix-vector product
     sparse = sp.csr_matrix(X)
-    assert wrap(sparse, 2, 3) is sparse
-    threaded = wrap(X, 2, 3)
-    assert [range_ for range_ in threaded.ranges] == [(0, 25), (25, 50)]
+    assert wrap(sparse, 2, 3, 1) is sparse
+    threaded = wrap(X, 2, 3, 1)
+    assert threaded.ranges == [slice(0, 25), slice(25, 50)]
 
 
 def _assert_same_value_gradient_and_products(objective, reference, params, rng):
@@ -490,8 +500,9 @@ def _assert_same_value_gradient_and_products(objective, reference, params, rng):
         )
 
 
-def _objective_on_threads(loss, X, fit_intercept, thread_counts, rng):
-    """One objective on ``X`` (targets drawn for ``loss``), built for each count."""
+def _objective_on_threads(loss, X, fit_intercept, thread_counts, rng, sizes):
+    """One objective on ``X`` (targets drawn for ``loss``), built for each count
+    with the cut sizes of ``sizes`` (an ``ExecutionSettings``)."""
     n_samples = X.shape[0]
     if loss.is_multiclass:
         y = rng.integers(0, 3, n_samples)
@@ -506,11 +517,10 @@ def _objective_on_threads(loss, X, fit_intercept, thread_counts, rng):
             X,
             y,
             sample_weight,
-            alpha=0.1,
-            l1_ratio=0.0,
+            penalty=ElasticNet.from_alpha(0.1, 0.0),
             fit_intercept=fit_intercept,
             n_outputs=3 if loss.is_multiclass else 1,
-            threads=threads,
+            execution=sizes.with_threads(threads),
         )
         for threads in thread_counts
     ]
@@ -518,18 +528,16 @@ def _objective_on_threads(loss, X, fit_intercept, thread_counts, rng):
 
 @pytest.mark.parametrize("loss", [LogisticLoss(), HuberLoss(0.7), MultinomialLoss()])
 @pytest.mark.parametrize("fit_intercept", [False, True])
-def test_objective_on_threads_equals_objective_on_one_thread(
-    loss, fit_intercept, rng, monkeypatch
-):
+def test_objective_on_threads_equals_objective_on_one_thread(loss, fit_intercept, rng):
     """Value, gradient and Hessian products of the objective on sparse X are
     the same with the products on threads (1e-12 relative: the transposed
     product sums the blocks in another order); Huber's products go over the
     rows of non-zero curvature, which are put on threads too."""
-    monkeypatch.setattr(sklearn_losses._objective, "_NONZEROS_PER_THREAD", 1)
     X = _sparse_with_uneven_rows(rng, 200, 12, "csr")
-    one, two = _objective_on_threads(loss, X, fit_intercept, (1, 2), rng)
-    assert one._X_for_products is X
-    assert isinstance(two._X_for_products, sklearn_losses._objective.ThreadedSparseRows)
+    sizes = ExecutionSettings(nonzeros_per_thread=1)
+    one, two = _objective_on_threads(loss, X, fit_intercept, (1, 2), rng, sizes)
+    assert one.execution.matrix is X
+    assert isinstance(two.execution.matrix, ThreadedSparseRows)
     params = 2.0 * rng.standard_normal(one.n_params)
     _assert_same_value_gradient_and_products(two, one, params, rng)
 
@@ -539,35 +547,27 @@ def test_objective_on_threads_equals_objective_on_one_thread(
 @pytest.mark.parametrize("columns", [None, [0, 3, 4, 9]])
 @pytest.mark.parametrize("threads", [2, 3])
 def test_dense_hessian_on_threads_equals_hessian_on_one_thread(
-    loss, fit_intercept, columns, threads, rng, monkeypatch
+    loss, fit_intercept, columns, threads, rng
 ):
     """The dense Hessian summed over ranges of rows on threads equals the
     one summed on one thread (1e-12 relative: the same block products,
     added in another order), with several blocks per range, Huber's rows of
-    zero curvature skipped, and a subset of the coefficients. Each range
-    runs with BLAS on one thread, and BLAS has its threads back afterwards."""
-    monkeypatch.setattr(sklearn_losses._objective, "_GRAM_BLOCK_ROWS", 16)
-    monkeypatch.setattr(sklearn_losses._objective, "_GRAM_ROWS_PER_THREAD", 32)
+    zero curvature skipped, and a subset of the coefficients; BLAS has its
+    threads back afterwards."""
     X = rng.standard_normal((200, 12))
-    one, several = _objective_on_threads(loss, X, fit_intercept, (1, threads), rng)
+    sizes = ExecutionSettings(gram_block_rows=16, gram_rows_per_thread=32)
+    one, several = _objective_on_threads(
+        loss, X, fit_intercept, (1, threads), rng, sizes
+    )
     params = 2.0 * rng.standard_normal(one.n_params)
-    ranges = []
-    original = LinearObjective._gram_of_rows
-
-    def recorded(self, curvature, root, columns, first, last):
-        ranges.append((first, last, _blas_threads()))
-        return original(self, curvature, root, columns, first, last)
-
-    monkeypatch.setattr(LinearObjective, "_gram_of_rows", recorded)
+    assert one.execution.gram_ranges() == [slice(0, 200)]
+    bounds = np.linspace(0, 200, threads + 1).astype(int)
+    assert several.execution.gram_ranges() == [
+        slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
     outside = _blas_threads()
     expected = one.hessian_matrix(params, columns=columns)
-    assert [(first, last) for first, last, _ in ranges] == [(0, 200)]
-    ranges.clear()
     hessian = several.hessian_matrix(params, columns=columns)
-    assert sorted(first for first, _, _ in ranges) == list(
-        np.linspace(0, 200, threads + 1).astype(int)[:-1]
-    )
-    assert all(max(inside, default=1) == 1 for _, _, inside in ranges)
     assert _blas_threads() == outside
     np.testing.assert_allclose(hessian, expected, rtol=1e-12, atol=1e-14)
     if isinstance(loss, HuberLoss):
@@ -575,6 +575,30 @@ def test_dense_hessian_on_threads_equals_hessian_on_one_thread(
             np.count_nonzero(one.curvature(one.raw_prediction(*one.unpack(params))))
             < 200
         )
+
+
+@pytest.mark.parametrize("n_ranges", [1, 2, 3])
+def test_sums_over_ranges_run_each_range_once_with_blas_on_one_thread(n_ranges, rng):
+    """``RowExecution.sum_over_ranges`` runs the task once per range (several
+    at once with BLAS on one thread, one range as it is) and adds the parts
+    in order; BLAS has its threads back afterwards."""
+    X = rng.standard_normal((90, 3))
+    execution = RowExecution(X, ExecutionSettings(threads=n_ranges))
+    ranges = even_ranges(90, n_ranges)
+    seen = []
+    outside = _blas_threads()
+
+    def task(rows):
+        seen.append((rows, _blas_threads()))
+        return X[rows].sum(axis=0), np.array([rows.stop - rows.start])
+
+    column_sums, count = execution.sum_over_ranges(task, ranges)
+    assert sorted((rows.start for rows, _ in seen)) == [rows.start for rows in ranges]
+    inside = [max(threads, default=1) for _, threads in seen]
+    assert inside == ([max(outside, default=1)] if n_ranges == 1 else [1] * n_ranges)
+    assert _blas_threads() == outside
+    np.testing.assert_allclose(column_sums, X.sum(axis=0), rtol=1e-12)
+    assert count[0] == 90
 
 
 def _blas_threads():

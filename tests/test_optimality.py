@@ -17,12 +17,10 @@ import scipy.sparse
 from objective import objective
 from reference import reference_optimum
 from scipy.sparse.linalg import LinearOperator
-from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression, QuantileRegressor
 from sklearn.svm import LinearSVC
 
-import sklearn_losses._solvers
 from sklearn_losses import (
     FocalLossClassifier,
     HingeLossClassifier,
@@ -30,9 +28,41 @@ from sklearn_losses import (
     LogisticLossClassifier,
     QuantileLossRegressor,
 )
-from sklearn_losses._loss import LogisticLoss, MultinomialLoss
+from sklearn_losses._loss import (
+    HingeLoss,
+    HuberLoss,
+    LogisticLoss,
+    MultinomialLoss,
+    PinballLoss,
+    SmoothedLoss,
+    SquaredHingeLoss,
+)
 from sklearn_losses._objective import LinearObjective
-from sklearn_losses._solvers import _conjugate_gradient
+from sklearn_losses._penalty import ElasticNet
+from sklearn_losses.solvers import METHODS, forced_method
+from sklearn_losses.solvers.dispatch import smoothing_solver
+from sklearn_losses.solvers.linalg import (
+    FINISH_REACH,
+    conjugate_gradient,
+    quasi_newton_direction,
+)
+from sklearn_losses.solvers.line_search import line_search
+from sklearn_losses.solvers.linear_program import (
+    Screening,
+    fit_for_screening,
+    solve_linear_program,
+)
+from sklearn_losses.solvers.newton import (
+    APPROACH_STEPS,
+    sampled_hessian_pays,
+    solve_newton,
+)
+from sklearn_losses.solvers.orthant_newton import solve_orthant_newton
+from sklearn_losses.solvers.smoothed_dual import (
+    Smoothing,
+    solve_on_candidates,
+    solve_smoothed_dual,
+)
 
 PENALTIES = {
     "none": (0.0, 0.0),
@@ -101,6 +131,43 @@ def relative_gap(model, loss, X, y_encoded, sample_weight, alpha, l1_ratio, **pa
         **params,
     )
     return (ours - exact) / abs(exact)
+
+
+LOSSES = {
+    "huber": lambda params: HuberLoss(params.get("delta", 1.0)),
+    "pinball": lambda params: PinballLoss(params.get("quantile", 0.3)),
+    "hinge": lambda params: HingeLoss(),
+    "squared_hinge": lambda params: SquaredHingeLoss(),
+    "logistic": lambda params: LogisticLoss(),
+}
+
+
+def problem_of(
+    loss, X, y_encoded, sample_weight, alpha, l1_ratio, fit_intercept, **params
+):
+    """The ``LinearObjective`` an estimator of ``loss`` builds (unit scales)."""
+    return LinearObjective(
+        LOSSES[loss](params),
+        X,
+        np.asarray(y_encoded, dtype=float),
+        np.asarray(sample_weight, dtype=float),
+        penalty=ElasticNet.from_alpha(alpha, l1_ratio),
+        fit_intercept=fit_intercept,
+    )
+
+
+def solved(problem, method, **options):
+    """``method`` (a function of the solver modules) from zero, to tol=1e-10.
+
+    Returns the result with the intercept of the centered problem."""
+    start = np.zeros((problem.n_features, problem.n_outputs))
+    options = dict(dict(max_iter=1000, tol=1e-10), **options)
+    return method(problem, start, np.zeros(problem.n_outputs), **options)
+
+
+def values_of(problem, *results):
+    """``J`` of each result (centered intercepts) on ``problem``."""
+    return [problem.value(result.coef, result.intercept) for result in results]
 
 
 def objectives_of(models, loss, X, y_encoded, sample_weight, **penalty_and_params):
@@ -291,7 +358,6 @@ def test_focal_is_stationary_and_deterministic(gamma, multiclass, rng):
     again = FocalLossClassifier(gamma=gamma, alpha=0.01).fit(X, y)
     np.testing.assert_array_equal(model.coef_, again.coef_)
     from sklearn_losses._loss import FocalLoss, MultinomialFocalLoss
-    from sklearn_losses._objective import LinearObjective
 
     if multiclass:
         loss, target = MultinomialFocalLoss(gamma), codes
@@ -302,8 +368,7 @@ def test_focal_is_stationary_and_deterministic(gamma, multiclass, rng):
         X,
         target,
         np.ones(len(y)),
-        alpha=0.01,
-        l1_ratio=0.0,
+        penalty=ElasticNet.from_alpha(0.01, 0.0),
         fit_intercept=True,
         n_outputs=model.coef_.shape[0],
     )
@@ -351,11 +416,6 @@ def test_logistic_lasso_above_the_largest_alpha_is_found_in_a_few_passes(
     condition to 1e-8 (the rounding level of the solver's gradient test)
     and at most 20 products with X.
     """
-    monkeypatch.setattr(
-        sklearn_losses._solvers,
-        "_solve_if_zero_is_optimal",
-        lambda objective, intercept, **options: (None, intercept),
-    )
     X = scipy.sparse.random(2000, 500, density=0.01, format="csr", random_state=0)
     y = rng.random(2000) < 0.3
     products = []
@@ -366,7 +426,7 @@ def test_logistic_lasso_above_the_largest_alpha_is_found_in_a_few_passes(
         return matvec(self, coef)
 
     monkeypatch.setattr(LinearObjective, "matvec", counted)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), forced_method("orthant-newton", "lbfgs-split"):
         warnings.simplefilter("error", ConvergenceWarning)
         model = LogisticLossClassifier(alpha=1.0, l1_ratio=1.0).fit(X, y)
     assert np.all(model.coef_ == 0)
@@ -408,7 +468,7 @@ def test_wide_piecewise_linear_l2_reaches_the_exact_optimum(
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("starved", [False, True])
 def test_screened_linear_program_equals_the_whole_program(
-    loss, fit_intercept, sparse, starved, rng, monkeypatch
+    loss, fit_intercept, sparse, starved, rng
 ):
     """Screening fixes most samples' dual variables; the answer must not change.
 
@@ -417,61 +477,40 @@ def test_screened_linear_program_equals_the_whole_program(
     variables but the L1 bounds (no band, a share of 0.05 per parameter):
     infeasible, it is repaired with more variables (and where a fixed
     sample then ends on the wrong side, it becomes a variable; see the next
-    test). The reference is the
-    same estimator with screening off. Stated bound: 1e-9 relative in the
-    objective (two vertices of the same program, or the same one).
+    test). The reference is the same program with screening off. Stated
+    bound: 1e-9 relative in the objective (two vertices of the same program,
+    or the same one).
     """
-    X, y_fit, y_encoded = make_problem(loss, rng, n_samples=15_000, n_features=4)
+    X, _, y_encoded = make_problem(loss, rng, n_samples=15_000, n_features=4)
     if sparse:
         X = scipy.sparse.csr_matrix(np.where(rng.random(X.shape) < 0.5, X, 0.0))
     sample_weight = rng.integers(0, 3, 15_000)
-    programs = []
-    original = sklearn_losses._solvers._dual_linear_program
-
-    def recorded(objective, free, fixed, *, max_iter):
-        solution = original(objective, free, fixed, max_iter=max_iter)
-        programs.append((fixed is not None, solution["optimal"]))
-        return solution
-
-    monkeypatch.setattr(sklearn_losses._solvers, "_dual_linear_program", recorded)
+    params = {"quantile": 0.3} if loss == "pinball" else {}
+    problem = problem_of(
+        loss, X, y_encoded, sample_weight, 0.001, 1.0, fit_intercept, **params
+    )
+    options = dict(max_iter=1000, smooth_solver=smoothing_solver(problem))
+    screening, start = Screening(), None
     if starved:
-        screening_fit = sklearn_losses._solvers._screening_fit
-
-        def without_band(objective, max_iter):
-            coef, intercept, _, n_iter = screening_fit(objective, max_iter)
-            return coef, intercept, 0.0, n_iter
-
-        monkeypatch.setattr(sklearn_losses._solvers, "_screening_fit", without_band)
-        monkeypatch.setattr(sklearn_losses._solvers, "_SCREENING_FREE", 0.05)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        screened = make_estimator(loss, 0.001, 1.0, fit_intercept).fit(
-            X, y_fit, sample_weight=sample_weight
-        )
-    screened_programs = [optimal for is_screened, optimal in programs if is_screened]
+        screening = Screening(free_per_parameter=0.05)
+        start = fit_for_screening(problem, 1000, options["smooth_solver"], screening)
+        start.smoothing = 0.0
+    screened = solve_linear_program(
+        problem, screening=screening, screening_fit=start, **options
+    )
+    assert screened.converged
+    screened_programs = [found.optimal for found in screened.programs if found.screened]
     assert screened_programs
     if starved:
         # The first program is infeasible and more variables repair it.
         assert not screened_programs[0] and screened_programs[-1]
-    monkeypatch.setattr(sklearn_losses._solvers, "_SCREENING_MINIMUM", 10**9)
-    whole = make_estimator(loss, 0.001, 1.0, fit_intercept).fit(
-        X, y_fit, sample_weight=sample_weight
-    )
-    params = {"quantile": 0.3} if loss == "pinball" else {}
-    values = objectives_of(
-        (screened, whole),
-        loss,
-        X,
-        y_encoded,
-        sample_weight,
-        alpha=0.001,
-        l1_ratio=1.0,
-        **params,
-    )
+    whole = solve_linear_program(problem, screening=Screening(minimum=10**9), **options)
+    assert [found.screened for found in whole.programs] == [False]
+    values = values_of(problem, screened, whole)
     assert values[0] <= values[1] * (1 + 1e-9)
 
 
-def test_screening_frees_a_fixed_sample_on_the_wrong_side(rng, monkeypatch):
+def test_screening_frees_a_fixed_sample_on_the_wrong_side(rng):
     """A screened program whose fixed samples do not all keep their side at
     its solution is solved again with those samples as variables.
 
@@ -481,71 +520,48 @@ def test_screening_frees_a_fixed_sample_on_the_wrong_side(rng, monkeypatch):
     the next, with them freed, is the answer. Stated bound: 1e-9 relative in
     the objective against the whole program.
     """
-    X, y_fit, y_encoded = make_problem("pinball", rng, n_samples=15_000, n_features=4)
+    X, _, y_encoded = make_problem("pinball", rng, n_samples=15_000, n_features=4)
     sample_weight = rng.integers(0, 3, 15_000)
-    screened_programs = []
-    original = sklearn_losses._solvers._dual_linear_program
-    screening_fit = sklearn_losses._solvers._screening_fit
-
-    def recorded(objective, free, fixed, *, max_iter):
-        solution = original(objective, free, fixed, max_iter=max_iter)
-        screened_programs.append((fixed is not None, free.size, solution["optimal"]))
-        return solution
-
-    def moved_off(objective, max_iter):
-        coef, intercept, _, n_iter = screening_fit(objective, max_iter)
-        return 0.999 * coef, intercept, 0.0, n_iter
-
-    monkeypatch.setattr(sklearn_losses._solvers, "_dual_linear_program", recorded)
-    monkeypatch.setattr(sklearn_losses._solvers, "_screening_fit", moved_off)
-    monkeypatch.setattr(sklearn_losses._solvers, "_SCREENING_FREE", 0.05)
-    screened = make_estimator("pinball", 0.001, 1.0, False).fit(
-        X, y_fit, sample_weight=sample_weight
+    problem = problem_of("pinball", X, y_encoded, sample_weight, 0.001, 1.0, False)
+    options = dict(max_iter=1000, smooth_solver=smoothing_solver(problem))
+    screening = Screening(free_per_parameter=0.05)
+    start = fit_for_screening(problem, 1000, options["smooth_solver"], screening)
+    start.coef, start.smoothing = 0.999 * start.coef, 0.0
+    screened = solve_linear_program(
+        problem, screening=screening, screening_fit=start, **options
     )
     # Screening settled (no whole program), and an optimal program was
     # followed by one with more variables, which was the last.
-    is_screened, n_free, optimal = zip(*screened_programs, strict=True)
+    is_screened, n_free, optimal = zip(
+        *[(found.screened, found.n_free, found.optimal) for found in screened.programs],
+        strict=True,
+    )
     assert all(is_screened) and optimal[-1]
     first_optimal = optimal.index(True)
     assert first_optimal < len(optimal) - 1
     assert n_free[first_optimal + 1] > n_free[first_optimal]
-    monkeypatch.setattr(sklearn_losses._solvers, "_SCREENING_MINIMUM", 10**9)
-    whole = make_estimator("pinball", 0.001, 1.0, False).fit(
-        X, y_fit, sample_weight=sample_weight
-    )
-    values = objectives_of(
-        (screened, whole),
-        "pinball",
-        X,
-        y_encoded,
-        sample_weight,
-        alpha=0.001,
-        l1_ratio=1.0,
-        quantile=0.3,
-    )
+    whole = solve_linear_program(problem, screening=Screening(minimum=10**9), **options)
+    values = values_of(problem, screened, whole)
     assert values[0] <= values[1] * (1 + 1e-9)
 
 
-def test_screened_program_out_of_iterations_is_not_repeated(rng, monkeypatch):
+def test_screened_program_out_of_iterations_is_not_repeated(rng):
     """A screened program stopped by max_iter is reported, not enlarged.
 
     More variables cannot help a program that ran out of iterations: the
     fit warns and returns a finite model after that one program (before, up
     to ten ever larger programs and the whole one ran, 17 s at 30,000 x 100).
     """
-    X, y_fit, _ = make_problem("pinball", rng, n_samples=15_000, n_features=4)
-    programs = []
-    original = sklearn_losses._solvers._dual_linear_program
-
-    def recorded(objective, free, fixed, *, max_iter):
-        programs.append(fixed is not None)
-        return original(objective, free, fixed, max_iter=max_iter)
-
-    monkeypatch.setattr(sklearn_losses._solvers, "_dual_linear_program", recorded)
+    X, y_fit, y_encoded = make_problem("pinball", rng, n_samples=15_000, n_features=4)
+    problem = problem_of("pinball", X, y_encoded, np.ones(15_000), 0.001, 1.0, True)
+    result = solve_linear_program(
+        problem, max_iter=2, smooth_solver=smoothing_solver(problem)
+    )
+    assert [found.screened for found in result.programs] == [True]
+    assert not result.converged
     model = QuantileLossRegressor(alpha=0.001, l1_ratio=1.0, max_iter=2)
     with pytest.warns(ConvergenceWarning):
         model.fit(X, y_fit)
-    assert programs == [True]
     assert np.all(np.isfinite(model.coef_)) and np.isfinite(model.intercept_)
 
 
@@ -575,33 +591,38 @@ def test_pinball_fit_is_homogeneous_in_the_targets(alpha, scale, rng):
 
 
 @pytest.mark.parametrize("loss", ["huber", "logistic", "squared_hinge"])
-def test_newton_line_search_hands_back_the_accepted_point(loss, rng, monkeypatch):
+def test_newton_line_search_hands_back_the_accepted_point(loss, rng):
     """The line search returns the prediction and the per-sample loss at the
     length it accepts, which the solver uses instead of evaluating them
-    again: they must be those of ``params + length * step``. Recorded on
-    every search of a fit from a cold start (long steps, extrapolation).
-    Stated tolerance: 1e-12 relative (one product with X, reassociated).
+    again: they must be those of ``params + length * step``. Searched from a
+    cold start along Newton's step, ten times it (a length to find below
+    one) and a tenth of it (extrapolation). Stated tolerance: 1e-12
+    relative (one product with X, reassociated).
     """
     X, _, target = make_problem(loss, rng, n_samples=300, n_features=8)
-    estimator = make_estimator(loss, 1e-3, 0.0, True)
-    searches = []
-    original = sklearn_losses._solvers._line_search
-
-    def recorded(problem, params, raw, step, value, slope):
-        result = original(problem, params, raw, step, value, slope)
-        searches.append((problem, params, step, result))
-        return result
-
-    monkeypatch.setattr(sklearn_losses._solvers, "_line_search", recorded)
-    estimator.fit(X, target if loss == "huber" else np.sign(target))
-    assert searches
-    for problem, params, step, (length, raw, pointwise) in searches:
-        assert length > 0
-        expected_raw = problem.raw_prediction(*problem.unpack(params + length * step))
-        np.testing.assert_allclose(raw, expected_raw, rtol=1e-12, atol=1e-12)
-        if pointwise is not None:
+    problem = problem_of(
+        loss,
+        X,
+        target if loss == "huber" else np.sign(target),
+        np.ones(300),
+        1e-3,
+        0.0,
+        True,
+    )
+    params = np.zeros(problem.n_params)
+    raw = problem.raw_prediction(*problem.unpack(params))
+    value, gradient = problem.smooth_value_gradient(params, raw=raw)
+    newton_step = np.linalg.solve(problem.hessian_matrix(params, raw=raw), -gradient)
+    for step in (newton_step, 10 * newton_step, 0.1 * newton_step):
+        found = line_search(problem, params, raw, step, value, gradient @ step)
+        assert found.length > 0
+        expected_raw = problem.raw_prediction(
+            *problem.unpack(params + found.length * step)
+        )
+        np.testing.assert_allclose(found.raw, expected_raw, rtol=1e-12, atol=1e-12)
+        if found.pointwise is not None:
             for got, expected in zip(
-                pointwise,
+                found.pointwise,
                 problem.loss.loss_gradient(problem.y, expected_raw),
                 strict=True,
             ):
@@ -615,8 +636,6 @@ def test_quasi_newton_direction_with_conjugate_pairs_is_the_inverse_hessian(rng)
     give the inverse Hessian exactly (the hereditary property). Stated
     tolerance: 1e-10 relative (rounding on a spectrum spread over 1e3).
     """
-    from sklearn_losses._solvers import _quasi_newton_direction
-
     hessian, gradient = _positive_definite_system(rng, size=20)
     _, eigenvectors = np.linalg.eigh(hessian)
     pairs = [
@@ -627,69 +646,40 @@ def test_quasi_newton_direction_with_conjugate_pairs_is_the_inverse_hessian(rng)
     ]
     expected = np.linalg.solve(hessian, gradient)
     np.testing.assert_allclose(
-        _quasi_newton_direction(gradient, pairs),
+        quasi_newton_direction(gradient, pairs),
         expected,
         rtol=0,
         atol=1e-10 * np.max(np.abs(expected)),
     )
     # Without pairs: the gradient itself, for a steepest-descent step.
-    np.testing.assert_array_equal(_quasi_newton_direction(gradient, []), gradient)
-
-
-def _count_newton_work(monkeypatch):
-    """Count formed Hessians and quasi-Newton directions from here on."""
-    counts = {"hessians": 0, "quasi-newton steps": 0}
-    hessian_matrix = LinearObjective.hessian_matrix
-    direction = sklearn_losses._solvers._quasi_newton_direction
-
-    def counted_hessian(self, *args, **kwargs):
-        counts["hessians"] += 1
-        return hessian_matrix(self, *args, **kwargs)
-
-    def counted_direction(*args):
-        counts["quasi-newton steps"] += 1
-        return direction(*args)
-
-    monkeypatch.setattr(LinearObjective, "hessian_matrix", counted_hessian)
-    monkeypatch.setattr(
-        sklearn_losses._solvers, "_quasi_newton_direction", counted_direction
-    )
-    return counts
+    np.testing.assert_array_equal(quasi_newton_direction(gradient, []), gradient)
 
 
 @pytest.mark.parametrize("loss", ["huber", "logistic", "squared_hinge"])
-def test_newton_approach_forms_fewer_hessians_and_keeps_the_optimum(
-    loss, rng, monkeypatch
-):
+def test_newton_approach_forms_fewer_hessians_and_keeps_the_optimum(loss, rng):
     """From a cold start on 5,000 x 40, Newton's method approaches by
     quasi-Newton steps while the curvature moves, then forms the Hessian:
-    fewer Hessians than Newton's method from the start (approach turned off
-    by a step budget of zero), and the same optimum. Stated tolerance: both
-    stop at tol=1e-10 on the gradient, so parameters agree to 1e-7.
+    fewer Hessians than Newton's method from the start, and the same
+    optimum. Stated tolerance: both stop at tol=1e-10 on the gradient, so
+    parameters agree to 1e-7.
     """
     X, _, target = make_problem(loss, rng, n_samples=5000, n_features=40)
     y = target if loss == "huber" else np.sign(target)
-    counts = _count_newton_work(monkeypatch)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        approached = make_estimator(loss, 1e-3, 0.0, True).fit(X, y)
-        with_approach = dict(counts)
-        counts.update({"hessians": 0, "quasi-newton steps": 0})
-        monkeypatch.setattr(sklearn_losses._solvers, "_APPROACH_STEPS", 0)
-        direct = make_estimator(loss, 1e-3, 0.0, True).fit(X, y)
-    assert with_approach["quasi-newton steps"] >= 2
-    assert counts["quasi-newton steps"] == 0
-    assert with_approach["hessians"] < counts["hessians"]
-    np.testing.assert_allclose(approached.coef_, direct.coef_, rtol=0, atol=1e-7)
+    problem = problem_of(loss, X, y, np.ones(5000), 1e-3, 0.0, True)
+    approached = solved(problem, solve_newton, approach=True)
+    direct = solved(problem, solve_newton, approach=False)
+    assert approached.converged and direct.converged
+    assert approached.quasi_newton_steps >= 2
+    assert direct.quasi_newton_steps == 0
+    assert approached.hessians < direct.hessians
+    np.testing.assert_allclose(approached.coef, direct.coef, rtol=0, atol=1e-7)
     np.testing.assert_allclose(
-        approached.intercept_, direct.intercept_, rtol=0, atol=1e-7
+        approached.intercept, direct.intercept, rtol=0, atol=1e-7
     )
 
 
 @pytest.mark.parametrize("loss", ["logistic", "squared_hinge"])
-def test_newton_approach_hands_over_when_quasi_newton_steps_stall(
-    loss, rng, monkeypatch
-):
+def test_newton_approach_hands_over_when_quasi_newton_steps_stall(loss, rng):
     """Separable data with a tiny penalty: the optimum is far out, quasi-Newton
     steps soon stop shrinking the gradient (measured: after 4 or 5), and
     Newton's method takes over before the approach's budget of ten steps is
@@ -698,18 +688,12 @@ def test_newton_approach_hands_over_when_quasi_newton_steps_stall(
     """
     X = rng.standard_normal((3000, 20))
     y = np.where(X @ rng.standard_normal(20) > 0, 1.0, -1.0)
-    counts = _count_newton_work(monkeypatch)
-    budget = sklearn_losses._solvers._APPROACH_STEPS
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        approached = make_estimator(loss, 1e-8, 0.0, True).fit(X, y)
-        steps = counts["quasi-newton steps"]
-        monkeypatch.setattr(sklearn_losses._solvers, "_APPROACH_STEPS", 0)
-        direct = make_estimator(loss, 1e-8, 0.0, True).fit(X, y)
-    assert 2 <= steps < budget
-    approached_value, direct_value = objectives_of(
-        [approached, direct], loss, X, y, np.ones(3000), alpha=1e-8, l1_ratio=0
-    )
+    problem = problem_of(loss, X, y, np.ones(3000), 1e-8, 0.0, True)
+    approached = solved(problem, solve_newton, approach=True)
+    direct = solved(problem, solve_newton, approach=False)
+    assert approached.converged and direct.converged
+    assert 2 <= approached.quasi_newton_steps < APPROACH_STEPS
+    approached_value, direct_value = values_of(problem, approached, direct)
     assert abs(approached_value - direct_value) <= 1e-12 * direct_value
 
 
@@ -778,7 +762,7 @@ def test_penalty_above_the_largest_useful_one_gives_zero_at_once(
 
 
 @pytest.mark.parametrize("alpha", [10.0, 0.01])
-def test_zero_check_agrees_with_the_full_solver(alpha, rng, monkeypatch):
+def test_zero_check_agrees_with_the_full_solver(alpha, rng):
     """Focal loss (no reference solver): with the check and without it, the
     same fit. Above the largest useful penalty both give W = 0; below it the
     check declines and the full solver runs. Stated tolerance: both stop at
@@ -786,12 +770,8 @@ def test_zero_check_agrees_with_the_full_solver(alpha, rng, monkeypatch):
     """
     X, y_fit, _ = make_problem("logistic", rng)
     checked = FocalLossClassifier(alpha=alpha, l1_ratio=1.0).fit(X, y_fit)
-    monkeypatch.setattr(
-        sklearn_losses._solvers,
-        "_solve_if_zero_is_optimal",
-        lambda objective, intercept, **options: (None, intercept),
-    )
-    full = FocalLossClassifier(alpha=alpha, l1_ratio=1.0).fit(X, y_fit)
+    with forced_method("lbfgs-split"):
+        full = FocalLossClassifier(alpha=alpha, l1_ratio=1.0).fit(X, y_fit)
     assert np.all(checked.coef_ == 0) == (alpha == 10.0)
     np.testing.assert_allclose(checked.coef_, full.coef_, rtol=0, atol=1e-7)
     np.testing.assert_allclose(checked.intercept_, full.intercept_, rtol=0, atol=1e-7)
@@ -821,27 +801,25 @@ def test_hessian_is_estimated_only_where_it_costs_few_products(
         X,
         y,
         weight,
-        alpha=1e-4,
-        l1_ratio=0.0,
+        penalty=ElasticNet.from_alpha(1e-4, 0.0),
         fit_intercept=True,
         n_outputs=n_classes,
     )
-    assert sklearn_losses._solvers._sampled_hessian_pays(multinomial) is pays
+    assert sampled_hessian_pays(multinomial) is pays
     binary = LinearObjective(
         LogisticLoss(),
         X,
         2.0 * (y % 2) - 1,
         weight,
-        alpha=1e-4,
-        l1_ratio=0.0,
+        penalty=ElasticNet.from_alpha(1e-4, 0.0),
         fit_intercept=True,
     )
-    assert not sklearn_losses._solvers._sampled_hessian_pays(binary)
+    assert not sampled_hessian_pays(binary)
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_multinomial_preconditioner_cuts_products_and_keeps_the_optimum(
-    fit_intercept, rng, monkeypatch
+    fit_intercept, rng
 ):
     """Multinomial Newton-CG with a strong signal (peaked probabilities, so
     conjugate gradients need many products) and evenly spaced rows
@@ -852,31 +830,26 @@ def test_multinomial_preconditioner_cuts_products_and_keeps_the_optimum(
     X = rng.standard_normal((3000, 20))
     W = 3.0 * rng.standard_normal((20, 4))
     y = np.argmax(X @ W + rng.gumbel(size=(3000, 4)), axis=1)
-    original = sklearn_losses._solvers._conjugate_gradient
-    products = []
-
-    def counted(*args, **kwargs):
-        solution, count = original(*args, **kwargs)
-        products.append((count, kwargs.get("preconditioner") is not None))
-        return solution, count
-
-    monkeypatch.setattr(sklearn_losses._solvers, "_conjugate_gradient", counted)
-    estimator = LogisticLossClassifier(alpha=1e-4, fit_intercept=fit_intercept)
-    preconditioned = clone(estimator).fit(X, y)
-    with_preconditioner = list(products)
-    products.clear()
-    monkeypatch.setattr(sklearn_losses._solvers, "_PRECONDITION_AFTER", np.inf)
-    plain = clone(estimator).fit(X, y)
-    assert any(used for _, used in with_preconditioner)
-    assert not any(used for _, used in products)
-    assert sum(count for count, _ in with_preconditioner) < sum(
-        count for count, _ in products
+    problem = LinearObjective(
+        MultinomialLoss(),
+        X,
+        y,
+        np.ones(3000),
+        penalty=ElasticNet.from_alpha(1e-4, 0.0),
+        fit_intercept=fit_intercept,
+        n_outputs=4,
     )
-    np.testing.assert_allclose(preconditioned.coef_, plain.coef_, rtol=0, atol=1e-7)
+    preconditioned = solved(problem, solve_newton)
+    plain = solved(problem, solve_newton, precondition_after=np.inf)
+    assert preconditioned.converged and plain.converged
+    assert preconditioned.preconditioned_steps > 0
+    assert plain.preconditioned_steps == 0
+    assert preconditioned.hessian_products < plain.hessian_products
+    np.testing.assert_allclose(preconditioned.coef, plain.coef, rtol=0, atol=1e-7)
     # Multinomial intercepts are unique up to a shared shift: compare centred.
     np.testing.assert_allclose(
-        preconditioned.intercept_ - preconditioned.intercept_.mean(),
-        plain.intercept_ - plain.intercept_.mean(),
+        preconditioned.intercept - preconditioned.intercept.mean(),
+        plain.intercept - plain.intercept.mean(),
         rtol=0,
         atol=1e-7,
     )
@@ -897,7 +870,7 @@ def test_conjugate_gradient_reaches_its_relative_residual(rng):
     """
     matrix, right = _positive_definite_system(rng)
     operator = LinearOperator(matrix.shape, matvec=lambda v: matrix @ v)
-    solution, products = _conjugate_gradient(operator, right, 1e-8, maxiter=500)
+    solution, products = conjugate_gradient(operator, right, 1e-8, maxiter=500)
     assert np.linalg.norm(right - matrix @ solution) <= 1e-8 * np.linalg.norm(right)
     exact = np.linalg.solve(matrix, right)
     assert np.linalg.norm(solution - exact) <= 1e-5 * np.linalg.norm(exact)
@@ -911,23 +884,23 @@ def test_conjugate_gradient_finishes_on_the_largest_residual(rng):
     on to it (past a tight rtol)."""
     matrix, right = _positive_definite_system(rng)
     operator = LinearOperator(matrix.shape, matvec=lambda v: matrix @ v)
-    plain_solution, plain = _conjugate_gradient(operator, right, 1e-8, maxiter=500)
+    plain_solution, plain = conjugate_gradient(operator, right, 1e-8, maxiter=500)
     reached = np.max(np.abs(right - matrix @ plain_solution))
     # Finishing residual above what rtol reaches: fewer products, and met.
-    early_solution, early = _conjugate_gradient(
+    early_solution, early = conjugate_gradient(
         operator, right, 1e-8, maxiter=500, finish=1e3 * reached
     )
     assert early < plain
     assert np.max(np.abs(right - matrix @ early_solution)) <= 1e3 * reached
     # Finishing residual a little below what rtol reaches: more products,
     # and met; far below it: the rtol stop as without it.
-    near = reached / (0.5 * sklearn_losses._solvers._FINISH_REACH)
-    late_solution, late = _conjugate_gradient(
+    near = reached / (0.5 * FINISH_REACH)
+    late_solution, late = conjugate_gradient(
         operator, right, 1e-8, maxiter=500, finish=near
     )
     assert late > plain
     assert np.max(np.abs(right - matrix @ late_solution)) <= near
-    _, far = _conjugate_gradient(
+    _, far = conjugate_gradient(
         operator, right, 1e-8, maxiter=500, finish=1e-6 * reached
     )
     assert far == plain
@@ -941,33 +914,29 @@ def test_conjugate_gradient_with_exact_preconditioner_and_on_singular_operator(r
     operator = LinearOperator(matrix.shape, matvec=lambda v: matrix @ v)
     inverse = np.linalg.inv(matrix)
     preconditioner = LinearOperator(matrix.shape, matvec=lambda v: inverse @ v)
-    solution, products = _conjugate_gradient(
+    solution, products = conjugate_gradient(
         operator, right, 1e-10, maxiter=500, preconditioner=preconditioner
     )
     assert products == 1
     exact = np.linalg.solve(matrix, right)
     assert np.linalg.norm(solution - exact) <= 1e-10 * np.linalg.norm(exact)
     zero = LinearOperator(matrix.shape, matvec=lambda v: np.zeros_like(v))
-    solution, products = _conjugate_gradient(zero, right, 1e-8, maxiter=500)
+    solution, products = conjugate_gradient(zero, right, 1e-8, maxiter=500)
     assert products == 1 and np.all(np.isnan(solution))
 
 
 def _smoothed_problem(loss, rng, fit_intercept, sparse, smoothing, l1_ratio):
     """A 6,000-sample smoothed hinge or pinball problem, some weights zero."""
-    from sklearn_losses._loss import HingeLoss, PinballLoss
-    from sklearn_losses._solvers import _SmoothedLoss
-
     X, _, y_encoded = make_problem(loss, rng, n_samples=6000, n_features=6)
     if sparse:
         X = scipy.sparse.csr_matrix(np.where(rng.random(X.shape) < 0.5, X, 0.0))
     piecewise = HingeLoss() if loss == "hinge" else PinballLoss(0.3)
     return LinearObjective(
-        _SmoothedLoss(piecewise, smoothing),
+        SmoothedLoss(piecewise, smoothing),
         X,
         y_encoded,
         rng.integers(0, 3, 6000).astype(float),
-        alpha=0.01,
-        l1_ratio=l1_ratio,
+        penalty=ElasticNet.from_alpha(0.01, l1_ratio),
         fit_intercept=fit_intercept,
     )
 
@@ -977,44 +946,35 @@ def _smoothed_problem(loss, rng, fit_intercept, sparse, smoothing, l1_ratio):
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("l1_ratio", [0.0, 0.5])
 def test_candidate_rows_solve_the_whole_smoothed_problem(
-    loss, fit_intercept, sparse, l1_ratio, rng, monkeypatch
+    loss, fit_intercept, sparse, l1_ratio, rng
 ):
     """The smoothed problem on the samples near the kink, the others folded
     into a few rows, has the solution of the problem on all samples (it is
     strongly convex: one minimizer). From the solution at ten times the
     smoothing, with the candidates' reach cut (from 2 to 0.5 or 0.1) so that
-    samples cross the band and must join them (an expansion). Stated bound: coefficients
-    and intercept within 1e-8 of the direct solve's, both to a gradient of
-    1e-12."""
-    from sklearn_losses._solvers import (
-        _SmoothedLoss,
-        _solve_on_candidates,
-        solve_newton,
-        solve_orthant_newton,
-    )
-
+    samples cross the band and must join them (an expansion). Stated bound:
+    coefficients and intercept within 1e-8 of the direct solve's, both to a
+    gradient of 1e-12."""
     solver = solve_newton if l1_ratio == 0 else solve_orthant_newton
     problem = _smoothed_problem(loss, rng, fit_intercept, sparse, 0.1, l1_ratio)
     options = dict(max_iter=500, tol=1e-12)
     start = solver(problem, np.zeros((6, 1)), np.zeros(1), **options)
     assert start.converged
     # The same problem, ten times narrower (as the next round).
-    problem.loss = _SmoothedLoss(problem.loss.piecewise, 0.01)
+    problem.loss = SmoothedLoss(problem.loss.piecewise, 0.01)
     direct = solver(problem, start.coef, start.intercept, **options)
-    expansions = []
-    original = sklearn_losses._solvers._on_rows
-
-    def recorded(objective, X, y, sample_weight):
-        expansions.append(X.shape[0])
-        return original(objective, X, y, sample_weight)
-
-    monkeypatch.setattr(sklearn_losses._solvers, "_on_rows", recorded)
     reach = {"hinge": 0.5, "pinball": 0.1}[loss]
-    monkeypatch.setattr(sklearn_losses._solvers, "_CANDIDATE_REACH", reach)
-    reduction, spent = _solve_on_candidates(
-        problem, solver, start.coef, start.intercept, 0.1, dict(options)
+    reduction, spent = solve_on_candidates(
+        problem,
+        solver,
+        start.coef,
+        start.intercept,
+        0.1,
+        dict(options),
+        Smoothing(candidate_reach=reach),
     )
     assert reduction is not None and reduction.result.converged
+    expansions = reduction.rows_solved
     assert len(expansions) >= 2 and expansions[0] < expansions[-1] < 1500
     assert spent == reduction.result.n_iter
     np.testing.assert_allclose(reduction.result.coef, direct.coef, rtol=0, atol=1e-8)
@@ -1027,94 +987,59 @@ def test_candidate_rows_solve_the_whole_smoothed_problem(
     "loss, l1_ratio", [("hinge", 0.5), ("hinge", 0.0), ("pinball", 0.5)]
 )
 def test_subsample_start_and_candidate_rows_keep_the_certified_optimum(
-    loss, l1_ratio, rng, monkeypatch
+    loss, l1_ratio, rng
 ):
     """On 24,000 samples the smoothed dual starts from a subsample's solution
     and solves later rounds on candidate rows; the active-set step runs on
     those rows and the gap is certified on all samples. The result must be
-    that of the same estimator with both turned off. Stated bound: objectives
+    that of the same solver with both turned off. Stated bound: objectives
     within 1e-8 relative (each certified to a gap of 1e-8)."""
-    X, y_fit, y_encoded = make_problem(loss, rng, n_samples=24_000, n_features=5)
+    X, _, y_encoded = make_problem(loss, rng, n_samples=24_000, n_features=5)
     sample_weight = rng.integers(0, 3, 24_000)
-    calls = {"subsample": 0, "certified on candidate rows": 0}
-    subsample_start = sklearn_losses._solvers._subsample_start
-    exact_from_reduction = sklearn_losses._solvers._exact_candidate_from_reduction
-
-    def recorded_subsample(*args):
-        calls["subsample"] += 1
-        return subsample_start(*args)
-
-    def recorded_exact(*args):
-        candidate = exact_from_reduction(*args)
-        if candidate is not None and candidate[2] - candidate[3] <= 1e-8 * abs(
-            candidate[2]
-        ):
-            calls["certified on candidate rows"] += 1
-        return candidate
-
-    monkeypatch.setattr(sklearn_losses._solvers, "_subsample_start", recorded_subsample)
-    monkeypatch.setattr(
-        sklearn_losses._solvers, "_exact_candidate_from_reduction", recorded_exact
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        reduced = make_estimator(loss, 0.001, l1_ratio, True).fit(
-            X, y_fit, sample_weight=sample_weight
-        )
-    assert calls == {"subsample": 1, "certified on candidate rows": 1}
-    monkeypatch.setattr(sklearn_losses._solvers, "_SUBSAMPLE_MINIMUM", 10**9)
-    monkeypatch.setattr(sklearn_losses._solvers, "_CANDIDATE_SHARE", 0.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        whole = make_estimator(loss, 0.001, l1_ratio, True).fit(
-            X, y_fit, sample_weight=sample_weight
-        )
     params = {"quantile": 0.3} if loss == "pinball" else {}
-    values = objectives_of(
-        (reduced, whole),
-        loss,
-        X,
-        y_encoded,
-        sample_weight,
-        alpha=0.001,
-        l1_ratio=l1_ratio,
-        **params,
+    problem = problem_of(
+        loss, X, y_encoded, sample_weight, 0.001, l1_ratio, True, **params
     )
+    options = dict(smooth_solver=smoothing_solver(problem))
+    reduced = solved(problem, solve_smoothed_dual, **options)
+    assert reduced.converged
+    assert [record.subsample for record in reduced.rounds].count(True) == 1
+    certified_on_candidate_rows = [
+        record
+        for record in reduced.rounds
+        if record.candidate_rows
+        and record.exact_gap is not None
+        and record.exact_gap <= 1e-8
+    ]
+    assert len(certified_on_candidate_rows) == 1
+    settings = Smoothing(subsample_minimum=10**9, candidate_share=0.0)
+    whole = solved(problem, solve_smoothed_dual, settings=settings, **options)
+    assert whole.converged
+    assert not any(record.subsample or record.candidate_rows for record in whole.rounds)
+    values = values_of(problem, reduced, whole)
     assert abs(values[0] - values[1]) <= 1e-8 * abs(values[1])
 
 
 @pytest.mark.parametrize("max_iter", [3, 12, 40, 200])
-def test_smoothed_dual_reports_at_most_max_iter_iterations(max_iter, rng, monkeypatch):
+def test_smoothed_dual_reports_at_most_max_iter_iterations(max_iter, rng):
     """Iterations spent on the subsample and on candidate rows count against
     max_iter, like any other, also where the candidates are given up (here
     forced: a reach of 0.01 finds few, and a share of 1% cannot hold those
     that cross): the progress callback is called at most that many times
     (scikit-learn's callback context refuses more)."""
-    monkeypatch.setattr(sklearn_losses._solvers, "_CANDIDATE_REACH", 0.01)
-    monkeypatch.setattr(sklearn_losses._solvers, "_CANDIDATE_SHARE", 0.01)
-    from sklearn_losses._loss import HingeLoss
-    from sklearn_losses._solvers import solve
-
     X, _, y_encoded = make_problem("hinge", rng, n_samples=24_000, n_features=5)
-    problem = LinearObjective(
-        HingeLoss(),
-        X,
-        y_encoded,
-        np.ones(24_000),
-        alpha=0.001,
-        l1_ratio=0.5,
-        fit_intercept=True,
-    )
+    problem = problem_of("hinge", X, y_encoded, np.ones(24_000), 0.001, 0.5, True)
     calls = []
-    result = solve(
+    result = solved(
         problem,
-        np.zeros((5, 1)),
-        np.zeros(1),
+        solve_smoothed_dual,
         max_iter=max_iter,
-        tol=1e-10,
         on_iteration=lambda: calls.append(1),
+        smooth_solver=smoothing_solver(problem),
+        settings=Smoothing(candidate_reach=0.01, candidate_share=0.01),
     )
     assert len(calls) <= max_iter
+    assert result.n_iter <= max_iter
     assert np.all(np.isfinite(result.coef))
 
 
@@ -1131,30 +1056,30 @@ def test_subsample_start_stays_within_max_iter(rng):
 
 
 @pytest.mark.parametrize("loss", ["huber", "logistic", "squared_hinge"])
-def test_orthant_newton_subsample_start_keeps_the_optimum(loss, rng, monkeypatch):
+def test_orthant_newton_subsample_start_keeps_the_optimum(loss, rng):
     """An elastic-net fit on 24,000 samples starts from the same problem on
     evenly spaced rows; a warm start does not. The optimum must be that of
-    the fit without the subsample. Stated bound: objectives within 1e-9
-    relative (both stop at a gradient of 1e-10)."""
+    the fit without the subsample (its route with the subsample start left
+    out). Stated bound: objectives within 1e-9 relative (both stop at a
+    gradient of 1e-10)."""
     X, y_fit, y_encoded = make_problem(loss, rng, n_samples=24_000, n_features=5)
-    starts = []
-    subsample_start = sklearn_losses._solvers._subsample_start
-
-    def recorded(objective, solver, coef, intercept, options):
-        found = subsample_start(objective, solver, coef, intercept, options)
-        starts.append(found[2])  # iterations spent on the subsample
-        return found
-
-    monkeypatch.setattr(sklearn_losses._solvers, "_subsample_start", recorded)
+    problem = problem_of(loss, X, y_encoded, np.ones(24_000), 0.001, 0.5, True)
+    start = solved(problem, METHODS["subsample-start"], on_iteration=lambda: None)
+    assert start.n_iter > 0 and np.any(start.coef)
+    again = METHODS["subsample-start"](
+        problem,
+        start.coef,
+        start.intercept,
+        max_iter=1000,
+        tol=1e-10,
+        on_iteration=lambda: None,
+    )
+    assert again.n_iter == 0 and again.coef is start.coef
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         started = make_estimator(loss, 0.001, 0.5, True).fit(X, y_fit)
-        assert len(starts) == 1 and starts[0] > 0
-        warm = make_estimator(loss, 0.001, 0.5, True).set_params(warm_start=True)
-        warm.fit(X, y_fit).fit(X, y_fit)
-        assert starts[1] > 0 and starts[2] == 0
-    monkeypatch.setattr(sklearn_losses._solvers, "_SUBSAMPLE_MINIMUM", 10**9)
-    whole = make_estimator(loss, 0.001, 0.5, True).fit(X, y_fit)
+        with forced_method("zero-check", "orthant-newton", "lbfgs-split"):
+            whole = make_estimator(loss, 0.001, 0.5, True).fit(X, y_fit)
     params = {"delta": 1.0} if loss == "huber" else {}
     values = objectives_of(
         (started, whole),

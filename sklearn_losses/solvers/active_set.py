@@ -1,0 +1,550 @@
+"""The exact step of the kinked losses with an L2 part, and its certificate.
+
+A piecewise-linear loss (hinge, pinball) with an L2 or elastic-net penalty
+is a quadratic program. The smoothed and box duals reach a dual point near
+the optimum; from the samples it puts on the kink, a primal-dual active-set
+method (``active_set_method``) solves the optimality conditions exactly.
+Each primal point found is a ``Candidate``, evaluated with a feasible dual
+point; a ``CandidatePool`` keeps the lowest primal value and the highest
+dual bound, and certifies the result when the duality gap between them is
+within the tolerance.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linprog
+from scipy.sparse.linalg import LinearOperator, minres
+
+from .newton import use_dense_hessian
+
+# The smallest relative duality gap the dual solvers are asked to certify:
+# where most samples sit on the kink, a floating-point dual bound is itself
+# only this accurate, though the primal point is usually exact.
+GAP_FLOOR = 1e-8
+# Most samples on the kink for a dense solve of the kink system (and
+# beyond twice the number of features and ten).
+DENSE_KINK_LIMIT = 2000
+# Linear programs certifying a degenerate optimum, at most, per call, each
+# over at most this many samples (beyond, HiGHS's dense rows cost more than
+# the next smoothing round).
+CERTIFICATES = 3
+CERTIFICATE_SAMPLES = 2000
+# Relative tolerance of the optimality conditions' tests.
+CONDITION_TOLERANCE = 1e-9
+
+
+def many_features_pure_l2(objective):
+    """A pure L2 penalty on more features than a dense Newton system takes.
+
+    There the box-constrained dual (and, in the active-set step, an
+    iterative solve of the kink system) replaces the smoothed primal.
+    """
+    return not objective.penalty.has_l1 and not use_dense_hessian(
+        objective, objective.n_features
+    )
+
+
+@dataclass
+class Candidate:
+    """A primal point with its objective ``primal`` and a dual bound ``dual``
+    (the dual value at a feasible dual point: a lower bound of the optimum)."""
+
+    coef: np.ndarray
+    intercept: float
+    primal: float
+    dual: float
+
+
+class CandidatePool:
+    """The lowest primal point and the highest dual bound seen so far.
+
+    Any feasible dual point bounds the optimum from below, so the bound is
+    the best over all candidates, whichever primal point wins.
+    """
+
+    def __init__(self):
+        self.best = None
+        self.dual = -np.inf
+
+    def consider(self, candidate):
+        if candidate is None:
+            return
+        if self.best is None or candidate.primal < self.best.primal:
+            self.best = candidate
+        self.dual = max(self.dual, candidate.dual)
+
+    def result_fields(self, fit_intercept, tol):
+        """The fields ``coef``, ``intercept`` and ``converged`` of a
+        ``SolverResult`` for the best point."""
+        best = self.best
+        return dict(
+            coef=best.coef.reshape(-1, 1),
+            intercept=np.array([best.intercept if fit_intercept else 0.0]),
+            converged=self.certified(tol),
+        )
+
+    def certified(self, tol):
+        """Whether the duality gap of the best point is within ``tol`` of ``J``."""
+        if self.best is None:
+            return False
+        primal = self.best.primal
+        return primal - self.dual <= tol * max(abs(primal), np.finfo(float).tiny)
+
+
+def exact_candidate(
+    objective, theta, primal_guess, box_lower, box_upper, max_rounds=100
+):
+    """The active-set solution from a dual point, as a ``Candidate``.
+
+    None if the active-set method does not finish. The method reads its
+    sets off ``theta`` as it is: projecting it first (as
+    ``smoothed_candidate`` does) would shift every variable held at a
+    bound off it.
+    """
+    refined = active_set_method(
+        objective, theta, primal_guess, box_lower, box_upper, max_rounds
+    )
+    if refined is None:
+        return None
+    return evaluated_candidate(
+        objective, refined.coef, refined.intercept, refined.theta, box_lower, box_upper
+    )
+
+
+def evaluated_candidate(objective, coef, intercept, theta, box_lower, box_upper):
+    """The ``Candidate`` of a primal point, with ``D`` at ``theta`` made feasible."""
+    primal = objective.value(coef.reshape(-1, 1), np.array([intercept]))
+    if objective.fit_intercept:
+        _, a = objective.loss.affine_parts(objective.y)
+        theta = project_dual(theta, a, box_lower, box_upper)
+    return Candidate(coef, intercept, primal, objective.dual_value(theta))
+
+
+def smoothed_candidate(objective, theta, primal_guess, box_lower, box_upper):
+    """The better of two primal points at hand, and the bound of ``theta`` itself.
+
+    ``primal_guess`` (the smoothed problem's solution) or the coefficients
+    the dual point maps to, whichever is lower, each with its exact
+    intercept; the dual bound at ``theta`` made feasible.
+    """
+    c, a = objective.loss.affine_parts(objective.y)
+    if objective.fit_intercept:
+        theta = project_dual(theta, a, box_lower, box_upper)
+    best = None
+    for coef in (
+        objective.penalty.coef_from_dual(objective.rmatvec(a * theta).ravel()),
+        primal_guess,
+    ):
+        intercept = (
+            objective.best_intercept(coef.reshape(-1, 1))
+            if objective.fit_intercept
+            else 0.0
+        )
+        primal = objective.value(coef.reshape(-1, 1), np.array([intercept]))
+        if best is None or primal < best[2]:
+            best = (coef, intercept, primal)
+    return Candidate(*best, objective.dual_value(theta))
+
+
+def project_dual(theta, a, box_lower, box_upper):
+    """Move ``theta`` onto ``a . theta = 0`` within the box.
+
+    ``theta(t) = clip(theta - t * a)`` has ``a . theta(t)`` non-increasing in
+    ``t`` (as ``a = +-1``); bisection finds the root. The result is a
+    feasible dual point, so ``D`` there is a valid lower bound.
+    """
+
+    def violation(shift):
+        return a @ np.clip(theta - shift * a, box_lower, box_upper)
+
+    if violation(0.0) == 0.0:
+        return theta
+    span = np.max(box_upper - box_lower) + np.max(np.abs(theta)) + 1.0
+    low, high = -span, span
+    for _ in range(200):
+        middle = 0.5 * (low + high)
+        if violation(middle) > 0:
+            low = middle
+        else:
+            high = middle
+        if high - low <= 1e-17 * span:
+            break
+    return np.clip(theta - 0.5 * (low + high) * a, box_lower, box_upper)
+
+
+@dataclass
+class ActiveSetSolution:
+    """An exact optimum: coefficients, intercept and the dual point proving it."""
+
+    coef: np.ndarray
+    intercept: float
+    theta: np.ndarray
+
+
+def active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=100):
+    """Solve the optimality conditions exactly, from the sets a dual point suggests.
+
+    A primal-dual active-set method on the dual box QP. With ``E`` the
+    samples on the kink (dual variable free: ``a_i * f_i = c_i``), ``N`` the
+    others (dual variable at the end of its box on the side of their
+    residual), and ``A`` the non-zero features with signs ``sigma``, the
+    optimum solves the linear system
+
+        l2 * w_A = X_A.T @ (a * theta) - l1 * sigma
+        x_iA . w_A + b = a_i * c_i             for i in E
+        a . theta = 0                          (with an intercept)
+
+    in the unknowns ``theta_E`` and ``b``. Each round solves it, then moves
+    every sample and feature that violates an optimality condition (a free
+    variable out of its box, a residual on the wrong side of the kink, a
+    coefficient changing sign, a zero feature beyond the L1 bound). When a
+    round moves nothing, every condition holds and the solution is exact.
+    Where the optimum is degenerate, a small linear program
+    (``dual_certificate``) may prove a round's point optimal.
+
+    ``coef`` is a primal point near the optimum; its residuals give the
+    starting sets when ``theta`` has too many free variables to use.
+
+    Returns an ``ActiveSetSolution``, or ``None`` if the rounds run out or
+    the system grows too large to be worth solving densely.
+    """
+    sets = _ActiveSets(objective, theta, coef, box_lower, box_upper)
+    if not sets.worth_solving():
+        # The dual has not settled; the next, less smoothed round will do.
+        return None
+    sets.trim_kink(coef)
+    certificates_left = CERTIFICATES
+    for _ in range(max_rounds):
+        if not sets.worth_solving():
+            return None
+        solution = sets.solve_round(coef)
+        if not sets.move(solution):
+            theta = np.clip(solution.theta, box_lower, box_upper)
+            return ActiveSetSolution(solution.coef, solution.intercept, theta)
+        # Degenerate optimum: samples off the kink whose residual is zero
+        # could take any dual value in their box, which the rules reading
+        # sides off residual signs cannot choose. A small linear program
+        # can: if it finds a dual point consistent with this primal point,
+        # the point is optimal.
+        if sets.weakly_on_kink(solution).any() and certificates_left > 0:
+            certificates_left -= 1
+            certificate = dual_certificate(
+                objective,
+                solution.coef,
+                solution.residual,
+                solution.residual_tolerance,
+                box_lower,
+                box_upper,
+            )
+            if certificate is not None:
+                return ActiveSetSolution(solution.coef, solution.intercept, certificate)
+        sets.apply_moves()
+    return None
+
+
+@dataclass
+class _RoundSolution:
+    """One round's solution of the kink system, and what it implies."""
+
+    theta: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    correlation: np.ndarray  # X.T @ (a * theta)
+    residual: np.ndarray  # c - a * f
+    residual_tolerance: float
+    n_kink: int
+
+
+class _ActiveSets:
+    """The sets of the active-set method and the rounds that update them.
+
+    ``on_kink``: samples whose dual variable is free; ``at_upper``: for the
+    others, which end of their box; ``signs``: the sign of each free
+    feature (0 for features held at zero; all ones without an L1 part).
+    """
+
+    def __init__(self, objective, theta, coef, box_lower, box_upper):
+        self.objective = objective
+        self.c, self.a = objective.loss.affine_parts(objective.y)
+        self.box_lower, self.box_upper = box_lower, box_upper
+        tiny = np.finfo(float).tiny
+        self.width = box_upper - box_lower
+        inside = CONDITION_TOLERANCE * np.maximum(self.width, tiny)
+        self.on_kink = (theta > box_lower + inside) & (theta < box_upper - inside)
+        self.at_upper = ~self.on_kink & (theta - box_lower > box_upper - theta)
+        n_features = coef.size
+        has_l1 = objective.penalty.has_l1
+        self.signs = np.sign(coef) if has_l1 else np.ones(n_features)
+        # In general position at most |A| + 1 samples sit on the kink at the
+        # optimum; a set much larger than that is not worth a dense solve.
+        # With no L1 part and many features (the box-constrained dual's
+        # problems), the system is solved iteratively beyond this size (its
+        # matrix is never formed).
+        self.limit = min(DENSE_KINK_LIMIT, 2 * n_features + 10)
+        self.iterative = many_features_pure_l2(objective)
+        self.theta_guess = theta
+        self.intercept_guess = None  # MINRES's start for b: the last round's
+        self.moves = None
+
+    def worth_solving(self):
+        return self.iterative or self.on_kink.sum() <= self.limit
+
+    def trim_kink(self, coef):
+        """With more samples on the kink than parameters to put them there,
+        keep those the primal point puts closest to it; the others go to the
+        end of their box on the side of their residual."""
+        objective = self.objective
+        n_parameters = np.count_nonzero(self.signs) + int(objective.fit_intercept)
+        if self.on_kink.sum() <= n_parameters:
+            return
+        intercept = (
+            objective.best_intercept(coef.reshape(-1, 1))
+            if objective.fit_intercept
+            else 0.0
+        )
+        residual = self.c - self.a * (objective.matvec(coef).ravel() + intercept)
+        candidates = np.flatnonzero(self.on_kink)
+        order = np.argsort(np.abs(residual[candidates]), kind="stable")
+        dropped = candidates[order[n_parameters:]]
+        self.on_kink[dropped] = False
+        self.at_upper[dropped] = residual[dropped] > 0
+
+    def solve_round(self, coef):
+        """Solve the kink system on the current sets (``coef``: the start's
+        primal point, for the intercept's first guess)."""
+        objective, a, c = self.objective, self.a, self.c
+        penalty = objective.penalty
+        active = np.flatnonzero(self.signs != 0)
+        kink_index = np.flatnonzero(self.on_kink)
+        n_kink = kink_index.size
+        theta_fixed = np.where(
+            self.on_kink, 0.0, np.where(self.at_upper, self.box_upper, self.box_lower)
+        )
+        # w_A = (base + (a_E * X_kink).T @ theta_E) / l2
+        base = objective.rmatvec(a * theta_fixed).ravel()[active]
+        if penalty.has_l1:
+            base = base - penalty.l1 * self.signs[active]
+        size = n_kink + (1 if objective.fit_intercept and n_kink > 0 else 0)
+        theta = theta_fixed.copy()
+        solution = None
+        if size > 0 and n_kink > self.limit:
+            if self.intercept_guess is None:
+                self.intercept_guess = (
+                    objective.best_intercept(coef.reshape(-1, 1))
+                    if objective.fit_intercept
+                    else 0.0
+                )
+            solution = solve_kink_system(
+                objective,
+                kink_index,
+                base,
+                theta_fixed,
+                self.theta_guess,
+                self.intercept_guess,
+            )
+        elif size > 0:
+            solution = self._dense_kink_solution(kink_index, active, base, theta_fixed)
+        if solution is not None:
+            theta[kink_index] = solution[:n_kink]
+        self.theta_guess = theta
+        correlation = objective.rmatvec(a * theta).ravel()
+        new_coef = np.zeros(coef.size)
+        new_coef[active] = penalty.coef_on_orthant(
+            correlation[active], self.signs[active]
+        )
+        if not objective.fit_intercept:
+            intercept = 0.0
+        elif n_kink > 0:
+            intercept = solution[n_kink]
+        else:
+            # No sample on the kink: b is only confined to an interval.
+            intercept = objective.best_intercept(new_coef.reshape(-1, 1))
+        residual = c - a * (objective.matvec(new_coef).ravel() + intercept)
+        self.intercept_guess = intercept
+        tolerance = CONDITION_TOLERANCE * max(
+            np.abs(residual).max(), np.abs(c).max(), np.finfo(float).tiny
+        )
+        return _RoundSolution(
+            theta, new_coef, intercept, correlation, residual, tolerance, n_kink
+        )
+
+    def _dense_kink_solution(self, kink_index, active, base, theta_fixed):
+        """The kink system formed on the kink rows and solved by least squares."""
+        objective, a, c = self.objective, self.a, self.c
+        l2 = objective.penalty.l2
+        n_kink = kink_index.size
+        size = n_kink + int(objective.fit_intercept)
+        X_kink = objective.rows(kink_index)[:, active]
+        system = np.zeros((size, size))
+        right = np.zeros(size)
+        system[:n_kink, :n_kink] = (X_kink @ X_kink.T) * a[kink_index] / l2
+        right[:n_kink] = a[kink_index] * c[kink_index] - X_kink @ base / l2
+        if size > n_kink:
+            system[:n_kink, n_kink] = 1.0
+            system[n_kink, :n_kink] = a[kink_index]
+            right[n_kink] = -(a @ theta_fixed)
+        return np.linalg.lstsq(system, right, rcond=None)[0]
+
+    def move(self, solution):
+        """Find every violated condition at ``solution``; whether any is.
+
+        The sample moves are kept for ``apply_moves``; feature signs are
+        updated at once (a sign that flips leaves the active set, a zero
+        feature beyond the L1 bound enters it).
+        """
+        tiny = np.finfo(float).tiny
+        residual, tolerance = solution.residual, solution.residual_tolerance
+        on_kink, theta = self.on_kink, solution.theta
+        slack = CONDITION_TOLERANCE * np.maximum(self.width, tiny)
+        above = on_kink & (theta > self.box_upper + slack)
+        below = on_kink & (theta < self.box_lower - slack)
+        # With more samples on the kink than free parameters the system is
+        # inconsistent; a sample whose kink equation fails leaves the kink
+        # for the end of its box on the side of its residual.
+        off_equation = on_kink & ~above & ~below & (np.abs(residual) > tolerance)
+        above |= off_equation & (residual > 0)
+        below |= off_equation & (residual < 0)
+        off_kink = ~on_kink & (self.width > 0)
+        wrong_side = off_kink & (
+            (self.at_upper & (residual < -tolerance))
+            | (~self.at_upper & (residual > tolerance))
+        )
+        moved = above.any() or below.any() or wrong_side.any()
+        moved = self._move_features(solution) or moved
+        if self.objective.fit_intercept and solution.n_kink == 0:
+            # Without a free variable, a . theta = 0 must already hold.
+            unbalanced = abs(self.a @ theta) > CONDITION_TOLERANCE * self.width.sum()
+            moved = moved or unbalanced
+        self.moves = (above, below, wrong_side)
+        return moved
+
+    def _move_features(self, solution):
+        penalty = self.objective.penalty
+        if not penalty.has_l1:
+            return False
+        correlation = solution.correlation
+        tolerance = CONDITION_TOLERANCE * max(
+            np.abs(correlation).max(), penalty.l1, np.finfo(float).tiny
+        )
+        flipped = (self.signs != 0) & (np.sign(solution.coef) != self.signs)
+        entering = (self.signs == 0) & (np.abs(correlation) > penalty.l1 + tolerance)
+        self.signs = np.where(
+            flipped, 0.0, np.where(entering, np.sign(correlation), self.signs)
+        )
+        return flipped.any() or entering.any()
+
+    def weakly_on_kink(self, solution):
+        """Samples off the kink whose residual is zero (a degenerate optimum)."""
+        return (
+            ~self.on_kink
+            & (self.width > 0)
+            & (np.abs(solution.residual) <= solution.residual_tolerance)
+        )
+
+    def apply_moves(self):
+        above, below, wrong_side = self.moves
+        self.on_kink = (self.on_kink & ~above & ~below) | wrong_side
+        self.at_upper = np.where(above, True, np.where(below, False, self.at_upper))
+
+
+def solve_kink_system(
+    objective, kink_index, base, theta_fixed, theta_guess, intercept_guess
+):
+    """The active-set system without an L1 part, by MINRES on matrix products.
+
+    With every feature free, ``w = (base + X_E.T @ (a_E * theta_E)) / l2``
+    and the system, each kink row multiplied by ``a_i`` to make it
+    symmetric, is
+
+        a_i * x_i . X_E.T @ (a_E * theta_E) / l2 + a_i * b = c_i - a_i * x_i . base / l2
+        a_E . theta_E = -(a . theta_fixed)          (with an intercept)
+
+    (symmetric, indefinite with the intercept row), solved by MINRES from
+    the current dual point. Only the kink rows of ``X`` enter, copied
+    once: each product costs two passes over them, not over all of ``X``.
+    Returns ``theta_E``, followed by ``b`` with an intercept.
+    """
+    c, a = objective.loss.affine_parts(objective.y)
+    l2 = objective.penalty.l2
+    n_kink = kink_index.size
+    a_kink = a[kink_index]
+    fit_intercept = objective.fit_intercept
+    size = n_kink + int(fit_intercept)
+    kink_rows = objective.X[kink_index]
+
+    def product(vector):
+        coef = objective.rmatvec(a_kink * vector[:n_kink], kink_rows).ravel() / l2
+        result = np.empty(size)
+        result[:n_kink] = a_kink * objective.matvec(coef, kink_rows).ravel()
+        if fit_intercept:
+            result[:n_kink] += a_kink * vector[n_kink]
+            result[n_kink] = a_kink @ vector[:n_kink]
+        return result
+
+    fixed_part = objective.matvec(base / l2, kink_rows).ravel()
+    right = c[kink_index] - a_kink * fixed_part
+    start = np.asarray(theta_guess, dtype=float)[kink_index]
+    if fit_intercept:
+        right = np.append(right, -(a @ theta_fixed))
+        start = np.append(start, intercept_guess)
+    operator = LinearOperator((size, size), matvec=product, dtype=float)
+    solution, _ = minres(operator, right, x0=start, rtol=1e-13, maxiter=10 * size)
+    return solution
+
+
+def dual_certificate(objective, coef, residual, tolerance, box_lower, box_upper):
+    """A dual point proving a primal point optimal, by a linear program.
+
+    ``coef`` and ``residual`` describe the primal point (its intercept
+    enters through the residuals).
+
+    Samples with ``|residual| <= tolerance`` may take any dual value in
+    their box; the others sit at the end of their box on the side of their
+    residual. The optimality conditions left are linear in the free dual
+    values ``theta_F``, with ``z = X.T @ (a * theta)``:
+
+        z_j = l1 * sign(w_j) + l2 * w_j    where w_j != 0 (every j without L1)
+        |z_j| <= l1                        where w_j == 0
+        a . theta = 0                      (with an intercept)
+
+    HiGHS finds a feasible ``theta_F`` or proves there is none. Returns
+    ``theta`` (clipped to its box), or ``None``.
+    """
+    _, a = objective.loss.affine_parts(objective.y)
+    penalty = objective.penalty
+    l1 = penalty.l1
+    free = (np.abs(residual) <= tolerance) & (box_upper > box_lower)
+    free_index = np.flatnonzero(free)
+    if free_index.size == 0 or free_index.size > CERTIFICATE_SAMPLES:
+        return None
+    theta = np.where(residual > 0, box_upper, box_lower)
+    theta[free] = 0.0
+    fixed_z = objective.rmatvec(a * theta).ravel()
+    # Column i of `columns`: the contribution of theta_i to z.
+    columns = (objective.rows(free_index) * a[free_index, None]).T
+    active = coef != 0 if penalty.has_l1 else np.ones(coef.size, bool)
+    equality_matrix = columns[active]
+    equality_right = penalty.gradient_off_zero(coef[active]) - fixed_z[active]
+    if objective.fit_intercept:
+        equality_matrix = np.vstack([equality_matrix, a[free_index]])
+        equality_right = np.append(equality_right, -(a @ theta))
+    inactive = ~active
+    has_inequalities, has_equalities = inactive.any(), equality_matrix.shape[0] > 0
+    result = linprog(
+        np.zeros(free_index.size),
+        A_ub=np.vstack([columns[inactive], -columns[inactive]])
+        if has_inequalities
+        else None,
+        b_ub=np.concatenate([l1 - fixed_z[inactive], l1 + fixed_z[inactive]])
+        if has_inequalities
+        else None,
+        A_eq=equality_matrix if has_equalities else None,
+        b_eq=equality_right if has_equalities else None,
+        bounds=np.column_stack([box_lower[free], box_upper[free]]),
+        method="highs",
+    )
+    if result.status != 0:
+        return None
+    theta[free] = np.clip(result.x, box_lower[free], box_upper[free])
+    return theta

@@ -1,0 +1,464 @@
+"""``solve``: the one place where a method is chosen for a problem.
+
+A problem is a ``LinearObjective``: what its loss offers (the flags of
+``sklearn_losses._loss.PointwiseLoss``) and which parts its penalty has
+decide its route. A route is the primary method and, in order, every method
+that takes over when the one before does not finish. ``ROUTES`` is that
+table; the first row whose condition holds is taken:
+
+==  ======================================  =====================================
+    problem                                 methods, in order
+==  ======================================  =====================================
+1   Huber, band narrower than 1e-9          least-absolute-deviations (its tails)
+2   curvature per sample; no L1             newton
+3   Huber; pure L1                          zero-check, orthant-newton,
+                                            linear-tails-start, orthant-newton,
+                                            lbfgs-split
+4   curvature per sample; L1 part           zero-check, subsample-start,
+                                            orthant-newton, lbfgs-split
+5   multinomial; no L1                      newton
+6   other smooth (multinomial, focal);      zero-check, lbfgs-split
+    L1 part
+7   other smooth (focal); no L1             lbfgs-split
+8   piecewise linear; no L2                 linear-program
+9   piecewise linear; L2 below 1e-50;       linear-program-if-l2-negligible,
+    many features, no L1                    box-dual, smoothed-dual
+10  piecewise linear; L2 below 1e-50        linear-program-if-l2-negligible,
+                                            smoothed-dual
+11  piecewise linear; L2; many features,    box-dual, smoothed-dual
+    no L1
+12  piecewise linear; L2 or elastic net     smoothed-dual
+==  ======================================  =====================================
+
+The rule of a route: each later method runs only where the one before did
+not finish (not converged, or not certified) and iterations remain; it
+starts from that one's point, and the iterations add up. Three methods
+never finish a fit on their own account but hand a start on: the zero
+check (finishes only where ``W = 0`` is optimal), the subsample start and
+the linear-tails start; the linear program with a negligible L2 term
+finishes only where that term is below rounding at its optimum, and
+otherwise hands on the original start.
+
+The smoothed problems inside the smoothed dual and the screening of the
+linear program are solved by ``SMOOTHED_ROUTES``: Newton's method without
+an L1 part, projected Newton on orthants then L-BFGS-B with one.
+
+``forced_method`` replaces the route of every fit in its context (a hook
+for tests and experiments).
+"""
+
+import contextlib
+import contextvars
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._parallel import blas_on_one_thread
+from .._penalty import ElasticNet
+from .active_set import many_features_pure_l2
+from .box_dual import solve_box_dual
+from .lbfgs import solve_smooth
+from .linear_program import solve_linear_program
+from .newton import solve_newton
+from .orthant_newton import solve_orthant_newton
+from .result import SolverResult, no_callback
+from .smoothed_dual import solve_smoothed_dual, subsample_start
+
+# A Huber band narrower than this (in units of the scaled targets) is below
+# what Newton's method resolves (its curvature would be 1 / delta): the
+# loss is then solved as least absolute deviations, exact to 1e-9 relative.
+NARROWEST_BAND = 1e-9
+# An L2 strength below this, on a piecewise-linear loss, is first tried as
+# negligible (see _linear_program_if_l2_negligible).
+NEGLIGIBLE_L2 = 1e-50
+# A smoothed piecewise-linear loss with an L1 part needs more orthant-Newton
+# steps than ORTHANT_NEWTON_STEPS: each moves only the samples near the
+# band's edges, about p / 3 steps at narrow smoothing (101 at p = 300).
+SMOOTHED_ORTHANT_NEWTON_STEPS = 500
+
+
+@dataclass(frozen=True)
+class Route:
+    """One row of the solver table: which problems, and the methods in order."""
+
+    problem: str
+    applies: object  # objective -> bool
+    methods: tuple
+
+
+def _curvature(objective):
+    return objective.loss.is_smooth and objective.loss.has_curvature
+
+
+def _band_is_negligible(objective):
+    loss = objective.loss
+    return loss.has_linear_tails and loss.delta < NARROWEST_BAND
+
+
+def _piecewise(objective):
+    return objective.loss.is_piecewise_linear
+
+
+def _tiny_l2(objective):
+    return _piecewise(objective) and 0 < objective.penalty.l2 <= NEGLIGIBLE_L2
+
+
+ROUTES = (
+    Route(
+        "Huber whose band is narrower than Newton's method resolves",
+        _band_is_negligible,
+        ("least-absolute-deviations",),
+    ),
+    Route(
+        "smooth, curvature per sample; L2 or none",
+        lambda o: _curvature(o) and not o.penalty.has_l1,
+        ("newton",),
+    ),
+    Route(
+        "Huber; pure L1",
+        lambda o: _curvature(o) and o.loss.has_linear_tails and not o.penalty.has_l2,
+        (
+            "zero-check",
+            "orthant-newton",
+            "linear-tails-start",
+            "orthant-newton",
+            "lbfgs-split",
+        ),
+    ),
+    Route(
+        "smooth, curvature per sample; L1 or elastic net",
+        _curvature,
+        ("zero-check", "subsample-start", "orthant-newton", "lbfgs-split"),
+    ),
+    Route(
+        "multinomial; L2 or none",
+        lambda o: o.loss.has_block_curvature and not o.penalty.has_l1,
+        ("newton",),
+    ),
+    Route(
+        "other smooth (multinomial, focal); L1 or elastic net",
+        lambda o: o.loss.is_smooth and o.penalty.has_l1,
+        ("zero-check", "lbfgs-split"),
+    ),
+    Route(
+        "other smooth (focal, softmax focal); L2 or none",
+        lambda o: o.loss.is_smooth,
+        ("lbfgs-split",),
+    ),
+    Route(
+        "piecewise linear; no L2",
+        lambda o: _piecewise(o) and not o.penalty.has_l2,
+        ("linear-program",),
+    ),
+    Route(
+        "piecewise linear; L2 below 1e-50; many features, no L1",
+        lambda o: _tiny_l2(o) and many_features_pure_l2(o),
+        ("linear-program-if-l2-negligible", "box-dual", "smoothed-dual"),
+    ),
+    Route(
+        "piecewise linear; L2 below 1e-50",
+        _tiny_l2,
+        ("linear-program-if-l2-negligible", "smoothed-dual"),
+    ),
+    Route(
+        "piecewise linear; L2; many features, no L1",
+        lambda o: _piecewise(o) and many_features_pure_l2(o),
+        ("box-dual", "smoothed-dual"),
+    ),
+    Route(
+        "piecewise linear; L2 or elastic net",
+        _piecewise,
+        ("smoothed-dual",),
+    ),
+)
+
+SMOOTHED_ROUTES = (
+    Route(
+        "smoothed piecewise-linear loss; L2 or none",
+        lambda o: not o.penalty.has_l1,
+        ("newton-without-approach",),
+    ),
+    Route(
+        "smoothed piecewise-linear loss; L1 part",
+        lambda o: True,
+        ("orthant-newton-long", "lbfgs-split"),
+    ),
+)
+
+_FORCED = contextvars.ContextVar("forced_method", default=None)
+
+
+@contextlib.contextmanager
+def forced_method(*methods):
+    """Solve every problem in this context by ``methods`` (names of ``METHODS``),
+    in order, by the rule of a route, instead of its route in ``ROUTES``."""
+    unknown = [name for name in methods if name not in METHODS]
+    if unknown or not methods:
+        raise ValueError(f"unknown methods {unknown}; known: {sorted(METHODS)}")
+    token = _FORCED.set(tuple(methods))
+    try:
+        yield
+    finally:
+        _FORCED.reset(token)
+
+
+def route_of(objective, routes=ROUTES):
+    """The first route of ``routes`` whose condition the problem meets."""
+    for route in routes:
+        if route.applies(objective):
+            return route
+    raise ValueError(f"no solver route for {objective.loss!r}")
+
+
+def solve(objective, coef, intercept, *, max_iter, tol, on_iteration=None):
+    """Minimize ``objective`` from ``(coef, intercept)`` by its route.
+
+    Parameters
+    ----------
+    objective : LinearObjective
+        The problem.
+    coef : ndarray of shape (n_features, n_outputs)
+        Starting coefficients (zeros, or the previous fit for ``warm_start``).
+    intercept : ndarray of shape (n_outputs,)
+        Starting intercepts, of the model ``X @ W + b``.
+    max_iter : int
+        Iteration budget, shared by the methods of the route.
+    tol : float
+        Stopping tolerance: on the largest entry of the projected gradient
+        for the smooth methods, on the relative duality gap for the duals;
+        the linear program is solved to HiGHS's own (exact) tolerances.
+    on_iteration : callable or None, default=None
+        Called with no argument after each iteration of a method (for
+        progress callbacks); a linear program is one step.
+
+    Returns
+    -------
+    SolverResult
+        With the intercept of the model ``X @ W + b``.
+    """
+    options = dict(max_iter=max_iter, tol=tol, on_iteration=on_iteration or no_callback)
+    threads = (
+        blas_on_one_thread()
+        if objective.execution.on_own_threads
+        else contextlib.nullcontext()
+    )
+    with threads:
+        # The conversions too: a dot product of many features outside the
+        # limit wakes OpenBLAS's threads, which then spin on the cores that
+        # the products' own threads need.
+        intercept = objective.to_centered_intercept(coef, intercept)
+        methods = _FORCED.get() or route_of(objective).methods
+        result = run_route(methods, objective, coef, intercept, options)
+        result.intercept = objective.from_centered_intercept(
+            result.coef, result.intercept
+        )
+    return result
+
+
+def run_route(methods, objective, coef, intercept, options):
+    """The methods in turn, by the rule of a route (module docstring); on the
+    centered problem, as ``solve``'s body."""
+    max_iter = options["max_iter"]
+    result = None
+    for name in methods:
+        if result is not None:
+            if result.converged or result.n_iter >= max_iter:
+                break
+            coef, intercept = result.coef, result.intercept
+        spent = 0 if result is None else result.n_iter
+        found = METHODS[name](
+            objective, coef, intercept, **dict(options, max_iter=max_iter - spent)
+        )
+        found.n_iter += spent
+        result = found
+    return result
+
+
+def smoothing_solver(objective):
+    """Newton-type solver of the smoothed problems, by ``SMOOTHED_ROUTES``."""
+    methods = route_of(objective, SMOOTHED_ROUTES).methods
+
+    def solver(problem, coef, intercept, **options):
+        return run_route(methods, problem, coef, intercept, options)
+
+    return solver
+
+
+# -- methods that decide or hand on a start ---------------------------------------
+def _zero_check(objective, coef, intercept, **options):
+    """``W = 0`` with its best intercept, if that is the optimum; else a start.
+
+    With an L1 part ``l1 * |W|_1`` and ``b*`` the best intercept for
+    ``W = 0``, the point ``(0, b*)`` is optimal exactly when no coefficient's
+    gradient there exceeds ``l1`` in size (``ElasticNet.zero_is_optimal``).
+    Above that largest useful penalty the whole fit is a problem in the
+    intercept alone, whose predictions are constant (passes of the loss,
+    no product with ``X``), and one product ``X.T @ g`` that certifies it.
+    Otherwise the start, with ``b*`` for a cold start, unconverged and at
+    no iteration (the intercept's own iterations are not the fit's).
+    """
+    n_outputs = objective.n_outputs
+    zero = np.zeros((objective.n_features, n_outputs))
+    best = _best_intercept_for_zero(objective, intercept, options)
+    if best is None:
+        return SolverResult(coef, intercept, 0, False, "zero-check")
+    if not np.any(coef):
+        # A cold start: the best intercept for W = 0 is a better one.
+        intercept = best
+    raw = np.broadcast_to(best, (objective.X.shape[0], n_outputs))
+    raw = raw if objective.loss.is_multiclass else raw.ravel()
+    _, gradient = objective.smooth_value_gradient(objective.pack(zero, best), raw=raw)
+    if not objective.penalty.zero_is_optimal(gradient[: objective.n_coef]):
+        return SolverResult(coef, intercept, 0, False, "zero-check")
+    options["on_iteration"]()
+    return SolverResult(zero, best, 1, True, "zero-check")
+
+
+def _best_intercept_for_zero(objective, intercept, options):
+    """The best intercept for ``W = 0`` (zero without one), or None where the
+    problem in the intercept alone does not converge."""
+    n_outputs = objective.n_outputs
+    if not objective.fit_intercept:
+        return np.zeros(n_outputs)
+    constant = objective.loss.best_constant(objective.y, objective.sample_weight)
+    if constant is not None:
+        return constant
+    # The same problem on no features: only the intercept is free, and its
+    # route is that of a problem without an L1 part (whatever is forced).
+    intercept_only = objective.on_rows(
+        objective.X[:, :0],
+        objective.y,
+        objective.sample_weight,
+        penalty=ElasticNet(),
+    )
+    found = run_route(
+        route_of(intercept_only).methods,
+        intercept_only,
+        np.zeros((0, n_outputs)),
+        intercept,
+        dict(options, on_iteration=no_callback),
+    )
+    return found.intercept if found.converged else None
+
+
+def _linear_tails_start(objective, coef, intercept, **options):
+    """Huber with a pure L1 penalty: a start from the linear program of its tails.
+
+    Where most residuals lie beyond the band, the generalized Hessian is
+    (nearly) zero and the orthant-wise Newton method creeps. The problem
+    with the loss replaced by its linear tails (least absolute deviations
+    with the same L1 penalty) is a linear program, solved exactly; at the
+    Huber optimum in that regime the samples sit where the two losses
+    nearly agree, so Newton's method finishes from the program's solution
+    in a step or two. The better of that solution and ``(coef,
+    intercept)`` (the previous method's point), as one iteration.
+    """
+    lad = _linear_tails_problem(objective)
+    start = solve_linear_program(
+        lad,
+        max_iter=options["max_iter"],
+        smooth_solver=smoothing_solver(lad),
+        on_iteration=options["on_iteration"],
+    )
+    if not start.converged or objective.value(
+        start.coef, start.intercept
+    ) > objective.value(coef, intercept):
+        start = SolverResult(coef, intercept, 1, False, "linear-tails-start")
+    return SolverResult(start.coef, start.intercept, 1, False, "linear-tails-start")
+
+
+def _linear_tails_problem(objective):
+    """The problem with the loss replaced by its linear tails (Huber: least
+    absolute deviations, the pinball loss at 0.5 times ``2 * delta``, by
+    which the penalty is divided)."""
+    tails, factor = objective.loss.linear_tails()
+    return objective.on_rows(
+        objective.X,
+        objective.y,
+        objective.sample_weight,
+        loss=tails,
+        penalty=objective.penalty.divided(factor),
+    )
+
+
+def _least_absolute_deviations(objective, coef, intercept, **options):
+    """Huber with a band below ``NARROWEST_BAND``, as least absolute deviations.
+
+    Then ``huber / delta = |r| - delta / 2`` outside the band, and within
+    ``delta / 2`` of it inside: twice the pinball loss at 0.5 up to a
+    constant (objective error below 1e-9 relative to the residuals),
+    solved exactly by that loss's route.
+    """
+    lad = _linear_tails_problem(objective)
+    return run_route(route_of(lad).methods, lad, coef, intercept, options)
+
+
+def _linear_program_if_l2_negligible(objective, coef, intercept, **options):
+    """The linear program (which leaves out the L2 term), where that term is
+    below rounding at its optimum; else the start, unconverged.
+
+    With a tiny L2 strength (as after rescaling features of magnitude
+    1e150) the smoothed dual divides by it; the program's solution is kept
+    if ``l2 / 2 * |W|**2`` there is below ``eps * J``: it is then optimal
+    to the last bit.
+    """
+    result = _linear_program(objective, coef, intercept, **options)
+    if result.converged:
+        with np.errstate(over="ignore"):
+            l2_term = objective.penalty.smooth_value(result.coef)
+        value = objective.value(result.coef, result.intercept)
+        if l2_term <= np.finfo(float).eps * abs(value):
+            return result
+    return SolverResult(coef, intercept, 0, False, "linear-program-if-l2-negligible")
+
+
+# -- the methods ----------------------------------------------------------------
+def _linear_program(objective, coef, intercept, *, max_iter, tol, on_iteration):
+    return solve_linear_program(
+        objective,
+        max_iter=max_iter,
+        smooth_solver=smoothing_solver(objective),
+        on_iteration=on_iteration,
+    )
+
+
+def _smoothed_dual(objective, coef, intercept, **options):
+    return solve_smoothed_dual(
+        objective,
+        coef,
+        intercept,
+        smooth_solver=smoothing_solver(objective),
+        **options,
+    )
+
+
+def _subsample_start(objective, coef, intercept, **options):
+    """A start from the same problem on a subsample (cold starts on many
+    samples), solved by the rest of route 4."""
+
+    def orthant_then_lbfgs(problem, coef, intercept, **options):
+        return run_route(
+            ("orthant-newton", "lbfgs-split"), problem, coef, intercept, options
+        )
+
+    return subsample_start(objective, orthant_then_lbfgs, coef, intercept, options)
+
+
+METHODS = {
+    "newton": functools.partial(solve_newton, approach=True),
+    "newton-without-approach": solve_newton,
+    "orthant-newton": solve_orthant_newton,
+    "orthant-newton-long": functools.partial(
+        solve_orthant_newton, newton_steps=SMOOTHED_ORTHANT_NEWTON_STEPS
+    ),
+    "lbfgs-split": solve_smooth,
+    "zero-check": _zero_check,
+    "subsample-start": _subsample_start,
+    "linear-tails-start": _linear_tails_start,
+    "least-absolute-deviations": _least_absolute_deviations,
+    "linear-program": _linear_program,
+    "linear-program-if-l2-negligible": _linear_program_if_l2_negligible,
+    "box-dual": solve_box_dual,
+    "smoothed-dual": _smoothed_dual,
+}

@@ -1,0 +1,403 @@
+"""Newton's method for a smooth loss with no L1 part.
+
+The template is scikit-learn's ``NewtonSolver``: at each point a direction
+from an inner solve, a line search along it, a test of the step. The inner
+solve is one of three strategies, chosen by the size of the problem:
+
+- ``FactoredHessian``: the (generalized) Hessian formed over the samples of
+  non-zero curvature and factored, the factor kept while no sample's
+  curvature moves by more than ``CURVATURE_DRIFT`` (chord steps);
+- ``ConjugateGradients``: Hessian-vector products, preconditioned by a
+  Hessian estimated on a sample of rows once they take many
+  (multinomial);
+- ``QuasiNewtonApproach``: L-BFGS steps from a cold start, before the
+  factored Hessian takes over (forming it costs about ``n_features / 10``
+  passes over ``X``, a quasi-Newton step two).
+"""
+
+import collections
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator
+
+from .linalg import (
+    conjugate_gradient,
+    factor_symmetric,
+    forcing_term,
+    quasi_newton_direction,
+)
+from .line_search import VALUE_RESOLUTION, line_search
+from .result import SolverResult, no_callback
+
+# Up to this many parameters, Newton's method forms the Hessian (over the
+# samples of non-zero curvature only) and factors it; beyond, it uses
+# conjugate gradients on Hessian-vector products.
+DIRECT_NEWTON_SIZE = 1000
+# Newton steps longer than this (in any coordinate) are not trusted.
+LONGEST_STEP = 1e100
+# Where no step decreases the objective, a gradient this small counts as
+# converged (rounding level of a gradient with entries of order one).
+ROUNDING_GRADIENT = 1e-8
+# A factored Hessian is kept while no sample's curvature has moved by more
+# than this fraction of it (chord steps converge at this rate).
+CURVATURE_DRIFT = 0.1
+# The quasi-Newton approach lasts at most this many steps, with this many
+# stored pairs (docs/solvers.rst: when it hands over, what it saves).
+APPROACH_STEPS = 10
+APPROACH_MEMORY = 10
+# Conjugate gradients that took more products than this on the last Newton
+# step get a preconditioner (multinomial; see sampled_hessian_pays).
+PRECONDITION_AFTER = 6
+# Rows per parameter in the sample that estimates the Hessian.
+HESSIAN_SAMPLE = 10
+# The estimate is made only where it costs at most this many Hessian
+# products in arithmetic (see sampled_hessian_pays).
+HESSIAN_ESTIMATE_COST = 60
+
+
+def use_dense_hessian(objective, n_free_coefficients):
+    """Form and factor the Hessian, or use conjugate gradients on products?
+
+    Forming costs about ``n_samples * k**2`` and factoring ``k**3 / 3`` for
+    ``k`` free coefficients; a product costs two passes over ``X``. Dense
+    wins for moderate ``k`` up to the number of samples.
+    """
+    return objective.n_outputs == 1 and n_free_coefficients <= min(
+        DIRECT_NEWTON_SIZE, objective.X.shape[0]
+    )
+
+
+@dataclass
+class NewtonResult(SolverResult):
+    """A ``SolverResult`` with the work of the inner solves: Hessians formed
+    and factored, quasi-Newton steps, Hessian products of conjugate
+    gradients, and steps whose conjugate gradients were preconditioned."""
+
+    hessians: int = 0
+    quasi_newton_steps: int = 0
+    hessian_products: int = 0
+    preconditioned_steps: int = 0
+
+
+@dataclass
+class _Point:
+    """A point of the iteration with what is known there."""
+
+    params: np.ndarray
+    raw: np.ndarray
+    value: float
+    gradient: np.ndarray
+
+    @property
+    def largest(self):
+        return np.max(np.abs(self.gradient))
+
+
+def solve_newton(
+    objective,
+    coef,
+    intercept,
+    *,
+    max_iter,
+    tol,
+    on_iteration=no_callback,
+    approach=False,
+    precondition_after=PRECONDITION_AFTER,
+):
+    """Newton's method with an exact line search, for a smooth loss and no L1 part.
+
+    Each step solves ``H d = -g`` with the (generalized) Hessian, by the
+    inner solve its size calls for (module docstring), to a relative
+    residual ``min(0.1, sqrt(|g|))`` that tightens as the gradient vanishes
+    (superlinear convergence); ``line_search`` then finds the step length.
+    The prediction ``X @ W + b`` is computed once per point and shared by
+    the gradient, the Hessian and the line search. On a piecewise-quadratic
+    loss (Huber, the Moreau envelope of hinge or pinball) the generalized
+    Hessian is exact on each piece, so the method stops after a few steps
+    once the pieces are identified. Stops when the largest gradient entry is
+    at most ``tol``, or when no step decreases the objective in floating
+    point (the point is then as good as it gets); a step that raises the
+    value by less than its rounding counts if it at least halves the
+    largest gradient entry.
+
+    With ``approach`` and a formed Hessian, the first steps are quasi-Newton
+    steps (``QuasiNewtonApproach``) until the curvature settles. Conjugate
+    gradients are preconditioned once a step takes more than
+    ``precondition_after`` products (``ConjugateGradients``). Returns a
+    ``NewtonResult``.
+    """
+    params = objective.pack(coef, intercept)
+    raw = objective.raw_prediction(coef, intercept)
+    point = _Point(params, raw, *objective.smooth_value_gradient(params, raw=raw))
+    dense = use_dense_hessian(objective, objective.n_coef)
+    inner = (
+        FactoredHessian(objective)
+        if dense
+        else ConjugateGradients(objective, tol, precondition_after)
+    )
+    approaching = QuasiNewtonApproach(objective) if approach and dense else None
+    quasi_newton_steps = 0
+    converged = False
+    n_iter = 0
+    while n_iter < max_iter:
+        if point.largest <= tol:
+            converged = True
+            break
+        n_iter += 1
+        on_iteration()
+        if dense:
+            curvature = objective.curvature(point.raw)
+            if approaching is not None and not approaching.goes_on(n_iter, curvature):
+                approaching = None
+            solver = inner if approaching is None else approaching
+            quasi_newton_steps += approaching is not None
+            step = solver.direction(point, curvature)
+        else:
+            step = inner.direction(point, None)
+        trial = _step_along(objective, point, step)
+        if not _resolved(point, trial):
+            # No decrease left in floating point: converged if the gradient
+            # is at rounding level, stuck (and reported) otherwise.
+            converged = point.largest <= max(tol, ROUNDING_GRADIENT)
+            break
+        if approaching is not None and not approaching.record(point, trial):
+            approaching = None
+        point = trial
+    coef, intercept = objective.unpack(point.params)
+    return NewtonResult(
+        coef,
+        intercept,
+        max(n_iter, 1),
+        converged,
+        "newton",
+        hessians=inner.hessians,
+        quasi_newton_steps=quasi_newton_steps,
+        hessian_products=inner.total_products,
+        preconditioned_steps=inner.preconditioned_steps,
+    )
+
+
+def _step_along(objective, point, step):
+    """The point the line search reaches along ``step`` (steepest descent
+    where ``step`` is not a usable descent direction)."""
+    # A (nearly) singular Hessian can give a step too long to represent:
+    # then steepest descent, whose length the line search chooses.
+    step_is_usable = np.all(np.abs(step) < LONGEST_STEP)
+    slope = point.gradient @ step if step_is_usable else np.nan
+    if not np.isfinite(slope) or slope >= 0:
+        step = -point.gradient
+        slope = -(np.linalg.norm(point.gradient) ** 2)
+    found = line_search(objective, point.params, point.raw, step, point.value, slope)
+    trial = point.params + found.length * step
+    value, gradient = objective.smooth_value_gradient(
+        trial, raw=found.raw, pointwise=found.pointwise
+    )
+    return _Point(trial, found.raw, value, gradient)
+
+
+def _resolved(point, trial):
+    """Whether the step from ``point`` to ``trial`` counts as progress.
+
+    Any decrease of the value does. At the end the value no longer resolves
+    a step that still shrinks the gradient (with a feature of scale 1e3,
+    from 1e-8 to 1e-10 while the value rose by two units in the last
+    place): such a step counts where the value is within its rounding and
+    the largest gradient entry at least halves (rounding noise does not
+    keep halving it; docs/solvers.rst has the cases behind both rules).
+    """
+    return trial.value < point.value or (
+        trial.value <= point.value + VALUE_RESOLUTION * abs(point.value)
+        and trial.largest <= 0.5 * point.largest
+    )
+
+
+def curvature_is_close(curvature, reference):
+    """Whether each sample's curvature is within ``CURVATURE_DRIFT`` of the reference.
+
+    Then ``(1 - drift) H_ref <= H <= (1 + drift) H_ref`` (the L2 term only
+    helps), so a step with ``H_ref`` in place of ``H`` contracts the error by
+    about ``drift`` per step.
+    """
+    return bool(np.all(np.abs(curvature - reference) <= CURVATURE_DRIFT * reference))
+
+
+class FactoredHessian:
+    """Inner solve by the formed and factored Hessian, kept while it is close.
+
+    Forming the Hessian costs ``n_features`` passes over ``X`` in arithmetic
+    (about ``n_features / 10`` at BLAS speed), a step with a stored factor
+    almost nothing: near the optimum, where the curvature has stopped
+    moving, the stored one serves (a chord step, linear convergence at rate
+    ``CURVATURE_DRIFT``).
+    """
+
+    def __init__(self, objective):
+        self.objective = objective
+        self.factor = None
+        self.factored = None
+        # The work done, for NewtonResult (no products: the factor solves).
+        self.hessians = self.total_products = self.preconditioned_steps = 0
+
+    def direction(self, point, curvature):
+        if self.factor is None or not curvature_is_close(curvature, self.factored):
+            self.hessians += 1
+            self.factor = factor_symmetric(
+                self.objective.hessian_matrix(
+                    point.params, raw=point.raw, curvature=curvature
+                )
+            )
+            self.factored = curvature
+        return self.factor(-point.gradient)
+
+
+class ConjugateGradients:
+    """Inner solve by conjugate gradients on Hessian-vector products.
+
+    Where they start to take many products (more than
+    ``precondition_after``), a Hessian estimated from a sample of rows
+    preconditions them (where that pays, ``sampled_hessian_pays``); it is
+    re-estimated at each step from then on. They stop at the finishing
+    residual ``tol / 2`` (``conjugate_gradient``).
+    """
+
+    def __init__(self, objective, tol, precondition_after=PRECONDITION_AFTER):
+        self.objective = objective
+        self.tol = tol
+        self.precondition_after = precondition_after
+        self.products = 0
+        self.preconditioner = None
+        # The work done, for NewtonResult (no Hessian is formed).
+        self.hessians = self.total_products = self.preconditioned_steps = 0
+
+    def direction(self, point, curvature):
+        objective = self.objective
+        size = point.params.size
+        hessian = LinearOperator(
+            (size, size),
+            matvec=objective.hessian_operator(point.params, raw=point.raw),
+            dtype=float,
+        )
+        if self.products > self.precondition_after and sampled_hessian_pays(objective):
+            self.preconditioner = sampled_hessian_preconditioner(objective, point.raw)
+        step, self.products = conjugate_gradient(
+            hessian,
+            -point.gradient,
+            rtol=forcing_term(np.linalg.norm(point.gradient)),
+            maxiter=size + 20,
+            preconditioner=self.preconditioner,
+            finish=0.5 * self.tol,
+        )
+        self.total_products += self.products
+        self.preconditioned_steps += self.preconditioner is not None
+        return step
+
+
+class QuasiNewtonApproach:
+    """L-BFGS steps (two-loop recursion on the last ``APPROACH_MEMORY``
+    pairs) until the factored Hessian is worth forming.
+
+    From a cold start the curvature moves so much per step that a Hessian
+    formed at one point is of little use at the next. The steps work in the
+    coordinates of the diagonal preconditioner
+    (``LinearObjective.feature_scale``). The approach ends once no sample's
+    curvature moves by more than ``CURVATURE_DRIFT`` in a step, once a step
+    does not shrink the largest gradient entry (the quasi-Newton steps
+    stall: separable data, badly scaled features), or after
+    ``APPROACH_STEPS`` steps; Newton's method then finishes, in one to
+    three steps.
+    """
+
+    def __init__(self, objective):
+        self.scale = np.ones(objective.n_params)
+        self.scale[: objective.n_coef] = np.repeat(
+            objective.feature_scale(), objective.n_outputs
+        )
+        self.pairs = collections.deque(maxlen=APPROACH_MEMORY)
+        self.previous_curvature = None
+
+    def goes_on(self, n_iter, curvature):
+        """Whether iteration ``n_iter``, with this curvature, still approaches."""
+        settled = self.previous_curvature is not None and curvature_is_close(
+            curvature, self.previous_curvature
+        )
+        self.previous_curvature = curvature
+        return not (n_iter > APPROACH_STEPS or settled)
+
+    def direction(self, point, curvature):
+        gradient = point.gradient / self.scale
+        return -quasi_newton_direction(gradient, self.pairs) / self.scale
+
+    def record(self, point, trial):
+        """Keep the step's pair; whether the approach goes on after it.
+
+        Convexity makes ``moved . turned >= 0``; a pair without positive
+        curvature (rounding) would break the update's positive definiteness.
+        """
+        moved = trial.params - point.params
+        turned = trial.gradient - point.gradient
+        if moved @ turned > 0:
+            self.pairs.append((moved * self.scale, turned / self.scale))
+        return trial.largest < point.largest
+
+
+def sampled_hessian_rows(objective):
+    """How many rows estimate the Hessian: ``HESSIAN_SAMPLE`` per parameter."""
+    return min(objective.X.shape[0], HESSIAN_SAMPLE * objective.n_params)
+
+
+def sampled_hessian_pays(objective):
+    """A multinomial problem on which a sampled Hessian saves time.
+
+    Forming the estimate on ``m`` rows and inverting it take about
+    ``2 m p**2 + 2 p**3`` operations for ``p`` parameters, a Hessian product
+    ``4 n p`` on ``n`` samples: the estimate costs ``(m p + p**2) / (2 n)``
+    products. Where it costs more than ``HESSIAN_ESTIMATE_COST`` products
+    (measured: it saved time up to 47 and cost time from 119 on,
+    docs/solvers.rst), conjugate gradients go on without it. At most
+    ``DIRECT_NEWTON_SIZE`` parameters.
+    """
+    if not objective.loss.has_block_curvature:
+        return False
+    size = objective.n_params
+    cost = (sampled_hessian_rows(objective) * size + size**2) / (
+        2 * objective.X.shape[0]
+    )
+    return size <= DIRECT_NEWTON_SIZE and cost <= HESSIAN_ESTIMATE_COST
+
+
+def sampled_hessian_preconditioner(objective, raw):
+    """The inverse Hessian on evenly spaced rows, as a preconditioner for CG.
+
+    ``HESSIAN_SAMPLE`` rows per parameter (all rows if there are fewer):
+    the estimate is then within a modest factor of the Hessian, so that
+    preconditioned CG needs a few products where plain CG needs tens (on
+    30,000 x 100 with five classes: 29 products instead of 55 per fit).
+    The scores move every intercept of a sample alike, which changes
+    nothing: the preconditioner works on the complement of that direction.
+    """
+    n_samples = raw.shape[0]
+    size = objective.n_params
+    n_rows = sampled_hessian_rows(objective)
+    rows = np.unique(np.linspace(0, n_samples - 1, n_rows).astype(np.intp))
+    hessian = objective.sampled_multinomial_hessian(raw, rows)
+    hessian[np.diag_indices_from(hessian)] += 1e-10 * np.max(np.diag(hessian))
+    # The explicit inverse, by NumPy: each application is then one product
+    # in NumPy's BLAS, like the Hessian products around it (SciPy's LAPACK
+    # runs on a second OpenBLAS thread pool, docs/solvers.rst).
+    try:
+        inverse = np.linalg.inv(hessian)
+    except np.linalg.LinAlgError:
+        return None
+    n_coef = objective.n_coef
+
+    def without_common_intercept(vector):
+        vector = np.array(vector, dtype=float).ravel()
+        if objective.fit_intercept:
+            vector[n_coef:] -= vector[n_coef:].mean()
+        return vector
+
+    def apply(vector):
+        return without_common_intercept(inverse @ without_common_intercept(vector))
+
+    return LinearOperator((size, size), matvec=apply, dtype=float)

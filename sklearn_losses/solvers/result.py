@@ -1,0 +1,36 @@
+"""What every solver returns."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def no_callback():
+    """Default of ``on_iteration``: nothing to report."""
+
+
+@dataclass
+class SolverResult:
+    """The fitted parameters, and how the solver got there.
+
+    Attributes
+    ----------
+    coef : ndarray of shape (n_features, n_outputs)
+        Coefficients.
+    intercept : ndarray of shape (n_outputs,)
+        Intercepts, of the centered problem inside a solver and of the
+        model ``X @ W + b`` once ``solve`` returns.
+    n_iter : int
+        Iterations spent, summed over every method that ran.
+    converged : bool
+        Whether the stopping test (gradient, duality gap, or the linear
+        program's optimality) was met.
+    method : str
+        Name of the method that produced the result (the solver table's).
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    n_iter: int
+    converged: bool
+    method: str
