@@ -1,0 +1,238 @@
+"""The solver table and the penalty object: which route each problem takes,
+how a route hands over, and the elastic net's operations."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_losses import (
+    HuberLossRegressor,
+    LogisticLossClassifier,
+    QuantileLossRegressor,
+)
+from sklearn_losses._loss import (
+    FocalLoss,
+    HingeLoss,
+    HuberLoss,
+    LogisticLoss,
+    MultinomialFocalLoss,
+    MultinomialLoss,
+    PinballLoss,
+    SquaredHingeLoss,
+)
+from sklearn_losses._objective import LinearObjective
+from sklearn_losses._penalty import ElasticNet
+from sklearn_losses.solvers import METHODS, ROUTES, forced_method, route_of, solve
+from sklearn_losses.solvers.dispatch import run_route
+
+
+def _problem(loss, l1, l2, n_samples=40, n_features=3, n_outputs=1, shift=0.0):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n_samples, n_features)) + shift
+    if loss.is_multiclass:
+        y = rng.integers(0, n_outputs, n_samples)
+    elif isinstance(loss, HuberLoss | PinballLoss):
+        y = X @ rng.standard_normal(n_features) + rng.standard_normal(n_samples)
+    else:
+        y = rng.choice([-1.0, 1.0], n_samples)
+    return LinearObjective(
+        loss,
+        X,
+        y,
+        np.ones(n_samples),
+        penalty=ElasticNet(l1, l2),
+        fit_intercept=True,
+        n_outputs=n_outputs,
+    )
+
+
+@pytest.mark.parametrize(
+    "loss, l1, l2, n_features, n_outputs, route",
+    [
+        (HuberLoss(1.0), 0.0, 1e-3, 3, 1, 2),
+        (HuberLoss(1e-12), 0.0, 1e-3, 3, 1, 1),
+        (HuberLoss(1.0), 1e-3, 0.0, 3, 1, 3),
+        (HuberLoss(1.0), 1e-3, 1e-3, 3, 1, 4),
+        (LogisticLoss(), 0.0, 0.0, 3, 1, 2),
+        (SquaredHingeLoss(), 1e-3, 0.0, 3, 1, 4),
+        (MultinomialLoss(), 0.0, 1e-3, 3, 3, 5),
+        (MultinomialLoss(), 1e-3, 1e-3, 3, 3, 6),
+        (FocalLoss(2.0), 1e-3, 0.0, 3, 1, 6),
+        (FocalLoss(2.0), 0.0, 1e-3, 3, 1, 7),
+        (MultinomialFocalLoss(2.0), 0.0, 0.0, 3, 3, 7),
+        (HingeLoss(), 0.0, 0.0, 3, 1, 8),
+        (PinballLoss(0.3), 1e-3, 0.0, 3, 1, 8),
+        (HingeLoss(), 0.0, 1e-60, 50, 1, 9),
+        (HingeLoss(), 0.0, 1e-60, 3, 1, 10),
+        (HingeLoss(), 1e-3, 1e-60, 50, 1, 10),
+        (PinballLoss(0.5), 0.0, 1e-3, 50, 1, 11),
+        (PinballLoss(0.5), 0.0, 1e-3, 3, 1, 12),
+        (HingeLoss(), 1e-3, 1e-3, 50, 1, 12),
+    ],
+)
+def test_each_kind_of_problem_takes_its_row_of_the_table(
+    loss, l1, l2, n_features, n_outputs, route
+):
+    """The rows as docs/solvers.rst numbers them (1-based); "many features"
+    means more than the 40 samples a dense Newton system can take here."""
+    problem = _problem(loss, l1, l2, n_features=n_features, n_outputs=n_outputs)
+    assert route_of(problem) is ROUTES[route - 1]
+    assert all(name in METHODS for route in ROUTES for name in route.methods)
+
+
+class _Recorded:
+    """A method that records its calls and returns a fixed verdict."""
+
+    def __init__(self, converged, n_iter):
+        self.converged, self.n_iter, self.calls = converged, n_iter, []
+
+    def __call__(self, objective, coef, intercept, *, max_iter, tol, on_iteration):
+        from sklearn_losses.solvers import SolverResult
+
+        self.calls.append((coef.copy(), max_iter))
+        return SolverResult(coef + 1.0, intercept, self.n_iter, self.converged, "x")
+
+
+def test_a_route_hands_over_from_the_previous_point_while_iterations_remain(
+    monkeypatch,
+):
+    """The rule of a route: the next method runs where the one before did not
+    finish and iterations remain, from that one's point, with what is left of
+    the budget; the iterations add up; a finished method ends the route."""
+    first, second, third = _Recorded(False, 3), _Recorded(True, 4), _Recorded(True, 1)
+    monkeypatch.setitem(METHODS, "first", first)
+    monkeypatch.setitem(METHODS, "second", second)
+    monkeypatch.setitem(METHODS, "third", third)
+    problem = _problem(LogisticLoss(), 0.0, 1e-3)
+    options = dict(max_iter=10, tol=1e-10, on_iteration=lambda: None)
+    start = np.zeros((3, 1))
+    result = run_route(
+        ("first", "second", "third"), problem, start, np.zeros(1), options
+    )
+    assert [budget for _, budget in first.calls + second.calls] == [10, 7]
+    np.testing.assert_array_equal(second.calls[0][0], start + 1.0)
+    assert not third.calls
+    assert result.converged and result.n_iter == 7
+    # Out of iterations after the first: the second does not run.
+    first, second = _Recorded(False, 10), _Recorded(True, 1)
+    monkeypatch.setitem(METHODS, "first", first)
+    monkeypatch.setitem(METHODS, "second", second)
+    result = run_route(("first", "second"), problem, start, np.zeros(1), options)
+    assert not second.calls and not result.converged and result.n_iter == 10
+
+
+def test_forced_method_replaces_the_route_and_rejects_unknown_names(rng):
+    X = rng.standard_normal((60, 3))
+    y = X[:, 0] + rng.logistic(size=60) > 0
+    with forced_method("lbfgs-split"):
+        forced = LogisticLossClassifier(alpha=1e-2).fit(X, y)
+    routed = LogisticLossClassifier(alpha=1e-2).fit(X, y)
+    # Stated tolerance: both stop at a gradient of 1e-10 (L-BFGS-B then
+    # polished by Newton steps, and Newton's method).
+    np.testing.assert_allclose(forced.coef_, routed.coef_, rtol=0, atol=1e-8)
+    with pytest.raises(ValueError, match="unknown methods"):
+        with forced_method("newton", "simplex"):
+            pass
+
+
+def test_huber_with_a_band_below_resolution_is_solved_as_least_absolute_deviations(
+    rng,
+):
+    """Targets of 1e20 with delta = 1: the band is 1e-20 of the targets'
+    scale, and the fit is least absolute deviations on the tails (route 1),
+    the pinball loss at 0.5 (its linear program); its coefficients are the
+    median regression's to 1e-9 relative."""
+    X = rng.standard_normal((200, 3))
+    y = 1e20 * (X @ np.array([1.0, -2.0, 0.5]) + rng.standard_t(2, 200))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        huber = HuberLossRegressor(alpha=0.0).fit(X, y)
+    median = QuantileLossRegressor(quantile=0.5, alpha=0.0).fit(X, y)
+    np.testing.assert_allclose(huber.coef_, median.coef_, rtol=1e-9)
+
+
+def test_solve_returns_the_model_intercept_and_a_start_can_be_warm(rng):
+    """``solve`` takes and gives the intercept of ``X @ W + b`` (the centered
+    problem's stays inside): from its own answer it converges at once."""
+    # Off-centre features: the centered and the model intercepts differ.
+    problem = _problem(SquaredHingeLoss(), 0.0, 1e-2, n_samples=80, shift=5.0)
+    first = solve(problem, np.zeros((3, 1)), np.zeros(1), max_iter=100, tol=1e-10)
+    raw = np.asarray(problem.X @ first.coef).ravel() + first.intercept
+    assert first.converged
+    again = solve(problem, first.coef, first.intercept, max_iter=100, tol=1e-10)
+    assert again.converged and again.n_iter == 1
+    np.testing.assert_allclose(
+        np.asarray(problem.X @ again.coef).ravel() + again.intercept, raw, atol=1e-12
+    )
+
+
+# -- the penalty -----------------------------------------------------------------
+def test_elastic_net_value_and_strengths():
+    penalty = ElasticNet.from_alpha(0.2, 0.25)
+    assert penalty.l1 == pytest.approx(0.05) and penalty.l2 == pytest.approx(0.15)
+    coef = np.array([[1.0, -2.0], [0.0, 3.0]])
+    expected = 0.05 * 6.0 + 0.15 / 2 * 14.0
+    assert penalty.value(coef) == pytest.approx(expected, rel=1e-15)
+    assert penalty.smooth_value(coef) == pytest.approx(0.15 / 2 * 14.0, rel=1e-15)
+    assert penalty.has_l1 and penalty.has_l2
+    assert not ElasticNet().has_l1 and not ElasticNet().has_l2
+
+
+@pytest.mark.parametrize("l1, l2", [(0.3, 0.0), (0.3, 0.7), (0.0, 0.7)])
+def test_elastic_net_proximal_step_satisfies_its_optimality_condition(l1, l2, rng):
+    """``p = prox(v)`` minimizes ``P(w) + |w - v|**2 / (2 t)``: ``(v - p) / t``
+    is a subgradient of P at p. Stated tolerance: 1e-14 (one rounding)."""
+    penalty, step = ElasticNet(l1, l2), 0.5
+    point = rng.standard_normal(50) * 0.5
+    result = penalty.proximal_step(point, step)
+    residual = penalty.minimum_norm_subgradient(
+        result, l2 * result - (point - result) / step
+    )
+    # minimum_norm_subgradient adds l1 * sign(w) and the gradient passed: at
+    # the prox, 0 is in l1 * d|w| + l2 * w - (v - w) / t.
+    np.testing.assert_allclose(residual, 0.0, atol=1e-14)
+
+
+def test_minimum_norm_subgradient_and_the_dual_map():
+    penalty = ElasticNet(1.0, 2.0)
+    coef = np.array([0.0, 0.0, 0.5, -0.5])
+    gradient = np.array([0.5, -3.0, 1.0, 1.0])
+    np.testing.assert_allclose(
+        penalty.minimum_norm_subgradient(coef, gradient), [0.0, -2.0, 2.0, 0.0]
+    )
+    correlation = np.array([0.5, -3.0, 3.0])
+    np.testing.assert_allclose(penalty.coef_from_dual(correlation), [0.0, -1.0, 1.0])
+    np.testing.assert_allclose(
+        penalty.coef_on_orthant(correlation, np.array([1.0, -1.0, 1.0])),
+        [-0.25, -1.0, 1.0],
+    )
+    np.testing.assert_allclose(penalty.gradient_off_zero(coef[2:]), [2.0, -2.0])
+
+
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+def test_smallest_alpha_for_zero_is_where_the_fit_turns_zero(l1_ratio, rng):
+    """At the smallest alpha giving W = 0 (from the gradient at zero with the
+    best intercept), the fit is all zero; 1% below it, it is not."""
+    X = rng.standard_normal((100, 4))
+    y = X @ np.array([1.0, 0.5, 0.0, -0.3]) + rng.logistic(size=100) > 0
+    signed = np.where(y, 1.0, -1.0)
+    problem = LinearObjective(
+        LogisticLoss(),
+        X,
+        signed,
+        np.ones(100),
+        penalty=ElasticNet(),
+        fit_intercept=True,
+    )
+    best = LogisticLoss().best_constant(signed, problem.sample_weight)
+    raw = np.full(100, best[0])
+    _, gradient = problem.smooth_value_gradient(
+        problem.pack(np.zeros((4, 1)), best), raw=raw
+    )
+    alpha = ElasticNet.smallest_alpha_for_zero(gradient[:4], l1_ratio)
+    at = LogisticLossClassifier(alpha=alpha * 1.000001, l1_ratio=l1_ratio).fit(X, y)
+    below = LogisticLossClassifier(alpha=alpha * 0.99, l1_ratio=l1_ratio).fit(X, y)
+    assert np.all(at.coef_ == 0) and np.any(below.coef_ != 0)
+    assert ElasticNet.smallest_alpha_for_zero(gradient[:4], 0.0) == np.inf
