@@ -30,6 +30,7 @@ what the first found.
 import functools
 import itertools
 import os
+import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -124,9 +125,14 @@ class _SharedBlasLimit:
                 self._limiter.restore_original_limits()
                 self._limiter = self.threads_before = None
 
-    @property
-    def held(self):
-        return self._holders > 0
+    def threads_outside(self):
+        """The BLAS threads allowed outside any solve's limit: those found by
+        the first holder while one holds it, else the current ones (under the
+        lock, so that no solve sets the limit between the two readings)."""
+        with self._lock:
+            if self._holders > 0:
+                return self.threads_before
+            return _blas_threads_now()
 
 
 _BLAS_LIMIT = _SharedBlasLimit()
@@ -147,10 +153,7 @@ def allowed_threads():
     packages bring their own) stays at one under any limit. While solves
     of this package hold BLAS on one thread, the limits they found.
     """
-    threads_before = _BLAS_LIMIT.threads_before
-    if threads_before is not None:
-        return threads_before
-    return _blas_threads_now()
+    return _BLAS_LIMIT.threads_outside()
 
 
 def blas_on_one_thread():
@@ -168,9 +171,19 @@ def blas_on_one_thread():
 
 
 # -- threads ------------------------------------------------------------------
+def _signals_to_the_main_thread():
+    """Block the interrupt in a worker thread, so that the kernel hands a
+    Ctrl-C to the main thread, the one that turns it into KeyboardInterrupt,
+    wherever it is waiting (a signal taken by a worker only flags it)."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
 @functools.cache
 def _thread_pool(n_workers):
-    return ThreadPoolExecutor(max_workers=n_workers)
+    return ThreadPoolExecutor(
+        max_workers=n_workers, initializer=_signals_to_the_main_thread
+    )
 
 
 # A child forked from a process whose pool has threads would inherit the pool
