@@ -32,6 +32,10 @@ CERTIFICATES = 3
 CERTIFICATE_SAMPLES = 2000
 # Relative tolerance of the optimality conditions' tests.
 CONDITION_TOLERANCE = 1e-9
+# Steps of iterative refinement of a dense kink system whose kink equations
+# the solution misses (features in the thousands with a small l2 make the
+# system's matrix, X_E X_E.T / l2, ill-conditioned).
+REFINEMENTS = 2
 
 
 def many_features_pure_l2(objective):
@@ -83,6 +87,13 @@ class CandidatePool:
             intercept=np.array([best.intercept if fit_intercept else 0.0]),
             converged=self.certified(tol),
         )
+
+    def relative_gap(self):
+        """``(J - D) / |J|`` of the best point and the best bound (inf if none)."""
+        if self.best is None:
+            return np.inf
+        primal = self.best.primal
+        return (primal - self.dual) / max(abs(primal), np.finfo(float).tiny)
 
     def certified(self, tol):
         """Whether the duality gap of the best point is within ``tol`` of ``J``."""
@@ -145,6 +156,31 @@ def smoothed_candidate(objective, theta, primal_guess, box_lower, box_upper):
         if best is None or primal < best[2]:
             best = (coef, intercept, primal)
     return Candidate(*best, objective.dual_value(theta))
+
+
+def certified_point(objective, coef, box_lower, box_upper):
+    """A primal point with the dual point of ``dual_certificate``, as a
+    ``Candidate``; None where the linear program finds none.
+
+    For a degenerate optimum that the active-set method cannot settle (many
+    samples with zero residual, as rows of zeros all on the kink): the
+    smoothed problem's solution, with its exact intercept, is often the
+    optimum to rounding, and the program finds the dual point proving it.
+    """
+    c, a = objective.loss.affine_parts(objective.y)
+    intercept = (
+        objective.best_intercept(coef.reshape(-1, 1))
+        if objective.fit_intercept
+        else 0.0
+    )
+    residual = c - a * (objective.matvec(coef).ravel() + intercept)
+    tolerance = CONDITION_TOLERANCE * max(
+        np.abs(residual).max(), np.abs(c).max(), np.finfo(float).tiny
+    )
+    theta = dual_certificate(objective, coef, residual, tolerance, box_lower, box_upper)
+    if theta is None:
+        return None
+    return evaluated_candidate(objective, coef, intercept, theta, box_lower, box_upper)
 
 
 def project_dual(theta, a, box_lower, box_upper):
@@ -313,7 +349,7 @@ class _ActiveSets:
     def solve_round(self, coef):
         """Solve the kink system on the current sets (``coef``: the start's
         primal point, for the intercept's first guess)."""
-        objective, a, c = self.objective, self.a, self.c
+        objective, a = self.objective, self.a
         penalty = objective.penalty
         active = np.flatnonzero(self.signs != 0)
         kink_index = np.flatnonzero(self.on_kink)
@@ -326,8 +362,7 @@ class _ActiveSets:
         if penalty.has_l1:
             base = base - penalty.l1 * self.signs[active]
         size = n_kink + (1 if objective.fit_intercept and n_kink > 0 else 0)
-        theta = theta_fixed.copy()
-        solution = None
+        solution = system = None
         if size > 0 and n_kink > self.limit:
             if self.intercept_guess is None:
                 self.intercept_guess = (
@@ -344,13 +379,28 @@ class _ActiveSets:
                 self.intercept_guess,
             )
         elif size > 0:
-            solution = self._dense_kink_solution(kink_index, active, base, theta_fixed)
+            system = self._dense_kink_system(kink_index, active, base, theta_fixed)
+            solution = np.linalg.lstsq(*system, rcond=None)[0]
+        found = self._primal_of(theta_fixed, solution, kink_index, active)
+        # A consistent system (no more kink samples than free parameters).
+        if system is not None and n_kink <= active.size + objective.fit_intercept:
+            found = self._refined(found, system, solution, theta_fixed, active)
+        self.theta_guess = found.theta
+        self.intercept_guess = found.intercept
+        return found
+
+    def _primal_of(self, theta_fixed, solution, kink_index, active):
+        """The round's point: the dual variables with the kink system's
+        ``solution`` in place, the coefficients they map to on the orthant of
+        ``signs``, the intercept, the residuals and their tolerance."""
+        objective, a, c = self.objective, self.a, self.c
+        n_kink = kink_index.size
+        theta = theta_fixed.copy()
         if solution is not None:
             theta[kink_index] = solution[:n_kink]
-        self.theta_guess = theta
         correlation = objective.rmatvec(a * theta).ravel()
-        new_coef = np.zeros(coef.size)
-        new_coef[active] = penalty.coef_on_orthant(
+        coef = np.zeros(self.signs.size)
+        coef[active] = objective.penalty.coef_on_orthant(
             correlation[active], self.signs[active]
         )
         if not objective.fit_intercept:
@@ -359,18 +409,41 @@ class _ActiveSets:
             intercept = solution[n_kink]
         else:
             # No sample on the kink: b is only confined to an interval.
-            intercept = objective.best_intercept(new_coef.reshape(-1, 1))
-        residual = c - a * (objective.matvec(new_coef).ravel() + intercept)
-        self.intercept_guess = intercept
+            intercept = objective.best_intercept(coef.reshape(-1, 1))
+        residual = c - a * (objective.matvec(coef).ravel() + intercept)
         tolerance = CONDITION_TOLERANCE * max(
             np.abs(residual).max(), np.abs(c).max(), np.finfo(float).tiny
         )
         return _RoundSolution(
-            theta, new_coef, intercept, correlation, residual, tolerance, n_kink
+            theta, coef, intercept, correlation, residual, tolerance, n_kink
         )
 
-    def _dense_kink_solution(self, kink_index, active, base, theta_fixed):
-        """The kink system formed on the kink rows and solved by least squares."""
+    def _refined(self, found, system, solution, theta_fixed, active):
+        """Iterative refinement of a square (or under-determined) kink system.
+
+        Its matrix ``X_E X_E.T / l2`` is ill-conditioned where the features
+        are large and ``l2`` small (income in the thousands, ``l2 = 1e-3``:
+        a condition number of 6e8), and the least-squares solution can miss
+        the kink equations by more than their tolerance although it is
+        right to eight digits. The equations' own residuals, computed from
+        the point (``a_E * r_E``, and ``-a . theta`` for the intercept's
+        row), are solved for a correction with the same matrix.
+        """
+        matrix, _ = system
+        kink_index = np.flatnonzero(self.on_kink)
+        n_kink = kink_index.size
+        for _ in range(REFINEMENTS):
+            missed = self.a[kink_index] * found.residual[kink_index]
+            if np.max(np.abs(missed)) <= found.residual_tolerance:
+                break
+            if matrix.shape[0] > n_kink:
+                missed = np.append(missed, -(self.a @ found.theta))
+            solution = solution + np.linalg.lstsq(matrix, missed, rcond=None)[0]
+            found = self._primal_of(theta_fixed, solution, kink_index, active)
+        return found
+
+    def _dense_kink_system(self, kink_index, active, base, theta_fixed):
+        """The kink system formed on the kink rows: ``(matrix, right side)``."""
         objective, a, c = self.objective, self.a, self.c
         l2 = objective.penalty.l2
         n_kink = kink_index.size
@@ -384,7 +457,7 @@ class _ActiveSets:
             system[:n_kink, n_kink] = 1.0
             system[n_kink, :n_kink] = a[kink_index]
             right[n_kink] = -(a @ theta_fixed)
-        return np.linalg.lstsq(system, right, rcond=None)[0]
+        return system, right
 
     def move(self, solution):
         """Find every violated condition at ``solution``; whether any is.
@@ -508,8 +581,11 @@ def dual_certificate(objective, coef, residual, tolerance, box_lower, box_upper)
         |z_j| <= l1                        where w_j == 0
         a . theta = 0                      (with an intercept)
 
-    HiGHS finds a feasible ``theta_F`` or proves there is none. Returns
-    ``theta`` (clipped to its box), or ``None``.
+    HiGHS finds a feasible ``theta_F`` or proves there is none. Its
+    tolerances are absolute (1e-7), so the program is posed in units it can
+    resolve: each ``theta_i`` as a share of its box's width (weights can
+    differ by 1e7 between classes) and each row divided by its largest
+    entry. Returns ``theta`` (clipped to its box), or ``None``.
     """
     _, a = objective.loss.affine_parts(objective.y)
     penalty = objective.penalty
@@ -530,21 +606,32 @@ def dual_certificate(objective, coef, residual, tolerance, box_lower, box_upper)
         equality_matrix = np.vstack([equality_matrix, a[free_index]])
         equality_right = np.append(equality_right, -(a @ theta))
     inactive = ~active
-    has_inequalities, has_equalities = inactive.any(), equality_matrix.shape[0] > 0
+    width = box_upper[free] - box_lower[free]
+    equalities = _unit_rows(equality_matrix * width, equality_right)
+    inequalities = _unit_rows(
+        np.vstack([columns[inactive], -columns[inactive]]) * width,
+        np.concatenate([l1 - fixed_z[inactive], l1 + fixed_z[inactive]]),
+    )
     result = linprog(
         np.zeros(free_index.size),
-        A_ub=np.vstack([columns[inactive], -columns[inactive]])
-        if has_inequalities
-        else None,
-        b_ub=np.concatenate([l1 - fixed_z[inactive], l1 + fixed_z[inactive]])
-        if has_inequalities
-        else None,
-        A_eq=equality_matrix if has_equalities else None,
-        b_eq=equality_right if has_equalities else None,
-        bounds=np.column_stack([box_lower[free], box_upper[free]]),
+        A_ub=inequalities[0],
+        b_ub=inequalities[1],
+        A_eq=equalities[0],
+        b_eq=equalities[1],
+        bounds=np.column_stack([box_lower[free], box_upper[free]]) / width[:, None],
         method="highs",
     )
     if result.status != 0:
         return None
-    theta[free] = np.clip(result.x, box_lower[free], box_upper[free])
+    theta[free] = np.clip(result.x * width, box_lower[free], box_upper[free])
     return theta
+
+
+def _unit_rows(matrix, right):
+    """Rows divided by their largest entry (rows of zeros as they are); both
+    None where there are no rows, as ``linprog`` wants."""
+    if matrix.shape[0] == 0:
+        return None, None
+    scale = np.max(np.abs(matrix), axis=1)
+    scale = np.where(scale > 0, scale, 1.0)
+    return matrix / scale[:, None], right / scale

@@ -55,10 +55,14 @@ def solve_smooth(
     # Status 2 ("ABNORMAL_TERMINATION_IN_LNSRCH") means no further decrease
     # can be found in floating point; the point is as good as it gets.
     converged = result.status in (0, 2)
+    # Status 1: out of iterations (or evaluations), which needs no words.
+    stop = "" if result.status in (0, 1, 2) else f"L-BFGS-B: {result.message}"
     if objective.loss.has_curvature:
         params = newton_polish(objective, params)
     coef, intercept = objective.unpack(params)
-    return SolverResult(coef, intercept, max(result.nit, 1), converged, "lbfgs-split")
+    return SolverResult(
+        coef, intercept, max(result.nit, 1), converged, "lbfgs-split", stop
+    )
 
 
 class _SplitProblem:

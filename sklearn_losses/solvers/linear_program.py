@@ -78,7 +78,7 @@ class ProgramSolution:
     (the multiplier of the row ``a . theta``); ``optimal`` whether HiGHS
     found the optimum, ``out_of_iterations`` whether it stopped at its
     iteration limit; ``n_free`` the number of sample variables and
-    ``screened`` whether other samples were fixed.
+    ``screened`` whether other samples were fixed; ``message`` HiGHS's.
     """
 
     coef: np.ndarray
@@ -88,6 +88,7 @@ class ProgramSolution:
     n_iter: int
     n_free: int
     screened: bool
+    message: str = ""
 
 
 @dataclass
@@ -310,6 +311,7 @@ def _dual_linear_program(objective, free, fixed, *, max_iter):
         n_iter=int(result.nit),
         n_free=int(free.size),
         screened=fixed is not None,
+        message=str(result.message),
     )
 
 
@@ -320,12 +322,16 @@ def _result(objective, solution, programs, spent):
     intercept = np.array(
         [objective.best_intercept(coef) if objective.fit_intercept else 0.0]
     )
+    stop = ""
+    if not (solution.optimal or solution.out_of_iterations):
+        stop = f"HiGHS: {solution.message}"
     return LinearProgramResult(
         coef,
         intercept,
         max(spent + solution.n_iter, 1),
         solution.optimal,
         "linear-program",
+        stop,
         programs=programs,
     )
 

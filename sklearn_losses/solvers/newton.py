@@ -39,6 +39,9 @@ LONGEST_STEP = 1e100
 # Where no step decreases the objective, a gradient this small counts as
 # converged (rounding level of a gradient with entries of order one).
 ROUNDING_GRADIENT = 1e-8
+# Steps over which the value must drop by more than its rounding, or the
+# gradient halve (see _Progress).
+STALL_STEPS = 20
 # A factored Hessian is kept while no sample's curvature has moved by more
 # than this fraction of it (chord steps converge at this rate).
 CURVATURE_DRIFT = 0.1
@@ -138,7 +141,8 @@ def solve_newton(
     )
     approaching = QuasiNewtonApproach(objective) if approach and dense else None
     quasi_newton_steps = 0
-    converged = False
+    progress = _Progress(point)
+    converged, stop = False, ""
     n_iter = 0
     while n_iter < max_iter:
         if point.largest <= tol:
@@ -156,10 +160,12 @@ def solve_newton(
         else:
             step = inner.direction(point, None)
         trial = _step_along(objective, point, step)
-        if not _resolved(point, trial):
+        if not _resolved(point, trial) or progress.stalled(trial):
             # No decrease left in floating point: converged if the gradient
             # is at rounding level, stuck (and reported) otherwise.
+            point = trial if _resolved(point, trial) else point
             converged = point.largest <= max(tol, ROUNDING_GRADIENT)
+            stop = "" if converged else stalled(point.largest)
             break
         if approaching is not None and not approaching.record(point, trial):
             approaching = None
@@ -171,10 +177,19 @@ def solve_newton(
         max(n_iter, 1),
         converged,
         "newton",
+        stop=stop,
         hessians=inner.hessians,
         quasi_newton_steps=quasi_newton_steps,
         hessian_products=inner.total_products,
         preconditioned_steps=inner.preconditioned_steps,
+    )
+
+
+def stalled(largest):
+    """The ``stop`` of a method that no step can improve in floating point."""
+    return (
+        "no step decreases the objective in floating point, at a largest "
+        f"gradient entry of {largest:.1e}"
     )
 
 
@@ -210,6 +225,30 @@ def _resolved(point, trial):
         trial.value <= point.value + VALUE_RESOLUTION * abs(point.value)
         and trial.largest <= 0.5 * point.largest
     )
+
+
+class _Progress:
+    """Whether the steps still make progress that floating point resolves.
+
+    A step counts if it lowers the value at all (``_resolved``), and near
+    the end that is often by a unit in the last place: where the gradient
+    itself is only known to rounding (a narrow smoothing, whose slopes are
+    residuals divided by it), such steps can go on without end. Every
+    ``STALL_STEPS`` steps, the value must have dropped by more than its
+    rounding or the largest gradient entry must have halved.
+    """
+
+    def __init__(self, point):
+        self.mark, self.steps = point, 0
+
+    def stalled(self, point):
+        self.steps += 1
+        if self.steps < STALL_STEPS:
+            return False
+        decreased = self.mark.value - point.value > VALUE_RESOLUTION * abs(point.value)
+        shrunk = point.largest <= 0.5 * self.mark.largest
+        self.mark, self.steps = point, 0
+        return not (decreased or shrunk)
 
 
 def curvature_is_close(curvature, reference):

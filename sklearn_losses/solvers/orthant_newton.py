@@ -5,7 +5,7 @@ from scipy.sparse.linalg import LinearOperator
 
 from .linalg import conjugate_gradient, expand, forcing_term, solve_symmetric
 from .line_search import projected_search
-from .newton import ROUNDING_GRADIENT, use_dense_hessian
+from .newton import ROUNDING_GRADIENT, stalled, use_dense_hessian
 from .result import SolverResult, no_callback
 
 # Newton settles on the right orthant within a few dozen steps or not at
@@ -55,7 +55,7 @@ def solve_orthant_newton(
         return smooth + penalty.l1 * np.abs(point[:n_coef]).sum(), gradient, raw
 
     value, gradient, raw = full_value(params)
-    converged = False
+    converged, stop = False, ""
     n_iter = 0
     gradient_steps = 0
     while n_iter < min(max_iter, newton_steps):
@@ -86,6 +86,7 @@ def solve_orthant_newton(
             # Neither the Newton nor the steepest-descent step decreases the
             # objective: at rounding level if the residual is, else stuck.
             converged = np.max(np.abs(residual)) <= max(tol, ROUNDING_GRADIENT)
+            stop = "" if converged else stalled(np.max(np.abs(residual)))
             break
         params = trial
         value, gradient, raw = full_value(params, trial_raw)
@@ -96,7 +97,9 @@ def solve_orthant_newton(
             # method will do better than steepest descent.
             break
     coef, intercept = objective.unpack(params)
-    return SolverResult(coef, intercept, max(n_iter, 1), converged, "orthant-newton")
+    return SolverResult(
+        coef, intercept, max(n_iter, 1), converged, "orthant-newton", stop
+    )
 
 
 def _orthant_newton_direction(objective, params, raw, residual, tol):

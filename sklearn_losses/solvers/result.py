@@ -27,6 +27,10 @@ class SolverResult:
         program's optimality) was met.
     method : str
         Name of the method that produced the result (the solver table's).
+    stop : str
+        Where a method stopped short of its tolerance for another reason than
+        running out of iterations, what happened, in words (for the
+        estimator's warning); empty otherwise.
     """
 
     coef: np.ndarray
@@ -34,3 +38,4 @@ class SolverResult:
     n_iter: int
     converged: bool
     method: str
+    stop: str = ""

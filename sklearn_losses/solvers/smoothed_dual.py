@@ -16,6 +16,7 @@ from .active_set import (
     GAP_FLOOR,
     CandidatePool,
     active_set_method,
+    certified_point,
     evaluated_candidate,
     exact_candidate,
     smoothed_candidate,
@@ -170,10 +171,17 @@ def solve_smoothed_dual(
     if pool.best is None:
         # The iterations ran out before any candidate was evaluated.
         pool.consider(_smoothed_point(objective, coef, intercept, smoothing))
+    stop = ""
+    if not pool.certified(tol) and n_iter < max_iter:
+        stop = (
+            f"the duality gap stayed at {pool.relative_gap():.1e} of the "
+            f"objective (tol {tol:.0e}) after {len(records)} smoothing rounds"
+        )
     return SmoothedDualResult(
         **pool.result_fields(objective.fit_intercept, tol),
         n_iter=n_iter,
         method="smoothed-dual",
+        stop=stop,
         rounds=records,
     )
 
@@ -238,6 +246,13 @@ def _consider_round(
         coef
     )
     bias = smoothing * max(lower**2, upper**2)
+    if exact is None:
+        # The active-set method did not settle (a degenerate optimum, as
+        # every sample on the kink): a linear program over the samples on
+        # the kink may prove the smoothed point optimal.
+        pool.consider(certified_point(objective, coef.ravel(), box_lower, box_upper))
+        if pool.certified(tol):
+            return
     if last_round or bias <= tol * abs(smoothed_value):
         pool.consider(
             smoothed_candidate(objective, theta, coef.ravel(), box_lower, box_upper)
