@@ -35,6 +35,21 @@ def _weighted_median(values, weights):
     return values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])]
 
 
+def _summable(sample_weight):
+    """The weights times a power of two, where needed for their sum to be finite.
+
+    Only ratios of weights matter (the objective divides by their sum), and a
+    power of two changes none of them. Weights near the float maximum would
+    sum to infinity (every normalized weight then zero); tiny ones to a
+    subnormal number that normalizes poorly.
+    """
+    largest = np.max(sample_weight, initial=0.0)
+    if largest == 0 or 2.0**-500 <= largest <= 2.0**500:
+        return sample_weight
+    # ldexp: 2**-exponent itself overflows for subnormal weights.
+    return np.ldexp(sample_weight, -int(np.floor(np.log2(largest))))
+
+
 def _extreme_scale(values):
     """A power of two near the largest ``|value|`` if that is extreme, else 1."""
     if min(values.shape) == 0:
@@ -44,6 +59,23 @@ def _extreme_scale(values):
         return 1.0
     # Below 2**-450, l2 / scale**2 would overflow.
     return 2.0 ** np.clip(np.round(np.log2(largest)), -450, 1000)
+
+
+def _check_label_types(y):
+    """Labels of one kind: strings, or numbers (booleans count as numbers).
+
+    NumPy cannot sort a mix, and would raise a TypeError from deep inside;
+    scikit-learn's own check catches only mixes that start with a number.
+    """
+    if y.dtype != object or y.size == 0:
+        return
+    is_string = np.fromiter((isinstance(label, str) for label in y), bool, y.size)
+    if is_string.any() and not is_string.all():
+        raise ValueError(
+            "Unknown label type: the labels mix strings and non-strings, e.g. "
+            f"{y[is_string][0]!r} and {y[~is_string][0]!r}; use labels of one "
+            "type."
+        )
 
 
 class _IterationReporter:
@@ -102,6 +134,11 @@ class LossLinearModel(CallbackSupportMixin, BaseEstimator):
         """The pointwise loss of this estimator (and of its number of classes)."""
         raise NotImplementedError
 
+    def _scaled_loss(self, n_classes):
+        """The loss to solve with, and what it (and the penalty) is divided by:
+        the loss itself, 1, unless the estimator says otherwise."""
+        return self._get_loss(n_classes), 1.0
+
     def _validate_fit_data(self, X, y, sample_weight, *, y_numeric):
         X, y = validate_data(
             self,
@@ -115,7 +152,7 @@ class LossLinearModel(CallbackSupportMixin, BaseEstimator):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
-        return X, y, sample_weight
+        return X, y, _summable(sample_weight)
 
     def _begin_fit_task(self, X, y, sample_weight, n_problems):
         """Open the callback context of this fit: one subtask per problem."""
@@ -157,7 +194,9 @@ class LossLinearModel(CallbackSupportMixin, BaseEstimator):
             X / scale if scale != 1.0 else X,
             y,
             sample_weight,
-            penalty=ElasticNet(penalty.l1 / scale, penalty.l2 / scale**2),
+            # l2 / scale / scale, not l2 / scale**2: the square of a scale
+            # beyond 2**512 overflows (both exact for powers of two).
+            penalty=ElasticNet(penalty.l1 / scale, penalty.l2 / scale / scale),
             fit_intercept=self.fit_intercept,
             n_outputs=coef.shape[1],
         )
@@ -181,14 +220,31 @@ class LossLinearModel(CallbackSupportMixin, BaseEstimator):
         result.coef = result.coef / scale
         return objective, result
 
-    def _warn_not_converged(self, method):
-        warnings.warn(
-            f"{type(self).__name__} ({method} solver) did not converge within "
-            f"max_iter={self.max_iter} iterations to tol={self.tol}; the model is "
-            "finite and usable but not optimal. Increase max_iter, or tol.",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
+    def _warn_not_converged(self, result):
+        """A ``ConvergenceWarning`` that says what stopped the solver.
+
+        Out of iterations: raise ``max_iter``. Stopped short for another
+        reason (no decrease left in floating point, a duality gap that
+        does not close): raising ``max_iter`` would not help, and the
+        warning says so, and what would.
+        """
+        name = f"{type(self).__name__} ({result.method} solver)"
+        if result.stop and result.n_iter < self.max_iter:
+            message = (
+                f"{name} stopped short of tol={self.tol} after {result.n_iter} "
+                f"iterations, well within max_iter={self.max_iter}: {result.stop}. "
+                "Raising max_iter will not help; the model is finite and usable, "
+                "and as close to the optimum as that says. Scaling the features "
+                "(a StandardScaler in a pipeline) usually lets the solver certify "
+                "its optimum; a larger tol silences this warning."
+            )
+        else:
+            message = (
+                f"{name} did not converge within max_iter={self.max_iter} "
+                f"iterations to tol={self.tol}; the model is finite and usable but "
+                "not optimal. Increase max_iter, or tol."
+            )
+        warnings.warn(message, ConvergenceWarning, stacklevel=3)
 
     def _start(self, n_features, n_outputs, default_intercept):
         """Starting point: the previous fit with ``warm_start``, else zeros."""
@@ -272,9 +328,11 @@ class LossRegressor(RegressorMixin, LossLinearModel):
         result.intercept = result.intercept * target_scale
         self._end_fit_task(context, X, y)
         if not result.converged:
-            self._warn_not_converged(result.method)
-        self.coef_ = result.coef.ravel().astype(X.dtype)
-        self.intercept_ = float(result.intercept[0])
+            self._warn_not_converged(result)
+        # + 0.0 turns the -0.0 of zero coefficients (a linear program's
+        # multipliers, a sign flip) into 0.0, which prints as "0.".
+        self.coef_ = result.coef.ravel().astype(X.dtype) + 0.0
+        self.intercept_ = float(result.intercept[0]) + 0.0
         self.n_iter_ = result.n_iter
         return self
 
@@ -396,9 +454,9 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
         self._end_fit_task(context, X, y)
         for result in results:
             if not result.converged:
-                self._warn_not_converged(result.method)
-        self.coef_ = np.ascontiguousarray(coef_matrix, dtype=X.dtype)
-        self.intercept_ = intercept_vector.astype(X.dtype)
+                self._warn_not_converged(result)
+        self.coef_ = np.ascontiguousarray(coef_matrix, dtype=X.dtype) + 0.0
+        self.intercept_ = intercept_vector.astype(X.dtype) + 0.0
         self.n_iter_ = max(result.n_iter for result in results)
         if self.alpha == 0 and self._separable_has_no_minimizer:
             weighted = sample_weight > 0
@@ -416,18 +474,14 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
 
     def _encode_classes(self, y, sample_weight):
         """Set ``classes_``; the class codes, and the sample weights times the
-        class weights."""
+        class weights, validated as sample weights are (finite, non-negative,
+        not all zero, with the same messages)."""
+        _check_label_types(y)
         check_classification_targets(y)
         # fit_transform finds the classes and the codes in one pass over y.
         encoder = LabelEncoder()
         codes = encoder.fit_transform(y)
         self.classes_ = encoder.classes_
-        if np.count_nonzero(np.bincount(codes[sample_weight > 0])) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes with "
-                "positive weight; the data contains only one class: "
-                f"{self.classes_[codes[sample_weight > 0][0]]!r}."
-            )
         if self.class_weight is not None:
             # Without class weights compute_class_weight returns ones, after
             # a pass over y and its own parameter checks (0.4 ms at 10,000
@@ -435,7 +489,19 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
             class_weight = compute_class_weight(
                 self.class_weight, classes=self.classes_, y=y
             )
-            sample_weight = sample_weight * class_weight[codes]
+            with np.errstate(over="ignore", invalid="ignore"):
+                product = sample_weight * class_weight[codes]
+            sample_weight = _summable(
+                _check_sample_weight(
+                    product, product, dtype=np.float64, ensure_non_negative=True
+                )
+            )
+        if np.count_nonzero(np.bincount(codes[sample_weight > 0])) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes with "
+                "positive weight; the data contains only one class: "
+                f"{self.classes_[codes[sample_weight > 0][0]].item()!r}."
+            )
         return codes, sample_weight
 
     def _fit_binary_problems(self, X, y, codes, sample_weight):
@@ -447,12 +513,20 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
         )
         coef, intercept = self._start(X.shape[1], len(problems), 0.0)
         context = self._begin_fit_task(X, y, sample_weight, len(problems))
-        loss = self._get_loss(2)
+        loss, divisor = self._scaled_loss(2)
+        penalty = ElasticNet.from_alpha(self.alpha, self.l1_ratio).divided(divisor)
         results = []
         for k, positive in enumerate(problems):
             signed = np.where(positive, 1.0, -1.0)
             _, result = self._solve(
-                loss, X, signed, sample_weight, coef[:, [k]], intercept[[k]], context
+                loss,
+                X,
+                signed,
+                sample_weight,
+                coef[:, [k]],
+                intercept[[k]],
+                context,
+                penalty,
             )
             results.append(result)
         return context, results
@@ -462,8 +536,10 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
         n_classes = self.classes_.size
         coef, intercept = self._start(X.shape[1], n_classes, 0.0)
         context = self._begin_fit_task(X, y, sample_weight, n_problems=1)
+        loss, divisor = self._scaled_loss(n_classes)
+        penalty = ElasticNet.from_alpha(self.alpha, self.l1_ratio).divided(divisor)
         _, result = self._solve(
-            self._get_loss(n_classes), X, codes, sample_weight, coef, intercept, context
+            loss, X, codes, sample_weight, coef, intercept, context, penalty
         )
         return context, [result]
 

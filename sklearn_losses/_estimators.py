@@ -6,6 +6,7 @@ in that loss's parameters; ``fit`` lives in ``_base.py``.
 
 from numbers import Real
 
+import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import LossClassifier, LossRegressor, ProbabilisticLossClassifier
@@ -19,6 +20,11 @@ from ._loss import (
     PinballLoss,
     SquaredHingeLoss,
 )
+
+# Focal losses smaller than this at the trivial model are solved divided by
+# that value (FocalLossClassifier._scaled_loss).
+_SMALLEST_LOSS = 1e-4
+
 
 _OBJECTIVE = """
     The objective, with ``f_i = x_i . w + b`` and ``s_i`` the sample weights
@@ -545,7 +551,21 @@ class FocalLossClassifier(ProbabilisticLossClassifier):
         )
         self.gamma = gamma
 
-    def _get_loss(self, n_classes=2):
+    def _get_loss(self, n_classes=2, scale=1.0):
         if n_classes == 2:
-            return FocalLoss(self.gamma)
-        return MultinomialFocalLoss(self.gamma)
+            return FocalLoss(self.gamma, scale)
+        return MultinomialFocalLoss(self.gamma, scale)
+
+    def _scaled_loss(self, n_classes):
+        """The loss, divided by its value at the trivial model where that is tiny.
+
+        With ``p = 1 / K`` for every sample, the loss is
+        ``(1 - 1 / K)**gamma * log(K)``: 6e-16 for two classes at
+        ``gamma = 50``, where every gradient is far below ``tol`` and the
+        fit would stop at once. Below ``_SMALLEST_LOSS``, the loss and the
+        penalty are divided by that value (the same minimizer), so that
+        ``tol`` bounds the gradient of a problem of unit scale.
+        """
+        at_trivial_model = (1.0 - 1.0 / n_classes) ** self.gamma * np.log(n_classes)
+        divisor = at_trivial_model if at_trivial_model < _SMALLEST_LOSS else 1.0
+        return self._get_loss(n_classes, 1.0 / divisor), divisor

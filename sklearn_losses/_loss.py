@@ -295,11 +295,13 @@ class FocalLoss(PointwiseLoss):
     With ``u = 1 - p``, its derivative in the margin is
     ``gamma * u**gamma * p * log(p) - u**(gamma + 1)``, evaluated through
     ``log(p)`` and ``log(u)`` so that neither ``p`` nor ``u`` underflowing
-    produces ``0 * inf``.
+    produces ``0 * inf``. ``scale`` multiplies the loss (see
+    ``FocalLossClassifier._scaled_loss``).
     """
 
-    def __init__(self, gamma=2.0):
+    def __init__(self, gamma=2.0, scale=1.0):
         self.gamma = gamma
+        self.scale = scale
 
     def loss_gradient(self, y_true, raw_prediction):
         with _underflow_to_zero():
@@ -312,7 +314,7 @@ class FocalLoss(PointwiseLoss):
             dloss_dmargin = modulating * (
                 self.gamma * probability * log_p - np.exp(log_u)
             )
-            return loss, y_true * dloss_dmargin
+            return self.scale * loss, self.scale * (y_true * dloss_dmargin)
 
 
 class MultinomialLoss(PointwiseLoss):
@@ -386,13 +388,14 @@ class MultinomialFocalLoss(PointwiseLoss):
     ``r_k * (gamma * u**gamma * p_y * log(p_y) - u**(gamma + 1))`` where
     ``r_y = 1`` and ``r_k = -p_k / u`` for ``k != y``: ``-r`` over the other
     classes is the softmax of their scores, which stays finite when ``u``
-    underflows to zero.
+    underflows to zero. ``scale`` multiplies the loss.
     """
 
     is_multiclass = True
 
-    def __init__(self, gamma=2.0):
+    def __init__(self, gamma=2.0, scale=1.0):
         self.gamma = gamma
+        self.scale = scale
 
     def loss_gradient(self, y_true, raw_prediction):
         with _underflow_to_zero():
@@ -410,7 +413,7 @@ class MultinomialFocalLoss(PointwiseLoss):
             scale = modulating * (self.gamma * np.exp(log_p) * log_p - np.exp(log_u))
             direction = -softmax(others, axis=1)
             direction[rows, y_true] = 1.0
-            return loss, direction * scale[:, None]
+            return self.scale * loss, direction * (self.scale * scale)[:, None]
 
 
 class SmoothedLoss(PointwiseLoss):

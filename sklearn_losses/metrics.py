@@ -36,10 +36,18 @@ __all__ = [
 ]
 
 
+def _not_empty(y_true):
+    if np.asarray(y_true).size == 0:
+        raise ValueError(
+            "y_true is empty: a mean loss needs at least one sample (got 0)."
+        )
+
+
 def _regression_inputs(y_true, y_pred):
     y_true = np.asarray(y_true, dtype=float).ravel()
     y_pred = np.asarray(y_pred, dtype=float).ravel()
     check_consistent_length(y_true, y_pred)
+    _not_empty(y_true)
     if not (np.all(np.isfinite(y_true)) and np.all(np.isfinite(y_pred))):
         raise ValueError("y_true and y_pred must be finite (no NaN or infinity).")
     return y_true, y_pred
@@ -48,6 +56,7 @@ def _regression_inputs(y_true, y_pred):
 def _encode(y_true, labels, output):
     """Integer codes of ``y_true`` in the sorted ``labels``; output checked."""
     y_true = np.asarray(y_true)
+    _not_empty(y_true)
     labels = np.unique(y_true) if labels is None else np.asarray(labels)
     if labels.size < 2:
         raise ValueError(
