@@ -334,6 +334,11 @@ class LossRegressor(RegressorMixin, LossLinearModel):
         self.coef_ = result.coef.ravel().astype(X.dtype) + 0.0
         self.intercept_ = float(result.intercept[0]) + 0.0
         self.n_iter_ = result.n_iter
+        with np.errstate(over="ignore"):
+            self.objective_ = float(
+                result.certificate.objective * divisor * target_scale**degree
+            )
+        self.duality_gap_ = float(result.certificate.gap)
         return self
 
     def predict(self, X):
@@ -442,11 +447,15 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
         )
         codes, sample_weight = self._encode_classes(y, sample_weight)
         if self.classes_.size == 2 or self._multiclass == "ovr":
-            context, results = self._fit_binary_problems(X, y, codes, sample_weight)
+            context, results, divisor = self._fit_binary_problems(
+                X, y, codes, sample_weight
+            )
             coef_matrix = np.array([result.coef.ravel() for result in results])
             intercept_vector = np.array([result.intercept[0] for result in results])
         else:
-            context, results = self._fit_multinomial(X, y, codes, sample_weight)
+            context, results, divisor = self._fit_multinomial(
+                X, y, codes, sample_weight
+            )
             coef_matrix, intercept_vector = results[0].coef.T, results[0].intercept
             # Softmax ignores a shift shared by all intercepts, and they are
             # not penalized: report the representative that sums to zero.
@@ -458,6 +467,13 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
         self.coef_ = np.ascontiguousarray(coef_matrix, dtype=X.dtype) + 0.0
         self.intercept_ = intercept_vector.astype(X.dtype) + 0.0
         self.n_iter_ = max(result.n_iter for result in results)
+        # One problem (binary, multinomial): a number; one per class for
+        # one-vs-rest, in the order of classes_.
+        objectives = [result.certificate.objective * divisor for result in results]
+        gaps = [result.certificate.gap for result in results]
+        single = len(results) == 1
+        self.objective_ = float(objectives[0]) if single else np.array(objectives)
+        self.duality_gap_ = float(gaps[0]) if single else np.array(gaps)
         if self.alpha == 0 and self._separable_has_no_minimizer:
             weighted = sample_weight > 0
             if np.all(self.predict(X)[weighted] == y[weighted]):
@@ -506,7 +522,8 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
 
     def _fit_binary_problems(self, X, y, codes, sample_weight):
         """One binary problem on the signed label for two classes, else one per
-        class against the rest; returns the callback context and the results."""
+        class against the rest; returns the callback context, the results and
+        what the loss was divided by."""
         n_classes = self.classes_.size
         problems = (
             [codes == 1] if n_classes == 2 else [codes == k for k in range(n_classes)]
@@ -529,10 +546,11 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
                 penalty,
             )
             results.append(result)
-        return context, results
+        return context, results, divisor
 
     def _fit_multinomial(self, X, y, codes, sample_weight):
-        """One multinomial problem; returns the callback context and its result."""
+        """One multinomial problem; returns the callback context, its result and
+        what the loss was divided by."""
         n_classes = self.classes_.size
         coef, intercept = self._start(X.shape[1], n_classes, 0.0)
         context = self._begin_fit_task(X, y, sample_weight, n_problems=1)
@@ -541,7 +559,7 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
         _, result = self._solve(
             loss, X, codes, sample_weight, coef, intercept, context, penalty
         )
-        return context, [result]
+        return context, [result], divisor
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -68,6 +68,22 @@ _CLASS_WEIGHT = """class_weight : dict, "balanced" or None, default=None
         weight one."""
 
 
+_CERTIFICATES = """objective_ : float or ndarray of shape (n_classes,)
+        The objective ``J`` above at the fitted ``coef_`` and ``intercept_``
+        on the training data (one value per class for one-vs-rest).
+
+    duality_gap_ : float or ndarray of shape (n_classes,)
+        How far from optimal the fit can be: the relative duality gap
+        ``(J - D) / |J|`` at a feasible dual point (built from the fit by
+        Fenchel duality, or kept by the kinked losses' dual solvers), a
+        bound on the relative suboptimality. Where no dual bound exists,
+        the stationarity residual instead: the largest entry of the
+        objective's minimum-norm subgradient at the fit, for the focal loss
+        (not convex) and for smooth losses with ``alpha=0`` (their dual asks
+        ``X.T @ u = 0`` exactly). For the problem as solved: features or
+        targets of extreme magnitude are rescaled first."""
+
+
 def _document(template):
     """Fill the shared parts into a class docstring."""
 
@@ -76,6 +92,7 @@ def _document(template):
             objective=_OBJECTIVE,
             common=_COMMON_PARAMETERS,
             class_weight=_CLASS_WEIGHT,
+            certificates=_CERTIFICATES,
         )
         return cls
 
@@ -118,6 +135,8 @@ def _document(template):
 
     n_iter_ : int
         Number of solver iterations.
+
+    {certificates}
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -225,6 +244,8 @@ class HuberLossRegressor(LossRegressor):
 
     n_iter_ : int
         Number of solver iterations.
+
+    {certificates}
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -334,6 +355,8 @@ class QuantileLossRegressor(LossRegressor):
         Number of solver iterations (the largest over the one-vs-rest
         problems).
 
+    {certificates}
+
     n_features_in_ : int
         Number of features seen during fit.
 
@@ -432,6 +455,8 @@ class HingeLossClassifier(LossClassifier):
     n_iter_ : int
         Number of solver iterations.
 
+    {certificates}
+
     n_features_in_ : int
         Number of features seen during fit.
 
@@ -498,6 +523,8 @@ class LogisticLossClassifier(ProbabilisticLossClassifier):
 
     n_iter_ : int
         Number of solver iterations.
+
+    {certificates}
 
     n_features_in_ : int
         Number of features seen during fit.

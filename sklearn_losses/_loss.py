@@ -54,6 +54,10 @@ class PointwiseLoss:
         True when the loss is linear beyond a band (``linear_tails``).
     is_piecewise_linear : bool
         True for the maximum of two affine functions (``PiecewiseLinearLoss``).
+    has_conjugate : bool
+        True for a convex loss whose convex conjugate in the raw prediction,
+        ``conjugate(y_true, u) = sup_f (u f - L(y_true, f))``, is given at
+        the derivatives ``u`` the loss takes (for the duality gap).
     """
 
     is_smooth = True
@@ -62,6 +66,7 @@ class PointwiseLoss:
     has_block_curvature = False
     has_linear_tails = False
     is_piecewise_linear = False
+    has_conjugate = False
 
     def loss(self, y_true, raw_prediction):
         """Return ``L(y_true, raw_prediction)`` for each sample."""
@@ -163,6 +168,7 @@ class HuberLoss(PointwiseLoss):
 
     has_curvature = True
     has_linear_tails = True
+    has_conjugate = True
 
     def __init__(self, delta=1.0, scale=1.0):
         self.delta = delta
@@ -179,6 +185,11 @@ class HuberLoss(PointwiseLoss):
         """Second derivative (generalized): 1 inside the band, 0 outside."""
         inside = np.abs(y_true - raw_prediction) <= self.delta
         return self.scale * inside.astype(float)
+
+    def conjugate(self, y_true, dual):
+        """``u y + u**2 / (2 scale)`` for ``|u| <= scale * delta``: with
+        ``r = y - f``, ``sup_r (-u r - scale * huber(r)) = u**2 / (2 scale)``."""
+        return dual * y_true + dual**2 / (2.0 * self.scale)
 
     def linear_tails(self):
         """The loss outside the band, ``scale * delta * |r|`` up to a constant.
@@ -222,6 +233,12 @@ class SquaredHingeLoss(PointwiseLoss):
     """Squared hinge loss ``max(0, 1 - m)**2`` of the margin ``m = y_true * f``."""
 
     has_curvature = True
+    has_conjugate = True
+
+    def conjugate(self, y_true, dual):
+        """``v + v**2 / 4`` with ``v = u * y <= 0`` (``sup_m (v m - (1 - m)_+**2)``)."""
+        scaled = dual * y_true
+        return scaled + scaled**2 / 4.0
 
     def loss_gradient(self, y_true, raw_prediction):
         shortfall = np.maximum(0.0, 1.0 - y_true * raw_prediction)
@@ -240,6 +257,13 @@ class LogisticLoss(PointwiseLoss):
     """Binary logistic loss ``log(1 + exp(-m))``, ``m = y_true * f``."""
 
     has_curvature = True
+    has_conjugate = True
+
+    def conjugate(self, y_true, dual):
+        """The negative binary entropy of ``t = -u * y`` in ``[0, 1]``:
+        ``t log t + (1 - t) log(1 - t)``, zero at the ends."""
+        share = np.clip(-dual * y_true, 0.0, 1.0)
+        return _x_log_x(share) + _x_log_x(1.0 - share)
 
     def loss_gradient(self, y_true, raw_prediction):
         # With e = exp(-|m|) in (0, 1]: log(1 + exp(-m)) = max(-m, 0) + log1p(e)
@@ -322,6 +346,14 @@ class MultinomialLoss(PointwiseLoss):
 
     is_multiclass = True
     has_block_curvature = True
+    has_conjugate = True
+
+    def conjugate(self, y_true, dual):
+        """The negative entropy of ``p = u + e_y`` (a point of the simplex),
+        summed over the classes, per sample."""
+        proba = dual.copy()
+        proba[np.arange(proba.shape[0]), y_true] += 1.0
+        return _x_log_x(np.clip(proba, 0.0, 1.0)) @ np.ones(proba.shape[1])
 
     def loss_gradient(self, y_true, raw_prediction):
         with _underflow_to_zero():
@@ -362,6 +394,12 @@ class MultinomialLoss(PointwiseLoss):
             return result
 
         return product
+
+
+def _x_log_x(values):
+    """``x log x``, zero at ``x = 0``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(values > 0, values * np.log(values), 0.0)
 
 
 def _shifted_exponentials(raw_prediction):

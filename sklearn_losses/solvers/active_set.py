@@ -86,6 +86,7 @@ class CandidatePool:
             coef=best.coef.reshape(-1, 1),
             intercept=np.array([best.intercept if fit_intercept else 0.0]),
             converged=self.certified(tol),
+            dual_bound=self.dual,
         )
 
     def relative_gap(self):
@@ -574,8 +575,9 @@ def dual_certificate(objective, coef, residual, tolerance, box_lower, box_upper)
 
     Samples with ``|residual| <= tolerance`` may take any dual value in
     their box; the others sit at the end of their box on the side of their
-    residual. The optimality conditions left are linear in the free dual
-    values ``theta_F``, with ``z = X.T @ (a * theta)``:
+    residual (with no free sample, that is the dual point returned). The
+    optimality conditions left are linear in the free dual values
+    ``theta_F``, with ``z = X.T @ (a * theta)``:
 
         z_j = l1 * sign(w_j) + l2 * w_j    where w_j != 0 (every j without L1)
         |z_j| <= l1                        where w_j == 0
@@ -592,9 +594,14 @@ def dual_certificate(objective, coef, residual, tolerance, box_lower, box_upper)
     l1 = penalty.l1
     free = (np.abs(residual) <= tolerance) & (box_upper > box_lower)
     free_index = np.flatnonzero(free)
-    if free_index.size == 0 or free_index.size > CERTIFICATE_SAMPLES:
+    if free_index.size > CERTIFICATE_SAMPLES:
         return None
     theta = np.where(residual > 0, box_upper, box_lower)
+    if free_index.size == 0:
+        # Nothing to choose (no sample on the kink, as where the optimal
+        # intercept is an interval): the dual point the residuals give,
+        # which the duality gap then judges.
+        return theta
     theta[free] = 0.0
     fixed_z = objective.rmatvec(a * theta).ravel()
     # Column i of `columns`: the contribution of theta_i to z.

@@ -58,6 +58,7 @@ from .._parallel import blas_on_one_thread
 from .._penalty import ElasticNet
 from .active_set import many_features_pure_l2
 from .box_dual import solve_box_dual
+from .certificate import certify, zero_certificate
 from .lbfgs import solve_smooth
 from .linear_program import solve_linear_program
 from .newton import solve_newton
@@ -250,6 +251,8 @@ def solve(objective, coef, intercept, *, max_iter, tol, on_iteration=None):
         intercept = objective.to_centered_intercept(coef, intercept)
         methods = _FORCED.get() or route_of(objective).methods
         result = run_route(methods, objective, coef, intercept, options)
+        if result.certificate is None:
+            result.certificate = certify(objective, result)
         result.intercept = objective.from_centered_intercept(
             result.coef, result.intercept
         )
@@ -308,11 +311,15 @@ def _zero_check(objective, coef, intercept, **options):
         intercept = best
     raw = np.broadcast_to(best, (objective.X.shape[0], n_outputs))
     raw = raw if objective.loss.is_multiclass else raw.ravel()
-    _, gradient = objective.smooth_value_gradient(objective.pack(zero, best), raw=raw)
+    value, gradient = objective.smooth_value_gradient(
+        objective.pack(zero, best), raw=raw
+    )
     if not objective.penalty.zero_is_optimal(gradient[: objective.n_coef]):
         return SolverResult(coef, intercept, 0, False, "zero-check")
     options["on_iteration"]()
-    return SolverResult(zero, best, 1, True, "zero-check")
+    result = SolverResult(zero, best, 1, True, "zero-check")
+    result.certificate = zero_certificate(objective, raw, value, gradient)
+    return result
 
 
 def _best_intercept_for_zero(objective, intercept, options):
@@ -391,7 +398,14 @@ def _least_absolute_deviations(objective, coef, intercept, **options):
     solved exactly by that loss's route.
     """
     lad = _linear_tails_problem(objective)
-    return run_route(route_of(lad).methods, lad, coef, intercept, options)
+    result = run_route(route_of(lad).methods, lad, coef, intercept, options)
+    if result.dual_bound is not None:
+        # scale * huber(r) >= factor * pinball(r) - scale * delta**2 / 2 for
+        # every r: a bound of least absolute deviations is one of Huber's.
+        loss = objective.loss
+        _, factor = loss.linear_tails()
+        result.dual_bound = factor * result.dual_bound - loss.scale * loss.delta**2 / 2
+    return result
 
 
 def _linear_program_if_l2_negligible(objective, coef, intercept, **options):

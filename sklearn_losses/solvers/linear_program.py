@@ -89,6 +89,7 @@ class ProgramSolution:
     n_free: int
     screened: bool
     message: str = ""
+    theta: np.ndarray | None = None
 
 
 @dataclass
@@ -293,7 +294,15 @@ def _dual_linear_program(objective, free, fixed, *, max_iter):
     )
     multipliers = getattr(getattr(result, "eqlin", None), "marginals", None)
     optimal = result.status == 0 and multipliers is not None
+    theta = None
     if optimal:
+        theta = np.zeros(weight.size)
+        if fixed is not None:
+            samples, at_upper = fixed
+            theta[samples] = weight[samples] * np.where(at_upper, upper, lower)
+        theta[free] = np.clip(
+            result.x[: free.size], weight[free] * lower, weight[free] * upper
+        )
         coef = -scale * np.asarray(multipliers[:n_features], dtype=float)
         intercept = (
             -scale * float(multipliers[n_features]) if objective.fit_intercept else 0.0
@@ -312,6 +321,7 @@ def _dual_linear_program(objective, free, fixed, *, max_iter):
         n_free=int(free.size),
         screened=fixed is not None,
         message=str(result.message),
+        theta=theta,
     )
 
 
@@ -332,8 +342,20 @@ def _result(objective, solution, programs, spent):
         solution.optimal,
         "linear-program",
         stop,
+        dual_bound=_dual_bound(objective, solution.theta),
         programs=programs,
     )
+
+
+def _dual_bound(objective, theta):
+    """The program's dual value ``c . theta`` at its solution (feasible to
+    HiGHS's tolerances), None without one. A lower bound with a negligible
+    L2 term too: ``J`` with it is at least ``J`` without it, whose optimum
+    the program bounds."""
+    if theta is None:
+        return None
+    c, _ = objective.loss.affine_parts(objective.y)
+    return float(c @ theta)
 
 
 def _dual_constraint_matrix(X, a, fit_intercept):

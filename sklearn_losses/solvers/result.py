@@ -31,6 +31,12 @@ class SolverResult:
         Where a method stopped short of its tolerance for another reason than
         running out of iterations, what happened, in words (for the
         estimator's warning); empty otherwise.
+    dual_bound : float or None
+        A lower bound of the optimum from a feasible dual point, where the
+        method has one (the kinked losses' solvers); see ``certificate``.
+    certificate : Certificate or None
+        Set by ``solve``: the objective at the answer and its duality gap
+        (or stationarity residual).
     """
 
     coef: np.ndarray
@@ -39,3 +45,5 @@ class SolverResult:
     converged: bool
     method: str
     stop: str = ""
+    dual_bound: float | None = None
+    certificate: object = None
