@@ -5,6 +5,7 @@ build (``_get_loss``) and in their constructor parameters.
 """
 
 import warnings
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -78,6 +79,21 @@ def _check_label_types(y):
         )
 
 
+@dataclass
+class _Problem:
+    """One problem of a fit in its solved units (``LossLinearModel._problem``):
+    the objective (whose penalty ``penalty_of(alpha)`` gives), the start, and
+    the factors back to the model's coefficients, intercepts and objective."""
+
+    objective: LinearObjective
+    coef: np.ndarray
+    intercept: np.ndarray
+    penalty_of: object
+    coef_scale: float
+    intercept_scale: float
+    objective_scale: float
+
+
 class _IterationReporter:
     """Turn each solver iteration into a leaf task of ``sklearn.callback``.
 
@@ -87,9 +103,9 @@ class _IterationReporter:
     leaf per iteration of the solver within it.
     """
 
-    def __init__(self, context, estimator, X, y, metadata):
+    def __init__(self, context, hook_arguments):
         self.context = context
-        self.hook_arguments = dict(estimator=estimator, X=X, y=y, metadata=metadata)
+        self.hook_arguments = hook_arguments
 
     def __call__(self):
         iteration = self.context.subcontext(task_name="iteration")
@@ -158,9 +174,10 @@ class LossLinearModel(CallbackSupportMixin, BaseEstimator):
         """Open the callback context of this fit: one subtask per problem."""
         context = self._init_callback_context(max_subtasks=n_problems)
         self._callback_metadata = {"sample_weight": sample_weight}
-        context.call_on_fit_task_begin(
+        self._callback_arguments = dict(
             estimator=self, X=X, y=y, metadata=self._callback_metadata
         )
+        context.call_on_fit_task_begin(**self._callback_arguments)
         return context
 
     def _end_fit_task(self, context, X, y):
@@ -171,10 +188,20 @@ class LossLinearModel(CallbackSupportMixin, BaseEstimator):
             metadata=self._callback_metadata,
             reconstruction_attributes={},
         )
-        del self._callback_metadata
+        del self._callback_metadata, self._callback_arguments
 
-    def _solve(self, loss, X, y, sample_weight, coef, intercept, context, penalty=None):
-        """Build the objective for ``loss``; minimize it from ``(coef, intercept)``.
+    def _problem(
+        self,
+        loss,
+        X,
+        y,
+        sample_weight,
+        start,
+        penalty_of,
+        model_scale=1.0,
+        objective_scale=1.0,
+    ):
+        """One optimization problem of a fit, in the units it is solved in.
 
         Features of extreme magnitude (largest entry beyond ``2**40``) are
         first divided by a power of two, ``X = scale * X'``: with
@@ -182,43 +209,74 @@ class LossLinearModel(CallbackSupportMixin, BaseEstimator):
         ``l1 / scale * |W'|_1 + l2 / scale**2 * |W'|**2 / 2``, the same
         problem, solved without overflow or underflow in ``X.T @ D @ X``.
         Powers of two make the change of variables exact in floating point.
-        ``penalty`` defaults to ``ElasticNet.from_alpha(alpha, l1_ratio)``.
+        ``penalty_of(alpha)`` is the penalty before that change;
+        ``model_scale`` multiplies the solved coefficients and intercepts
+        into the model's (rescaled targets), ``objective_scale`` the solved
+        objective into the SPEC one. ``start`` is ``(coef, intercept)`` in
+        the model's units divided by ``model_scale``.
         """
         # Only large features are scaled down: tiny ones would multiply the
         # L2 strength by up to 2**900.
         scale = max(_extreme_scale(X), 1.0)
-        if penalty is None:
-            penalty = ElasticNet.from_alpha(self.alpha, self.l1_ratio)
+
+        def scaled_penalty_of(alpha):
+            penalty = penalty_of(alpha)
+            # l2 / scale / scale, not l2 / scale**2: the square of a scale
+            # beyond 2**512 overflows (both exact for powers of two).
+            return ElasticNet(penalty.l1 / scale, penalty.l2 / scale / scale)
+
+        coef, intercept = start
         objective = LinearObjective(
             loss,
             X / scale if scale != 1.0 else X,
             y,
             sample_weight,
-            # l2 / scale / scale, not l2 / scale**2: the square of a scale
-            # beyond 2**512 overflows (both exact for powers of two).
-            penalty=ElasticNet(penalty.l1 / scale, penalty.l2 / scale / scale),
+            penalty=scaled_penalty_of(self.alpha),
             fit_intercept=self.fit_intercept,
             n_outputs=coef.shape[1],
         )
-        coef = coef * scale
-        problem = context.subcontext(task_name="solve", max_subtasks=self.max_iter)
-        hook_arguments = dict(
-            estimator=self, X=X, y=y, metadata=self._callback_metadata
+        return _Problem(
+            objective,
+            coef * scale,
+            intercept,
+            scaled_penalty_of,
+            model_scale / scale,
+            model_scale,
+            objective_scale,
         )
-        problem.call_on_fit_task_begin(**hook_arguments)
+
+    def _run(self, problem, alpha, context=None, start=None, max_iter=None):
+        """Solve ``problem`` at ``alpha`` from its start (or ``start``, solved
+        units); the result in the model's units (coefficients, intercepts and
+        objective), with the solved start for a next solve kept as
+        ``result.solved``."""
+        objective = problem.objective
+        objective.penalty = problem.penalty_of(alpha)
+        coef, intercept = (problem.coef, problem.intercept) if start is None else start
+        reporter = None
+        if context is not None:
+            task = context.subcontext(task_name="solve", max_subtasks=self.max_iter)
+            hook_arguments = self._callback_arguments
+            task.call_on_fit_task_begin(**hook_arguments)
+            reporter = _IterationReporter(task, hook_arguments)
         result = solve(
             objective,
             coef,
             intercept,
-            max_iter=self.max_iter,
+            max_iter=self.max_iter if max_iter is None else max_iter,
             tol=self.tol,
-            on_iteration=_IterationReporter(
-                problem, self, X, y, self._callback_metadata
-            ),
+            on_iteration=reporter,
         )
-        problem.call_on_fit_task_end(**hook_arguments)
-        result.coef = result.coef / scale
-        return objective, result
+        if context is not None:
+            task.call_on_fit_task_end(**hook_arguments)
+        result.solved = (result.coef, result.intercept)
+        result.coef = result.coef * problem.coef_scale
+        result.intercept = result.intercept * problem.intercept_scale
+        with np.errstate(over="ignore"):
+            result.objective = float(
+                result.certificate.objective * problem.objective_scale
+            )
+        return result
 
     def _warn_not_converged(self, result):
         """A ``ConvergenceWarning`` that says what stopped the solver.
@@ -291,6 +349,17 @@ class LossRegressor(RegressorMixin, LossLinearModel):
         X, y, sample_weight = self._validate_fit_data(
             X, y, sample_weight, y_numeric=True
         )
+        problem = self._problems(X, y, sample_weight)[0]
+        context = self._begin_fit_task(X, y, sample_weight, n_problems=1)
+        result = self._run(problem, self.alpha, context)
+        self._end_fit_task(context, X, y)
+        if not result.converged:
+            self._warn_not_converged(result)
+        self._set_fitted(X.dtype, [result])
+        return self
+
+    def _problems(self, X, y, sample_weight):
+        """The one problem of a regression fit (validated data)."""
         y = np.asarray(y, dtype=np.float64)
         # Targets of extreme magnitude: with y = scale * y', W = scale * W',
         # a loss homogeneous of degree k (L(scale * r) = scale**k * L'(r),
@@ -307,39 +376,39 @@ class LossRegressor(RegressorMixin, LossLinearModel):
         coef, intercept = self._start(
             X.shape[1], 1, _weighted_median(y_scaled, sample_weight)
         )
-        context = self._begin_fit_task(X, y, sample_weight, n_problems=1)
-        _, result = self._solve(
-            loss,
-            X,
-            y_scaled,
-            sample_weight,
-            coef / target_scale,
-            intercept / target_scale,
-            context,
-            penalty=ElasticNet(
-                self.alpha * self.l1_ratio * target_scale ** (1 - degree) / divisor,
-                self.alpha
-                * (1 - self.l1_ratio)
-                * target_scale ** (2 - degree)
-                / divisor,
-            ),
-        )
-        result.coef = result.coef * target_scale
-        result.intercept = result.intercept * target_scale
-        self._end_fit_task(context, X, y)
-        if not result.converged:
-            self._warn_not_converged(result)
+        l1_ratio = self.l1_ratio
+
+        def penalty_of(alpha):
+            return ElasticNet(
+                alpha * l1_ratio * target_scale ** (1 - degree) / divisor,
+                alpha * (1 - l1_ratio) * target_scale ** (2 - degree) / divisor,
+            )
+
+        start = (coef / target_scale, intercept / target_scale)
+        with np.errstate(over="ignore"):
+            objective_scale = divisor * target_scale**degree
+        return [
+            self._problem(
+                loss,
+                X,
+                y_scaled,
+                sample_weight,
+                start,
+                penalty_of,
+                model_scale=target_scale,
+                objective_scale=objective_scale,
+            )
+        ]
+
+    def _set_fitted(self, dtype, results):
         # + 0.0 turns the -0.0 of zero coefficients (a linear program's
         # multipliers, a sign flip) into 0.0, which prints as "0.".
-        self.coef_ = result.coef.ravel().astype(X.dtype) + 0.0
+        (result,) = results
+        self.coef_ = result.coef.ravel().astype(dtype) + 0.0
         self.intercept_ = float(result.intercept[0]) + 0.0
         self.n_iter_ = result.n_iter
-        with np.errstate(over="ignore"):
-            self.objective_ = float(
-                result.certificate.objective * divisor * target_scale**degree
-            )
+        self.objective_ = result.objective
         self.duality_gap_ = float(result.certificate.gap)
-        return self
 
     def predict(self, X):
         """Predict with the linear model ``X @ coef_ + intercept_``.
@@ -446,34 +515,14 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
             X, y, sample_weight, y_numeric=False
         )
         codes, sample_weight = self._encode_classes(y, sample_weight)
-        if self.classes_.size == 2 or self._multiclass == "ovr":
-            context, results, divisor = self._fit_binary_problems(
-                X, y, codes, sample_weight
-            )
-            coef_matrix = np.array([result.coef.ravel() for result in results])
-            intercept_vector = np.array([result.intercept[0] for result in results])
-        else:
-            context, results, divisor = self._fit_multinomial(
-                X, y, codes, sample_weight
-            )
-            coef_matrix, intercept_vector = results[0].coef.T, results[0].intercept
-            # Softmax ignores a shift shared by all intercepts, and they are
-            # not penalized: report the representative that sums to zero.
-            intercept_vector = intercept_vector - intercept_vector.mean()
+        problems = self._problems(X, codes, sample_weight)
+        context = self._begin_fit_task(X, y, sample_weight, len(problems))
+        results = [self._run(problem, self.alpha, context) for problem in problems]
         self._end_fit_task(context, X, y)
         for result in results:
             if not result.converged:
                 self._warn_not_converged(result)
-        self.coef_ = np.ascontiguousarray(coef_matrix, dtype=X.dtype) + 0.0
-        self.intercept_ = intercept_vector.astype(X.dtype) + 0.0
-        self.n_iter_ = max(result.n_iter for result in results)
-        # One problem (binary, multinomial): a number; one per class for
-        # one-vs-rest, in the order of classes_.
-        objectives = [result.certificate.objective * divisor for result in results]
-        gaps = [result.certificate.gap for result in results]
-        single = len(results) == 1
-        self.objective_ = float(objectives[0]) if single else np.array(objectives)
-        self.duality_gap_ = float(gaps[0]) if single else np.array(gaps)
+        self._set_fitted(X.dtype, results)
         if self.alpha == 0 and self._separable_has_no_minimizer:
             weighted = sample_weight > 0
             if np.all(self.predict(X)[weighted] == y[weighted]):
@@ -487,6 +536,68 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
                     stacklevel=2,
                 )
         return self
+
+    def _set_fitted(self, dtype, results):
+        """``coef_``, ``intercept_`` and the rest from the problems' results."""
+        if len(results) == 1 and results[0].coef.shape[1] > 1:
+            coef_matrix = results[0].coef.T
+            intercept_vector = results[0].intercept
+            # Softmax ignores a shift shared by all intercepts, and they are
+            # not penalized: report the representative that sums to zero.
+            intercept_vector = intercept_vector - intercept_vector.mean()
+        else:
+            coef_matrix = np.array([result.coef.ravel() for result in results])
+            intercept_vector = np.array([result.intercept[0] for result in results])
+        self.coef_ = np.ascontiguousarray(coef_matrix, dtype=dtype) + 0.0
+        self.intercept_ = intercept_vector.astype(dtype) + 0.0
+        self.n_iter_ = max(result.n_iter for result in results)
+        # One problem (binary, multinomial): a number; one per class for
+        # one-vs-rest, in the order of classes_.
+        objectives = [result.objective for result in results]
+        gaps = [float(result.certificate.gap) for result in results]
+        single = len(results) == 1
+        self.objective_ = objectives[0] if single else np.array(objectives)
+        self.duality_gap_ = gaps[0] if single else np.array(gaps)
+
+    def _problems(self, X, codes, sample_weight):
+        """The problems of a classification fit (validated data, class codes):
+        one binary problem on the signed label for two classes, one per class
+        against the rest (``_multiclass = "ovr"``), or one multinomial one."""
+        n_classes = self.classes_.size
+        multinomial = n_classes > 2 and self._multiclass != "ovr"
+        loss, divisor = self._scaled_loss(n_classes if multinomial else 2)
+        l1_ratio = self.l1_ratio
+
+        def penalty_of(alpha):
+            return ElasticNet.from_alpha(alpha, l1_ratio).divided(divisor)
+
+        if multinomial:
+            start = self._start(X.shape[1], n_classes, 0.0)
+            targets = [codes]
+        else:
+            positives = (
+                [codes == 1]
+                if n_classes == 2
+                else [codes == k for k in range(n_classes)]
+            )
+            coef, intercept = self._start(X.shape[1], len(positives), 0.0)
+            targets = [np.where(positive, 1.0, -1.0) for positive in positives]
+        problems = []
+        for k, target in enumerate(targets):
+            if not multinomial:
+                start = (coef[:, [k]], intercept[[k]])
+            problems.append(
+                self._problem(
+                    loss,
+                    X,
+                    target,
+                    sample_weight,
+                    start,
+                    penalty_of,
+                    objective_scale=divisor,
+                )
+            )
+        return problems
 
     def _encode_classes(self, y, sample_weight):
         """Set ``classes_``; the class codes, and the sample weights times the
@@ -519,47 +630,6 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
                 f"{self.classes_[codes[sample_weight > 0][0]].item()!r}."
             )
         return codes, sample_weight
-
-    def _fit_binary_problems(self, X, y, codes, sample_weight):
-        """One binary problem on the signed label for two classes, else one per
-        class against the rest; returns the callback context, the results and
-        what the loss was divided by."""
-        n_classes = self.classes_.size
-        problems = (
-            [codes == 1] if n_classes == 2 else [codes == k for k in range(n_classes)]
-        )
-        coef, intercept = self._start(X.shape[1], len(problems), 0.0)
-        context = self._begin_fit_task(X, y, sample_weight, len(problems))
-        loss, divisor = self._scaled_loss(2)
-        penalty = ElasticNet.from_alpha(self.alpha, self.l1_ratio).divided(divisor)
-        results = []
-        for k, positive in enumerate(problems):
-            signed = np.where(positive, 1.0, -1.0)
-            _, result = self._solve(
-                loss,
-                X,
-                signed,
-                sample_weight,
-                coef[:, [k]],
-                intercept[[k]],
-                context,
-                penalty,
-            )
-            results.append(result)
-        return context, results, divisor
-
-    def _fit_multinomial(self, X, y, codes, sample_weight):
-        """One multinomial problem; returns the callback context, its result and
-        what the loss was divided by."""
-        n_classes = self.classes_.size
-        coef, intercept = self._start(X.shape[1], n_classes, 0.0)
-        context = self._begin_fit_task(X, y, sample_weight, n_problems=1)
-        loss, divisor = self._scaled_loss(n_classes)
-        penalty = ElasticNet.from_alpha(self.alpha, self.l1_ratio).divided(divisor)
-        _, result = self._solve(
-            loss, X, codes, sample_weight, coef, intercept, context, penalty
-        )
-        return context, [result], divisor
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
