@@ -11,6 +11,7 @@ from ._estimators import (
     LogisticLossClassifier,
     QuantileLossRegressor,
 )
+from ._path import loss_path
 
 __version__ = "0.1.0"
 
@@ -21,4 +22,5 @@ __all__ = [
     "LogisticLossClassifier",
     "QuantileLossRegressor",
     "__version__",
+    "loss_path",
 ]

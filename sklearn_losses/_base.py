@@ -278,7 +278,7 @@ class LossLinearModel(CallbackSupportMixin, BaseEstimator):
             )
         return result
 
-    def _warn_not_converged(self, result):
+    def _warn_not_converged(self, result, where=""):
         """A ``ConvergenceWarning`` that says what stopped the solver.
 
         Out of iterations: raise ``max_iter``. Stopped short for another
@@ -286,7 +286,7 @@ class LossLinearModel(CallbackSupportMixin, BaseEstimator):
         does not close): raising ``max_iter`` would not help, and the
         warning says so, and what would.
         """
-        name = f"{type(self).__name__} ({result.method} solver)"
+        name = f"{type(self).__name__} ({result.method} solver){where}"
         if result.stop and result.n_iter < self.max_iter:
             message = (
                 f"{name} stopped short of tol={self.tol} after {result.n_iter} "
@@ -357,6 +357,16 @@ class LossRegressor(RegressorMixin, LossLinearModel):
             self._warn_not_converged(result)
         self._set_fitted(X.dtype, [result])
         return self
+
+    def _path_problems(self, X, y, sample_weight):
+        """Validated problems for a path, and the function that sets the
+        fitted attributes from their results."""
+        X, y, sample_weight = self._validate_fit_data(
+            X, y, sample_weight, y_numeric=True
+        )
+        return self._problems(X, y, sample_weight), lambda results: self._set_fitted(
+            X.dtype, results
+        )
 
     def _problems(self, X, y, sample_weight):
         """The one problem of a regression fit (validated data)."""
@@ -536,6 +546,17 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
                     stacklevel=2,
                 )
         return self
+
+    def _path_problems(self, X, y, sample_weight):
+        """Validated problems for a path, and the function that sets the
+        fitted attributes from their results."""
+        X, y, sample_weight = self._validate_fit_data(
+            X, y, sample_weight, y_numeric=False
+        )
+        codes, sample_weight = self._encode_classes(y, sample_weight)
+        return self._problems(
+            X, codes, sample_weight
+        ), lambda results: self._set_fitted(X.dtype, results)
 
     def _set_fitted(self, dtype, results):
         """``coef_``, ``intercept_`` and the rest from the problems' results."""

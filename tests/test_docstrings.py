@@ -22,6 +22,8 @@ def public_names():
             continue
         yield f"sklearn_losses.{name}"
         estimator = getattr(sklearn_losses, name)
+        if not inspect.isclass(estimator):
+            continue
         for method in METHODS:
             owner = next(
                 (cls for cls in estimator.__mro__ if method in vars(cls)), None

@@ -275,7 +275,11 @@ def test_hinge_l2_matches_linear_svc(loss, rng):
         fit_intercept=False,
         tol=1e-12,
         max_iter=1_000_000,
-        dual=True,
+        # liblinear has only a dual solver for the hinge; for the squared
+        # hinge its primal Newton method converges where its dual coordinate
+        # descent, for some shuffling seeds, stops short by 1e-4 in the
+        # objective with a ConvergenceWarning.
+        dual=loss == "hinge",
         # liblinear's dual shuffles with the global RNG unless given one:
         # the answer then depended on the tests run before this one.
         random_state=0,

@@ -126,35 +126,50 @@ def fenchel_dual_value(objective, coef, intercept):
 
 def _intercept_shift(objective, raw):
     """The shift of every score that makes ``sum_i s_i L'(y_i, f_i)`` zero:
-    the intercept's exact optimum for the answer's coefficients."""
+    the intercept's exact optimum for the answer's coefficients.
+
+    The slope is non-decreasing in the shift (a convex loss). Newton's method
+    on it, kept inside a bracket of the root and bisecting where a step
+    leaves it or there is no curvature (Huber with every residual past the
+    band): from an answer whose intercept is already optimal to ``tol``,
+    one or two steps.
+    """
     if objective.loss.is_multiclass:
         return _multinomial_shift(objective, raw)
     loss, y, weight = objective.loss, objective.y, objective.sample_weight
 
-    def slope(shift):
-        return weight @ loss.gradient(y, raw + shift)
+    def slope_and_curvature(shift):
+        shifted = raw + shift
+        slope = weight @ loss.gradient(y, shifted)
+        curvature = weight @ loss.hessian(y, shifted) if loss.has_curvature else 0.0
+        return slope, curvature
 
-    # The slope is non-decreasing in the shift (a convex loss): bracket its
-    # root, then bisect (Huber's slope is flat where every residual is past
-    # the band, so Newton's method alone could stall).
-    at_zero = slope(0.0)
-    if at_zero == 0:
-        return 0.0
-    direction = -1.0 if at_zero > 0 else 1.0
-    near, far = 0.0, direction
-    while np.sign(slope(far)) == np.sign(at_zero) and abs(far) < 1e300:
-        near, far = far, 2.0 * far
-    low, high = min(near, far), max(near, far)
-    for _ in range(200):
-        middle = 0.5 * (low + high)
-        value = slope(middle)
-        if value == 0 or not low < middle < high:
-            return middle
-        if value > 0:
-            high = middle
+    low, high = -np.inf, np.inf
+    shift = 0.0
+    for _ in range(100):
+        slope, curvature = slope_and_curvature(shift)
+        if slope == 0:
+            return shift
+        if slope > 0:
+            high = shift
         else:
-            low = middle
-    return 0.5 * (low + high)
+            low = shift
+        step = -slope / curvature if curvature > 0 else -np.sign(slope)
+        trial = shift + step
+        if not low < trial < high:
+            if np.isfinite(low) and np.isfinite(high):
+                trial = 0.5 * (low + high)
+            else:
+                # No bracket yet: double the reach on the slope's side.
+                width = max(abs(step), 1.0) if np.isfinite(step) else 1.0
+                trial = shift - np.sign(slope) * 2.0 * width
+        if trial == shift or (
+            np.isfinite(high - low)
+            and high - low <= 4 * np.finfo(float).eps * (1 + abs(shift))
+        ):
+            return shift
+        shift = trial
+    return shift
 
 
 def _multinomial_shift(objective, raw):

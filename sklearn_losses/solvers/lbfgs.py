@@ -14,6 +14,9 @@ FTOL = 64 * np.finfo(float).eps
 # Pairs L-BFGS-B keeps (20: fewer iterations on the multinomial and focal
 # problems than SciPy's 10, at a negligible cost per iteration).
 MEMORY = 20
+# Fresh starts after a stop on the objective's decrease alone (see
+# solve_smooth).
+RESTARTS = 5
 
 
 def solve_smooth(
@@ -35,22 +38,42 @@ def solve_smooth(
     (``newton_polish``).
     """
     problem = _SplitProblem(objective, coef, intercept)
-    with blas_on_one_thread():
-        result = minimize(
-            problem.value_gradient,
-            problem.start,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=problem.bounds,
-            callback=lambda intermediate_result: on_iteration(),
-            options={
-                "maxiter": max_iter,
-                "maxfun": 2 * max_iter + 20,
-                "ftol": FTOL,
-                "gtol": tol,
-                "maxcor": MEMORY,
-            },
-        )
+    start, iterations, previous = problem.start, 0, None
+    for _ in range(RESTARTS + 1):
+        with blas_on_one_thread():
+            result = minimize(
+                problem.value_gradient,
+                start,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=problem.bounds,
+                callback=lambda intermediate_result: on_iteration(),
+                options={
+                    "maxiter": max_iter - iterations,
+                    "maxfun": 2 * (max_iter - iterations) + 20,
+                    "ftol": FTOL,
+                    "gtol": tol,
+                    "maxcor": MEMORY,
+                },
+            )
+        iterations += result.nit
+        if previous is not None and result.nit <= 1:
+            # A fresh start that stops after a step: the point before it was
+            # already at the resolution of floating point; keep it.
+            result = previous
+            break
+        # L-BFGS-B also stops when one step barely lowers the objective,
+        # which a stale memory can cause far from the optimum (a multinomial
+        # elastic net stopped with its objective 1e-4 too high and the
+        # gradient at 1e-3). A fresh start from there, with no memory, goes
+        # on; a true optimum passes the gradient test at once.
+        if (
+            result.status != 0
+            or problem.projected_gradient_size(result.x, result.jac) <= tol
+            or iterations >= max_iter
+        ):
+            break
+        start, previous = result.x, result
     params = problem.unscale(result.x)
     # Status 2 ("ABNORMAL_TERMINATION_IN_LNSRCH") means no further decrease
     # can be found in floating point; the point is as good as it gets.
@@ -61,7 +84,7 @@ def solve_smooth(
         params = newton_polish(objective, params)
     coef, intercept = objective.unpack(params)
     return SolverResult(
-        coef, intercept, max(result.nit, 1), converged, "lbfgs-split", stop
+        coef, intercept, max(iterations, 1), converged, "lbfgs-split", stop
     )
 
 
@@ -105,6 +128,16 @@ class _SplitProblem:
                 ]
             )
         return np.concatenate([variables[:n_coef] / scale, variables[n_coef:]])
+
+    def projected_gradient_size(self, variables, gradient):
+        """Largest entry of the gradient projected on the bounds, the measure
+        L-BFGS-B tests against ``gtol``."""
+        if self.bounds is None:
+            return np.max(np.abs(gradient), initial=0.0)
+        lower = self.bounds.lb
+        # At a bound a positive partial derivative points out of the box.
+        at_bound = (variables <= lower) & (gradient > 0)
+        return np.max(np.abs(np.where(at_bound, 0.0, gradient)), initial=0.0)
 
     def value_gradient(self, variables):
         n_coef, scale, l1 = self.n_coef, self.scale, self.l1

@@ -124,8 +124,8 @@ def solve_newton(
     value by less than its rounding counts if it at least halves the
     largest gradient entry.
 
-    With ``approach`` and a formed Hessian, the first steps are quasi-Newton
-    steps (``QuasiNewtonApproach``) until the curvature settles. Conjugate
+    With ``approach``, a formed Hessian and a cold start, the first steps are
+    quasi-Newton steps (``QuasiNewtonApproach``) until the curvature settles. Conjugate
     gradients are preconditioned once a step takes more than
     ``precondition_after`` products (``ConjugateGradients``). Returns a
     ``NewtonResult``.
@@ -139,7 +139,12 @@ def solve_newton(
         if dense
         else ConjugateGradients(objective, tol, precondition_after)
     )
-    approaching = QuasiNewtonApproach(objective) if approach and dense else None
+    # From a warm start (a previous fit, a path's previous alpha) the curvature
+    # is already near its final value: Newton's method from the first step.
+    warm = np.any(coef)
+    approaching = (
+        QuasiNewtonApproach(objective) if approach and dense and not warm else None
+    )
     quasi_newton_steps = 0
     progress = _Progress(point)
     converged, stop = False, ""

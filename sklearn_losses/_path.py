@@ -1,0 +1,224 @@
+"""Regularization paths: the fit at every alpha of a grid, warm-started.
+
+``loss_path(estimator, X, y)`` solves the estimator's problem (its loss, loss
+parameters, ``l1_ratio`` and ``fit_intercept``) at a decreasing grid of
+``alpha``: from the smallest ``alpha`` at which every coefficient is zero,
+computed exactly for the loss, down to ``eps`` times it, each solve starting
+from the previous one's answer (glmnet's way of tuning a penalty).
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.optimize import linprog
+from sklearn.base import clone
+from sklearn.utils import Bunch
+from sklearn.utils._param_validation import Interval, validate_params
+
+from ._base import LossLinearModel
+from .solvers.dispatch import best_intercept_for_zero
+
+# Without an L1 part no alpha makes every coefficient zero: the grid then
+# starts where it would for this share of L1 (glmnet's choice).
+GRID_L1_RATIO = 1e-3
+
+
+@validate_params(
+    {
+        "estimator": [LossLinearModel],
+        "X": ["array-like", "sparse matrix"],
+        "y": ["array-like"],
+        "alphas": ["array-like", None],
+        "n_alphas": [Interval(Integral, 1, None, closed="left")],
+        "eps": [Interval(Real, 0, 1, closed="right")],
+        "sample_weight": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
+def loss_path(
+    estimator, X, y, *, alphas=None, n_alphas=100, eps=1e-3, sample_weight=None
+):
+    """The estimator's fit at each alpha of a decreasing grid, warm-started.
+
+    Parameters
+    ----------
+    estimator : estimator of sklearn_losses
+        Gives the loss and its parameters, ``l1_ratio``, ``fit_intercept``,
+        ``max_iter`` and ``tol``; it is not fitted (a clone is).
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Training data.
+    y : array-like of shape (n_samples,)
+        Targets, or class labels.
+    alphas : array-like of shape (n_alphas,), default=None
+        The penalty strengths, solved in decreasing order. None: ``n_alphas``
+        values spaced evenly on a log scale from ``alpha_max`` down to
+        ``eps * alpha_max``, where ``alpha_max`` is the smallest ``alpha`` at
+        which every coefficient is zero (with ``l1_ratio`` below 1e-3, where
+        it would be for ``l1_ratio = 1e-3``).
+    n_alphas : int, default=100
+        Number of alphas on the automatic grid.
+    eps : float, default=1e-3
+        Ratio of the smallest to the largest alpha on the automatic grid.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights.
+
+    Returns
+    -------
+    path : Bunch
+        ``alphas`` (n_alphas,), decreasing; ``coefs`` (n_alphas, *coef_.shape)
+        and ``intercepts`` (n_alphas, *intercept_.shape), as the estimator
+        would have them fitted at each alpha; ``objectives`` and
+        ``duality_gaps`` (n_alphas,), or (n_alphas, n_classes) for
+        one-vs-rest, as ``objective_`` and ``duality_gap_``; ``n_iters``
+        (n_alphas,).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_losses import HuberLossRegressor, loss_path
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((100, 5))
+    >>> y = X @ np.array([1.0, 0.0, 0.0, 2.0, 0.0]) + rng.standard_normal(100)
+    >>> path = loss_path(HuberLossRegressor(l1_ratio=1.0), X, y, n_alphas=20)
+    >>> int(np.count_nonzero(path.coefs[0])), int(np.count_nonzero(path.coefs[-1]))
+    (0, 5)
+    """
+    model = clone(estimator).set_params(warm_start=False)
+    model._validate_params()
+    problems, finish = model._path_problems(X, y, sample_weight)
+    if alphas is None:
+        bounds = [_zero_subgradient_bound(model, problem) for problem in problems]
+        alpha_max = max(bounds) / max(model.l1_ratio, GRID_L1_RATIO)
+        alphas = alpha_max * np.geomspace(1.0, eps, n_alphas)
+    alphas = np.sort(np.asarray(alphas, dtype=float).ravel())[::-1]
+    if alphas.size == 0 or not np.all(np.isfinite(alphas)) or alphas[-1] < 0:
+        raise ValueError(
+            "alphas must be a non-empty array of finite non-negative numbers; "
+            f"got {alphas!r}."
+        )
+    previous = [[] for _ in problems]
+    fitted = []
+    for index, alpha in enumerate(alphas):
+        results = []
+        for k, problem in enumerate(problems):
+            start = _predicted(previous[k], alphas[max(index - 2, 0) : index + 1])
+            result = model._run(problem, alpha, start=start)
+            previous[k] = (previous[k] + [result.solved])[-2:]
+            results.append(result)
+            if not result.converged:
+                model._warn_not_converged(result, f" at alpha={alpha:.6g}")
+        finish(results)
+        fitted.append(
+            (
+                model.coef_,
+                model.intercept_,
+                model.objective_,
+                model.duality_gap_,
+                model.n_iter_,
+            )
+        )
+    coefs, intercepts, objectives, gaps, n_iters = map(
+        np.array, zip(*fitted, strict=True)
+    )
+    return Bunch(
+        alphas=alphas,
+        coefs=coefs,
+        intercepts=intercepts,
+        objectives=objectives,
+        duality_gaps=gaps,
+        n_iters=n_iters,
+    )
+
+
+def _predicted(solutions, alphas):
+    """The start at ``alphas[-1]``: the previous solution, or the line
+    through the last two extrapolated in log(alpha), which is right to
+    second order in the step where the path is smooth (no coefficient
+    crossing zero). Solved units: ``(coef, intercept)`` pairs."""
+    if not solutions:
+        return None
+    if len(solutions) == 1:
+        return solutions[-1]
+    (coef_a, intercept_a), (coef_b, intercept_b) = solutions
+    log_alphas = np.log(alphas)
+    reach = (log_alphas[2] - log_alphas[1]) / (log_alphas[1] - log_alphas[0])
+    coef = coef_b + reach * (coef_b - coef_a)
+    # A coefficient the line would carry across zero starts at zero.
+    coef[np.sign(coef) * np.sign(coef_b) < 0] = 0.0
+    coef[coef_b == 0] = 0.0
+    return coef, intercept_b + reach * (intercept_b - intercept_a)
+
+
+def _zero_subgradient_bound(model, problem):
+    """The smallest alpha at which the problem's optimal coefficients are
+    zero, for ``l1_ratio = 1`` (``alpha * l1_ratio`` for any other).
+
+    Zero is optimal exactly when some subgradient of the data term in ``W``
+    at ``W = 0`` (with its best intercept) is at most ``l1`` in size: for a
+    smooth loss that is the gradient, and ``alpha_max`` its largest entry
+    over ``l1`` per unit alpha; for a kinked loss the subgradients form a set
+    (the dual variables of the samples on the kink are free), and the
+    smallest size in it comes from a small linear program. In the model's
+    units: the objective and the coefficients of a problem may be rescaled.
+    """
+    objective = problem.objective
+    intercept = best_intercept_for_zero(
+        objective, problem.intercept, dict(max_iter=model.max_iter, tol=model.tol)
+    )
+    if intercept is None:
+        intercept = problem.intercept
+    if objective.loss.is_piecewise_linear:
+        largest = _smallest_subgradient(objective, intercept)
+    else:
+        zero = np.zeros((objective.n_features, objective.n_outputs))
+        raw = objective.raw_prediction(zero, intercept)
+        _, gradient = objective.smooth_value_gradient(
+            objective.pack(zero, intercept), raw=raw
+        )
+        largest = np.max(np.abs(gradient[: objective.n_coef]), initial=0.0)
+    # J_model = objective_scale * J_solved, W_model = coef_scale * W_solved.
+    return largest * problem.objective_scale / problem.coef_scale
+
+
+def _smallest_subgradient(objective, intercept):
+    """``min max_j |(X.T @ (a * theta))_j|`` over the dual points of ``W = 0``.
+
+    Samples off the kink hold ``theta`` at the end of their box on their
+    residual's side; those on it range over their box, subject to
+    ``a . theta = 0`` with an intercept: a linear program in them and the
+    bound ``t``, posed with each ``theta`` as a share of its box.
+    """
+    c, a = objective.loss.affine_parts(objective.y)
+    lower, upper = objective.loss.dual_box()
+    weight = objective.sample_weight
+    residual = c - a * np.broadcast_to(intercept, c.shape)
+    tolerance = 1e-12 * max(np.abs(c).max(), 1.0)
+    free = (np.abs(residual) <= tolerance) & (weight > 0)
+    theta = weight * np.where(residual > 0, upper, lower)
+    theta[free] = 0.0
+    fixed = objective.rmatvec(a * theta).ravel()
+    if not free.any():
+        return np.max(np.abs(fixed), initial=0.0)
+    width = weight[free] * (upper - lower)
+    columns = (objective.rows(np.flatnonzero(free)) * a[free, None]).T * width
+    n_free, n_features = width.size, objective.n_features
+    # Variables: the free shares u (theta = width * u), then t.
+    ones = np.ones((n_features, 1))
+    rows = np.vstack([np.hstack([columns, -ones]), np.hstack([-columns, -ones])])
+    right = np.concatenate([-fixed, fixed])
+    equality = None
+    if objective.fit_intercept:
+        equality = (np.append(a[free] * width, 0.0)[None, :], [-(a @ theta)])
+    result = linprog(
+        np.append(np.zeros(n_free), 1.0),
+        A_ub=rows,
+        b_ub=right,
+        A_eq=None if equality is None else equality[0],
+        b_eq=None if equality is None else equality[1],
+        bounds=[(lower / (upper - lower), upper / (upper - lower))] * n_free
+        + [(0, None)],
+        method="highs",
+    )
+    if result.status != 0:
+        return np.max(np.abs(fixed), initial=0.0)
+    return float(result.x[-1])

@@ -1,0 +1,233 @@
+"""Regularization paths: alpha_max exact for every loss, each point of the
+path the cold fit's optimum, and loss_path's behaviour on its inputs."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import Lasso, LogisticRegression, QuantileRegressor
+
+from sklearn_losses import (
+    FocalLossClassifier,
+    HingeLossClassifier,
+    HuberLossRegressor,
+    LogisticLossClassifier,
+    QuantileLossRegressor,
+    loss_path,
+)
+from sklearn_losses._path import GRID_L1_RATIO
+
+# A coefficient the solvers leave at zero may carry rounding from a linear
+# solve on the kink (measured up to 3e-14 on these problems at alpha_max):
+# "zero" here is below this, for coefficients of order one.
+ZERO = 1e-12
+
+
+def _data(kind, seed=0, n_samples=240, n_features=9):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, n_features)) + 1.0
+    beta = np.zeros(n_features)
+    beta[:3] = [1.5, -2.0, 1.0]
+    if kind == "regression":
+        return X, X @ beta + rng.standard_t(3, n_samples)
+    if kind == "binary":
+        return X, (X @ beta - beta.sum() + rng.logistic(size=n_samples) > 0).astype(int)
+    scores = 1.5 * X[:, :3] + rng.gumbel(size=(n_samples, 3))
+    return X, np.array(["a", "b", "c"])[np.argmax(scores, axis=1)]
+
+
+CASES = {
+    "huber": (HuberLossRegressor(delta=0.8), "regression"),
+    "quantile": (QuantileLossRegressor(quantile=0.3), "regression"),
+    "hinge": (HingeLossClassifier(), "binary"),
+    "squared_hinge": (HingeLossClassifier(loss="squared_hinge"), "binary"),
+    "logistic": (LogisticLossClassifier(), "binary"),
+    "multinomial": (LogisticLossClassifier(), "multiclass"),
+    "focal": (FocalLossClassifier(gamma=2.0), "binary"),
+    "hinge_ovr": (HingeLossClassifier(), "multiclass"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_alpha_max_is_the_smallest_alpha_with_every_coefficient_zero(
+    case, l1_ratio, fit_intercept
+):
+    """The grid starts at alpha_max, exact for the loss: the path's first fit
+    is zero, a cold fit 3% above it is zero, one 3% below it is not (its
+    largest coefficient above 1e-6, far beyond rounding). For one-vs-rest it
+    is the largest over the classes' problems."""
+    estimator, kind = CASES[case]
+    estimator = clone(estimator).set_params(
+        l1_ratio=l1_ratio, fit_intercept=fit_intercept
+    )
+    X, y = _data(kind, seed=1)
+    path = loss_path(estimator, X, y, n_alphas=3)
+    alpha_max = path.alphas[0]
+    assert np.max(np.abs(path.coefs[0])) <= ZERO
+    above = clone(estimator).set_params(alpha=alpha_max * 1.03).fit(X, y)
+    below = clone(estimator).set_params(alpha=alpha_max * 0.97).fit(X, y)
+    assert np.max(np.abs(above.coef_)) <= ZERO
+    assert np.max(np.abs(below.coef_)) > 1e-6
+
+
+def test_alpha_max_of_the_logistic_loss_is_the_textbook_formula():
+    """Independent of the package: at W = 0 the best intercept predicts the
+    mean label p, and alpha_max = max_j |X[:, j] . (y - p)| / n / l1_ratio
+    (glmnet's formula for the logistic lasso)."""
+    X, y = _data("binary", seed=2)
+    for l1_ratio in (1.0, 0.25):
+        path = loss_path(LogisticLossClassifier(l1_ratio=l1_ratio), X, y, n_alphas=2)
+        expected = np.max(np.abs(X.T @ (y - y.mean()))) / y.size / l1_ratio
+        np.testing.assert_allclose(path.alphas[0], expected, rtol=1e-9)
+
+
+def test_alpha_max_of_the_quantile_loss_matches_a_linear_program_by_scipy():
+    """Kinked loss: at alpha_max scikit-learn's QuantileRegressor (HiGHS, its
+    alpha is ours with l1_ratio=1) is zero just above and not just below."""
+    X, y = _data("regression", seed=3)
+    path = loss_path(
+        QuantileLossRegressor(quantile=0.7, l1_ratio=1.0), X, y, n_alphas=2
+    )
+    alpha_max = path.alphas[0]
+    for factor, is_zero in [(1.01, True), (0.99, False)]:
+        theirs = QuantileRegressor(quantile=0.7, alpha=alpha_max * factor).fit(X, y)
+        assert (np.max(np.abs(theirs.coef_)) <= 1e-8) == is_zero
+
+
+def test_ridge_grid_starts_where_a_small_l1_share_would_zero_every_coefficient():
+    """Without an L1 part the grid starts at alpha_max for l1_ratio=1e-3."""
+    X, y = _data("regression", seed=4)
+    ridge = loss_path(HuberLossRegressor(l1_ratio=0.0), X, y, n_alphas=2)
+    lasso = loss_path(HuberLossRegressor(l1_ratio=1.0), X, y, n_alphas=2)
+    np.testing.assert_allclose(
+        ridge.alphas[0], lasso.alphas[0] / GRID_L1_RATIO, rtol=1e-9
+    )
+    np.testing.assert_allclose(ridge.alphas[-1], ridge.alphas[0] * 1e-3, rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5, 0.0])
+def test_each_point_of_the_path_is_the_cold_fit(case, l1_ratio):
+    """Warm starts change the route to the optimum, not the optimum: at three
+    alphas along a 12-point path, the path's objective is the cold fit's to
+    1e-8 relative (both fits at tol=1e-10, certified by gaps that
+    tests/test_certificates.py bounds), and every reported duality gap is at
+    most 1e-6 of the objective."""
+    estimator, kind = CASES[case]
+    estimator = clone(estimator).set_params(l1_ratio=l1_ratio)
+    X, y = _data(kind, seed=5)
+    path = loss_path(estimator, X, y, n_alphas=12)
+    assert np.all(np.diff(path.alphas) < 0)
+    objectives = np.asarray(path.objectives)
+    gaps = np.asarray(path.duality_gaps)
+    assert np.all(gaps <= 1e-6 * np.abs(objectives))
+    for index in (3, 7, 11):
+        cold = clone(estimator).set_params(alpha=path.alphas[index]).fit(X, y)
+        np.testing.assert_allclose(objectives[index], cold.objective_, rtol=1e-8)
+        assert path.coefs[index].shape == cold.coef_.shape
+        assert path.intercepts[index].shape == np.shape(cold.intercept_)
+
+
+def test_path_of_lasso_squared_error_limit_matches_scikit_learn():
+    """Huber with delta beyond every residual is half the squared error:
+    its L1 path is scikit-learn's Lasso path (alpha the same; 1e-6 on the
+    coefficients, Lasso at tol=1e-12)."""
+    X, y = _data("regression", seed=6)
+    path = loss_path(
+        HuberLossRegressor(delta=1e6, l1_ratio=1.0), X, y, n_alphas=8, eps=1e-2
+    )
+    for alpha, coef in zip(path.alphas, path.coefs, strict=True):
+        theirs = Lasso(alpha=alpha, tol=1e-12, max_iter=100_000).fit(X, y)
+        np.testing.assert_allclose(coef, theirs.coef_, atol=1e-6)
+
+
+def test_given_alphas_are_solved_in_decreasing_order():
+    X, y = _data("binary", seed=7)
+    path = loss_path(
+        LogisticLossClassifier(l1_ratio=0.5), X, y, alphas=[0.001, 0.1, 0.01]
+    )
+    np.testing.assert_array_equal(path.alphas, [0.1, 0.01, 0.001])
+    assert path.coefs.shape == (3, 1, X.shape[1])
+    assert path.intercepts.shape == (3, 1)
+    assert path.n_iters.shape == (3,)
+
+
+def test_one_vs_rest_reports_a_gap_and_objective_per_class():
+    X, y = _data("multiclass", seed=8)
+    path = loss_path(HingeLossClassifier(l1_ratio=0.5), X, y, n_alphas=4)
+    assert path.coefs.shape == (4, 3, X.shape[1])
+    assert path.objectives.shape == (4, 3)
+    assert path.duality_gaps.shape == (4, 3)
+
+
+def test_sparse_and_dense_paths_agree():
+    """Same data, same path, to 1e-9 on the objective."""
+    X, y = _data("binary", seed=9)
+    X[np.abs(X) < 0.8] = 0.0
+    dense = loss_path(LogisticLossClassifier(l1_ratio=1.0), X, y, n_alphas=6)
+    sparse = loss_path(
+        LogisticLossClassifier(l1_ratio=1.0), sp.csr_matrix(X), y, n_alphas=6
+    )
+    np.testing.assert_allclose(sparse.alphas, dense.alphas, rtol=1e-12)
+    np.testing.assert_allclose(sparse.objectives, dense.objectives, rtol=1e-9)
+
+
+def test_integer_sample_weights_are_repeated_rows():
+    X, y = _data("regression", seed=10, n_samples=80)
+    weights = np.random.default_rng(0).integers(0, 4, y.size)
+    weighted = loss_path(
+        QuantileLossRegressor(l1_ratio=0.5), X, y, sample_weight=weights, n_alphas=5
+    )
+    repeated = loss_path(
+        QuantileLossRegressor(l1_ratio=0.5),
+        np.repeat(X, weights, axis=0),
+        np.repeat(y, weights),
+        n_alphas=5,
+    )
+    np.testing.assert_allclose(weighted.alphas, repeated.alphas, rtol=1e-9)
+    np.testing.assert_allclose(weighted.objectives, repeated.objectives, rtol=1e-8)
+
+
+def test_the_estimator_is_not_fitted_or_changed():
+    estimator = LogisticLossClassifier(l1_ratio=0.5, warm_start=True)
+    X, y = _data("binary", seed=11)
+    loss_path(estimator, X, y, n_alphas=3)
+    assert not hasattr(estimator, "coef_")
+    assert estimator.get_params()["warm_start"] is True
+
+
+def test_path_warns_naming_the_alpha_where_a_solve_stopped_short():
+    X, y = _data("binary", seed=12)
+    with pytest.warns(ConvergenceWarning, match="at alpha="):
+        loss_path(FocalLossClassifier(l1_ratio=0.5, max_iter=2), X, y, n_alphas=3)
+
+
+@pytest.mark.parametrize(
+    "estimator, arguments, error",
+    [
+        (LogisticRegression(), {}, "estimator"),
+        (LogisticLossClassifier(), {"n_alphas": 0}, "n_alphas"),
+        (LogisticLossClassifier(), {"eps": 0.0}, "eps"),
+        (LogisticLossClassifier(), {"eps": 2.0}, "eps"),
+        (LogisticLossClassifier(), {"alphas": [0.1, -1.0]}, "non-negative"),
+        (LogisticLossClassifier(), {"alphas": []}, "non-empty"),
+        (LogisticLossClassifier(), {"alphas": [np.nan]}, "finite"),
+        (LogisticLossClassifier(l1_ratio=2.0), {}, "l1_ratio"),
+    ],
+)
+def test_bad_input_is_rejected_with_a_message(estimator, arguments, error):
+    X, y = _data("binary", seed=13, n_samples=30)
+    with pytest.raises(ValueError, match=error):
+        loss_path(estimator, X, y, **arguments)
+
+
+def test_no_warning_on_a_default_path():
+    X, y = _data("binary", seed=14)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss_path(HingeLossClassifier(l1_ratio=0.5), X, y, n_alphas=10)
