@@ -4,6 +4,13 @@ Every estimator minimizes the weighted mean of its loss plus an L1, L2 or
 elastic-net penalty, exactly, with ``scipy.optimize`` and analytic gradients.
 """
 
+from ._cv import (
+    FocalLossClassifierCV,
+    HingeLossClassifierCV,
+    HuberLossRegressorCV,
+    LogisticLossClassifierCV,
+    QuantileLossRegressorCV,
+)
 from ._estimators import (
     FocalLossClassifier,
     HingeLossClassifier,
@@ -17,10 +24,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FocalLossClassifier",
+    "FocalLossClassifierCV",
     "HingeLossClassifier",
+    "HingeLossClassifierCV",
     "HuberLossRegressor",
+    "HuberLossRegressorCV",
     "LogisticLossClassifier",
+    "LogisticLossClassifierCV",
     "QuantileLossRegressor",
+    "QuantileLossRegressorCV",
     "__version__",
     "loss_path",
 ]

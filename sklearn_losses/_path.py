@@ -87,27 +87,10 @@ def loss_path(
     model._validate_params()
     problems, finish = model._path_problems(X, y, sample_weight)
     if alphas is None:
-        bounds = [_zero_subgradient_bound(model, problem) for problem in problems]
-        alpha_max = max(bounds) / max(model.l1_ratio, GRID_L1_RATIO)
-        alphas = alpha_max * np.geomspace(1.0, eps, n_alphas)
-    alphas = np.sort(np.asarray(alphas, dtype=float).ravel())[::-1]
-    if alphas.size == 0 or not np.all(np.isfinite(alphas)) or alphas[-1] < 0:
-        raise ValueError(
-            "alphas must be a non-empty array of finite non-negative numbers; "
-            f"got {alphas!r}."
-        )
-    previous = [[] for _ in problems]
+        alphas = _grid(model, problems, n_alphas, eps)
     fitted = []
-    for index, alpha in enumerate(alphas):
-        results = []
-        for k, problem in enumerate(problems):
-            start = _predicted(previous[k], alphas[max(index - 2, 0) : index + 1])
-            result = model._run(problem, alpha, start=start)
-            previous[k] = (previous[k] + [result.solved])[-2:]
-            results.append(result)
-            if not result.converged:
-                model._warn_not_converged(result, f" at alpha={alpha:.6g}")
-        finish(results)
+
+    def keep(model):
         fitted.append(
             (
                 model.coef_,
@@ -117,6 +100,8 @@ def loss_path(
                 model.n_iter_,
             )
         )
+
+    alphas = solve_path(model, problems, finish, alphas, keep)
     coefs, intercepts, objectives, gaps, n_iters = map(
         np.array, zip(*fitted, strict=True)
     )
@@ -130,6 +115,46 @@ def loss_path(
     )
 
 
+def alpha_grid(estimator, X, y, *, n_alphas, eps, sample_weight=None):
+    """The automatic grid of ``loss_path`` for these data (decreasing)."""
+    model = clone(estimator).set_params(warm_start=False)
+    problems, _ = model._path_problems(X, y, sample_weight)
+    return _grid(model, problems, n_alphas, eps)
+
+
+def _grid(model, problems, n_alphas, eps):
+    bounds = [_zero_subgradient_bound(model, problem) for problem in problems]
+    alpha_max = max(bounds) / max(model.l1_ratio, GRID_L1_RATIO)
+    return alpha_max * np.geomspace(1.0, eps, n_alphas)
+
+
+def solve_path(model, problems, finish, alphas, on_point):
+    """Solve ``problems`` (of ``model._path_problems``) at each of ``alphas``
+    in decreasing order, warm-started; after each, ``model`` is fitted at
+    that alpha and ``on_point(model)`` is called. Returns the alphas, sorted.
+    """
+    alphas = np.sort(np.asarray(alphas, dtype=float).ravel())[::-1]
+    if alphas.size == 0 or not np.all(np.isfinite(alphas)) or alphas[-1] < 0:
+        raise ValueError(
+            "alphas must be a non-empty array of finite non-negative numbers; "
+            f"got {alphas!r}."
+        )
+    previous = [[] for _ in problems]
+    for index, alpha in enumerate(alphas):
+        results = []
+        for k, problem in enumerate(problems):
+            start = _predicted(previous[k], alphas[max(index - 2, 0) : index + 1])
+            result = model._run(problem, alpha, start=start)
+            previous[k] = (previous[k] + [result.solved])[-2:]
+            results.append(result)
+            if not result.converged:
+                model._warn_not_converged(result, f" at alpha={alpha:.6g}")
+        finish(results)
+        model.alpha = float(alpha)
+        on_point(model)
+    return alphas
+
+
 def _predicted(solutions, alphas):
     """The start at ``alphas[-1]``: the previous solution, or the line
     through the last two extrapolated in log(alpha), which is right to
@@ -137,7 +162,8 @@ def _predicted(solutions, alphas):
     crossing zero). Solved units: ``(coef, intercept)`` pairs."""
     if not solutions:
         return None
-    if len(solutions) == 1:
+    # Extrapolation needs three distinct positive alphas.
+    if len(solutions) == 1 or alphas[-1] <= 0 or len(np.unique(alphas)) < 3:
         return solutions[-1]
     (coef_a, intercept_a), (coef_b, intercept_b) = solutions
     log_alphas = np.log(alphas)

@@ -4,10 +4,15 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_losses import (
     FocalLossClassifier,
+    FocalLossClassifierCV,
     HingeLossClassifier,
+    HingeLossClassifierCV,
     HuberLossRegressor,
+    HuberLossRegressorCV,
     LogisticLossClassifier,
+    LogisticLossClassifierCV,
     QuantileLossRegressor,
+    QuantileLossRegressorCV,
 )
 
 ESTIMATORS = [
@@ -24,6 +29,13 @@ ESTIMATORS = [
     FocalLossClassifier(),
     FocalLossClassifier(gamma=0.5),
     FocalLossClassifier(alpha=0.01, l1_ratio=1.0),
+    # Short grids and few folds: the checks test the interface, and
+    # tests/test_cv.py the search.
+    HuberLossRegressorCV(n_alphas=3, cv=3),
+    QuantileLossRegressorCV(l1_ratio=[0.0, 1.0], n_alphas=3, cv=3),
+    HingeLossClassifierCV(n_alphas=2, cv=2),
+    LogisticLossClassifierCV(l1_ratio=[0.0, 1.0], n_alphas=3, cv=3),
+    FocalLossClassifierCV(n_alphas=3, cv=3, refit=False),
 ]
 
 # Hinge optima need not be unique (scikit-learn grants LinearSVC the same):
