@@ -215,6 +215,17 @@ class PinballLoss(PiecewiseLinearLoss):
     def target_from_affine(self, c, a):
         return c
 
+    def best_constant(self, y_true, sample_weight):
+        """The weighted ``quantile`` of ``y_true``: the smallest ``y`` whose
+        cumulative weight reaches ``quantile`` of the total (an end of the
+        optimal interval where it is one)."""
+        positive = sample_weight > 0
+        values, weights = y_true[positive], sample_weight[positive]
+        order = np.argsort(values, kind="stable")
+        cumulative = np.cumsum(weights[order])
+        index = np.searchsorted(cumulative, self.quantile * cumulative[-1])
+        return np.array([values[order[min(index, values.size - 1)]]])
+
 
 class HingeLoss(PiecewiseLinearLoss):
     """Hinge loss ``max(0, 1 - m)`` of the margin ``m = y_true * f``."""
@@ -227,6 +238,13 @@ class HingeLoss(PiecewiseLinearLoss):
 
     def target_from_affine(self, c, a):
         return a
+
+    def best_constant(self, y_true, sample_weight):
+        """``+1`` or ``-1``, the label of more weight (the loss is linear in
+        the constant between them, of slope ``w- - w+``); 0 on a tie."""
+        positive = sample_weight @ (y_true > 0)
+        negative = sample_weight @ (y_true < 0)
+        return np.array([float(np.sign(positive - negative))])
 
 
 class SquaredHingeLoss(PointwiseLoss):

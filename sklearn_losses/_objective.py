@@ -95,6 +95,9 @@ class LinearObjective:
             if fit_intercept
             else np.zeros(self.n_features)
         )
+        # (loss, the best intercept for W = 0 with that loss), once found
+        # (solvers.dispatch.best_intercept_for_zero).
+        self.intercept_for_zero = None
 
     @property
     def threads(self):

@@ -605,3 +605,30 @@ def _blas_threads():
     return [
         pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"
     ]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_best_constant_of_the_kinked_losses_minimizes_the_weighted_loss(seed):
+    """Pinball: the weighted quantile; hinge: the label of more weight. No
+    constant on a fine grid, nor any target value, does better (1e-12),
+    with ties in y, zero weights and integer weights."""
+    rng = np.random.default_rng(seed)
+    n_samples = int(rng.integers(1, 30))
+    y = rng.standard_normal(n_samples).round(1)
+    weight = rng.integers(0, 3, n_samples).astype(float)
+    weight[0] = 1.0
+    pinball = PinballLoss(rng.uniform(0.05, 0.95))
+    best = pinball.best_constant(y, weight)[0]
+    candidates = np.append(np.linspace(y.min() - 1, y.max() + 1, 2001), y)
+    values = [weight @ pinball.loss(y, np.full(n_samples, c)) for c in candidates]
+    assert weight @ pinball.loss(y, np.full(n_samples, best)) <= min(values) + 1e-12
+    signs = np.where(rng.random(n_samples) < 0.5, 1.0, -1.0)
+    best = HingeLoss().best_constant(signs, weight)[0]
+    values = [
+        weight @ HingeLoss().loss(signs, np.full(n_samples, c))
+        for c in np.linspace(-3, 3, 601)
+    ]
+    assert (
+        weight @ HingeLoss().loss(signs, np.full(n_samples, best))
+        <= min(values) + 1e-12
+    )

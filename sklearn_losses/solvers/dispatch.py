@@ -359,6 +359,21 @@ def best_intercept_for_zero(objective, intercept, options):
     n_outputs = objective.n_outputs
     if not objective.fit_intercept:
         return np.zeros(n_outputs)
+    # It depends on the loss and the data, not the penalty: a path's solves
+    # (the same objective at each alpha) find it once.
+    remembered = objective.intercept_for_zero
+    if remembered is not None and remembered[0] is objective.loss:
+        return remembered[1].copy()
+    found = _intercept_for_zero(objective, intercept, options)
+    if found is not None:
+        objective.intercept_for_zero = (objective.loss, found.copy())
+    return found
+
+
+def _intercept_for_zero(objective, intercept, options):
+    """``best_intercept_for_zero`` without the memory: in closed form where
+    the loss has one, else by the route of the problem in the intercept."""
+    n_outputs = objective.n_outputs
     constant = objective.loss.best_constant(objective.y, objective.sample_weight)
     if constant is not None:
         return constant
