@@ -197,13 +197,7 @@ class _LossCV:
             # The labels' checks and messages of the plain estimator, now.
             self._encode_classes(y, _ones_if_none(sample_weight, y))
         l1_ratios = self._l1_ratios()
-        if _routing_enabled():
-            routed = process_routing(self, "fit", sample_weight=sample_weight, **params)
-        else:
-            score_params = (
-                {} if sample_weight is None else {"sample_weight": sample_weight}
-            )
-            routed = Bunch(splitter=Bunch(split={}), scorer=Bunch(score=score_params))
+        routed = self._routed(sample_weight, params)
         folds = list(
             check_cv(self.cv, y, classifier=classifier).split(
                 X, y, **routed.splitter.split
@@ -228,7 +222,30 @@ class _LossCV:
             for l1_ratio, grid in zip(l1_ratios, grids, strict=True)
             for train, test in folds
         )
-        n_folds = len(folds)
+        nested, best_l1, best_alpha = self._choose(paths, grids, l1_ratios)
+        if self.refit:
+            model = self._plain_estimator(self.l1_ratio_).set_params(alpha=self.alpha_)
+            model.fit(X, y, sample_weight=sample_weight)
+            for name, value in vars(model).items():
+                if name.endswith("_") and not name.startswith("_"):
+                    setattr(self, name, value)
+        else:
+            self._average_of_folds(nested[best_l1], best_alpha, y)
+        return self
+
+    def _routed(self, sample_weight, params):
+        """Metadata for the splitter and the scorer: routed when routing is
+        enabled, else the sample weights for the scorer."""
+        if _routing_enabled():
+            return process_routing(self, "fit", sample_weight=sample_weight, **params)
+        score_params = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return Bunch(splitter=Bunch(split={}), scorer=Bunch(score=score_params))
+
+    def _choose(self, paths, grids, l1_ratios):
+        """Set the search's attributes from the scored paths (in order
+        l1_ratio, then fold) and return them per l1_ratio, with the indices
+        of the best l1_ratio and alpha."""
+        n_folds = len(paths) // l1_ratios.size
         # (n_l1_ratios, n_alphas, n_folds), as ElasticNetCV's mse_path_.
         scores = np.array([path.scores for path in paths]).reshape(
             l1_ratios.size, n_folds, -1
@@ -252,15 +269,7 @@ class _LossCV:
         self.scores_ = scores[0] if single else scores
         nested = [paths[i * n_folds : (i + 1) * n_folds] for i in range(l1_ratios.size)]
         self.paths_ = nested[0] if single else nested
-        if self.refit:
-            model = self._plain_estimator(self.l1_ratio_).set_params(alpha=self.alpha_)
-            model.fit(X, y, sample_weight=sample_weight)
-            for name, value in vars(model).items():
-                if name.endswith("_") and not name.startswith("_"):
-                    setattr(self, name, value)
-        else:
-            self._average_of_folds(nested[best_l1], best_alpha, y)
-        return self
+        return nested, best_l1, best_alpha
 
     def _average_of_folds(self, fold_paths, index, y):
         """``refit=False``: the mean of the folds' models at the best point

@@ -110,12 +110,10 @@ def solve_smoothed_dual(
        an active-set method solves the optimality conditions exactly
        (``active_set.active_set_method``, on the reduced rows where the round
        used them).
-    3. The duality gap ``J(W, b) - D(theta)`` at a feasible dual point,
-       both evaluated on all samples, certifies the result: the rounds stop
-       once it is below ``max(tol, 1e-8)`` relative to ``J``, which the
-       exact step achieves at rounding level once the smoothing has
-       narrowed enough to show it the kink samples (the fourth to seventh
-       round in the benchmark's problems).
+    3. The duality gap ``J(W, b) - D(theta)`` at a feasible dual point, on
+       all samples, certifies the result: the rounds stop once it is below
+       ``max(tol, 1e-8)`` relative to ``J`` (the exact step reaches rounding
+       level in the fourth to seventh round on the benchmark's problems).
 
     Returns a ``SmoothedDualResult``: the best candidate, and each round's
     ``RoundRecord``.
@@ -133,11 +131,7 @@ def solve_smoothed_dual(
         n_iter = 1
         pool.consider(_warm_exact_step(objective, coef, intercept, settings))
         if pool.certified(tol):
-            return SmoothedDualResult(
-                **pool.result_fields(objective.fit_intercept, tol),
-                n_iter=n_iter,
-                method="smoothed-dual",
-            )
+            return _result(objective, pool, tol, n_iter, max_iter, records)
     smoothing = _first_smoothing(objective, coef, intercept)
     smoothed_objective = objective.on_rows(
         objective.X, objective.y, objective.sample_weight, SmoothedLoss(loss, smoothing)
@@ -184,6 +178,12 @@ def solve_smoothed_dual(
     if pool.best is None:
         # The iterations ran out before any candidate was evaluated.
         pool.consider(_smoothed_point(objective, coef, intercept, smoothing))
+    return _result(objective, pool, tol, n_iter, max_iter, records)
+
+
+def _result(objective, pool, tol, n_iter, max_iter, records):
+    """The pool's best candidate as the solver's result, with why it stopped
+    short if it is not certified within the iterations."""
     stop = ""
     if not pool.certified(tol) and n_iter < max_iter:
         stop = (
