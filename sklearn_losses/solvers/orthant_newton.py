@@ -4,7 +4,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from .linalg import conjugate_gradient, expand, forcing_term, solve_symmetric
-from .line_search import projected_search
+from .line_search import VALUE_RESOLUTION, projected_search
 from .newton import ROUNDING_GRADIENT, stalled, use_dense_hessian
 from .result import SolverResult, no_callback
 
@@ -60,12 +60,7 @@ def solve_orthant_newton(
     gradient_steps = 0
     while n_iter < min(max_iter, newton_steps):
         # The minimum-norm subgradient: the optimality residual.
-        residual = np.concatenate(
-            [
-                penalty.minimum_norm_subgradient(params[:n_coef], gradient[:n_coef]),
-                gradient[n_coef:],
-            ]
-        )
+        residual = _residual(objective, params, gradient)
         if np.max(np.abs(residual)) <= tol:
             converged = True
             break
@@ -78,6 +73,11 @@ def solve_orthant_newton(
             objective, params, raw, value, direction, orthant, residual
         )
         newton_failed = trial is None
+        if newton_failed:
+            trial, trial_raw = _step_below_resolution(
+                objective, params, value, direction, orthant, residual, full_value
+            )
+            newton_failed = trial is None
         if newton_failed:
             trial, _, trial_raw = projected_search(
                 objective, params, raw, value, -residual, orthant, residual
@@ -100,6 +100,49 @@ def solve_orthant_newton(
     return SolverResult(
         coef, intercept, max(n_iter, 1), converged, "orthant-newton", stop
     )
+
+
+def _residual(objective, params, gradient):
+    """The minimum-norm subgradient of the objective: its optimality
+    residual (the intercepts' part is their gradient)."""
+    n_coef = objective.n_coef
+    return np.concatenate(
+        [
+            objective.penalty.minimum_norm_subgradient(
+                params[:n_coef], gradient[:n_coef]
+            ),
+            gradient[n_coef:],
+        ]
+    )
+
+
+def _step_below_resolution(
+    objective, params, value, direction, orthant, residual, full_value
+):
+    """The full projected Newton step where the value cannot tell.
+
+    Near the optimum the decrease a step promises falls below the rounding
+    of ``J`` and the line search refuses it, although the step still
+    shrinks the residual (warm-started path points stopped there with a
+    certified gap of 5e-6 where a cold fit reached 1e-13). As in Newton's
+    method (``newton._resolved``), the step counts where the value stays
+    within its rounding and the largest residual entry at least halves.
+    Returns ``(trial, raw prediction at trial)`` or ``(None, None)``.
+    """
+    n_coef = objective.n_coef
+    if not np.all(np.isfinite(direction)):
+        return None, None
+    trial = params + direction
+    trial[:n_coef][orthant[:n_coef] * trial[:n_coef] < 0] = 0.0
+    trial_value, gradient, trial_raw = full_value(trial)
+    trial_residual = _residual(objective, trial, gradient)
+    largest = np.max(np.abs(residual))
+    if (
+        trial_value <= value + VALUE_RESOLUTION * abs(value)
+        and np.max(np.abs(trial_residual)) <= 0.5 * largest
+    ):
+        return trial, trial_raw
+    return None, None
 
 
 def _orthant_newton_direction(objective, params, raw, residual, tol):
