@@ -42,7 +42,7 @@ from ._estimators import (
     LogisticLossClassifier,
     QuantileLossRegressor,
 )
-from ._path import alpha_grid, solve_path
+from ._path import PathPoints, alpha_grid, solve_path
 from .metrics import get_scorer, make_loss_scorer
 
 # Parameters of the plain estimator that the search sets itself.
@@ -363,7 +363,7 @@ def _scored_path(
     problems, finish = model._path_problems(X[train], y[train], train_weight)
     X_test, y_test = X[test], y[test]
     test_params = _check_method_params(X, params=score_params, indices=test)
-    points = []
+    points = PathPoints()
 
     def score(model):
         # A fold whose training rows lack a class of its held-out rows goes
@@ -376,30 +376,10 @@ def _scored_path(
             )
         else:
             value = scorer(model, X_test, y_test, **test_params)
-        points.append(
-            (
-                model.coef_,
-                model.intercept_,
-                model.objective_,
-                model.duality_gap_,
-                model.n_iter_,
-                value,
-            )
-        )
+        points.keep(model, scores=value)
 
     alphas = solve_path(model, problems, finish, alphas, score)
-    coefs, intercepts, objectives, gaps, n_iters, scores = map(
-        np.array, zip(*points, strict=True)
-    )
-    return Bunch(
-        alphas=alphas,
-        coefs=coefs,
-        intercepts=intercepts,
-        objectives=objectives,
-        duality_gaps=gaps,
-        n_iters=n_iters,
-        scores=scores,
-    )
+    return points.bunch(alphas)
 
 
 _CV_PARAMETERS = """alphas : array-like of shape (n_alphas,), default=None

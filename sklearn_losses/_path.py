@@ -88,31 +88,9 @@ def loss_path(
     problems, finish = model._path_problems(X, y, sample_weight)
     if alphas is None:
         alphas = _grid(model, problems, n_alphas, eps)
-    fitted = []
-
-    def keep(model):
-        fitted.append(
-            (
-                model.coef_,
-                model.intercept_,
-                model.objective_,
-                model.duality_gap_,
-                model.n_iter_,
-            )
-        )
-
-    alphas = solve_path(model, problems, finish, alphas, keep)
-    coefs, intercepts, objectives, gaps, n_iters = map(
-        np.array, zip(*fitted, strict=True)
-    )
-    return Bunch(
-        alphas=alphas,
-        coefs=coefs,
-        intercepts=intercepts,
-        objectives=objectives,
-        duality_gaps=gaps,
-        n_iters=n_iters,
-    )
+    points = PathPoints()
+    alphas = solve_path(model, problems, finish, alphas, points.keep)
+    return points.bunch(alphas)
 
 
 def alpha_grid(estimator, X, y, *, n_alphas, eps, sample_weight=None):
@@ -126,6 +104,37 @@ def _grid(model, problems, n_alphas, eps):
     bounds = [_zero_subgradient_bound(model, problem) for problem in problems]
     alpha_max = max(bounds) / max(model.l1_ratio, GRID_L1_RATIO)
     return alpha_max * np.geomspace(1.0, eps, n_alphas)
+
+
+class PathPoints:
+    """What a path keeps of its fit at each alpha, in ``loss_path``'s form."""
+
+    def __init__(self):
+        self.points = []
+
+    def keep(self, model, **extra):
+        """Keep the fitted attributes of ``model`` (and any named ``extra``
+        value, such as a held-out score)."""
+        self.points.append(
+            {
+                "coefs": model.coef_,
+                "intercepts": model.intercept_,
+                "objectives": model.objective_,
+                "duality_gaps": model.duality_gap_,
+                "n_iters": model.n_iter_,
+                **extra,
+            }
+        )
+
+    def bunch(self, alphas):
+        """The path: ``alphas`` and an array per kept quantity."""
+        names = self.points[0]
+        return Bunch(
+            alphas=alphas,
+            **{
+                name: np.array([point[name] for point in self.points]) for name in names
+            },
+        )
 
 
 def solve_path(model, problems, finish, alphas, on_point):
