@@ -9,6 +9,7 @@ from ._cv import (
     HingeLossClassifierCV,
     HuberLossRegressorCV,
     LogisticLossClassifierCV,
+    PoissonLossRegressorCV,
     QuantileLossRegressorCV,
 )
 from ._estimators import (
@@ -16,6 +17,7 @@ from ._estimators import (
     HingeLossClassifier,
     HuberLossRegressor,
     LogisticLossClassifier,
+    PoissonLossRegressor,
     QuantileLossRegressor,
 )
 from ._path import loss_path
@@ -31,6 +33,8 @@ __all__ = [
     "HuberLossRegressorCV",
     "LogisticLossClassifier",
     "LogisticLossClassifierCV",
+    "PoissonLossRegressor",
+    "PoissonLossRegressorCV",
     "QuantileLossRegressor",
     "QuantileLossRegressorCV",
     "__version__",

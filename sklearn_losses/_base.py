@@ -371,20 +371,21 @@ class LossRegressor(RegressorMixin, LossLinearModel):
     def _problems(self, X, y, sample_weight):
         """The one problem of a regression fit (validated data)."""
         y = np.asarray(y, dtype=np.float64)
+        self._check_targets(y, sample_weight)
         # Targets of extreme magnitude: with y = scale * y', W = scale * W',
         # a loss homogeneous of degree k (L(scale * r) = scale**k * L'(r),
         # Huber with delta / scale, pinball as it is) gives the objective
         # scale**k * (data term' + l1 * scale**(1 - k) * |W'|_1
         # + l2 * scale**(2 - k) * |W'|**2 / 2): the same minimizer, in numbers
         # floating point can resolve.
-        target_scale = _extreme_scale(y)
+        target_scale = self._target_scale(y)
         degree = self._loss_degree
         # The estimator may further divide its loss by a constant (and the
         # penalty with it), see ``_scaled_loss``.
-        loss, divisor = self._scaled_loss(target_scale)
         y_scaled = y / target_scale if target_scale != 1.0 else y
+        loss, divisor = self._scaled_loss(target_scale, y_scaled, sample_weight)
         coef, intercept = self._start(
-            X.shape[1], 1, _weighted_median(y_scaled, sample_weight)
+            X.shape[1], 1, self._constant_start(y_scaled, sample_weight)
         )
         l1_ratio = self.l1_ratio
 
@@ -409,6 +410,22 @@ class LossRegressor(RegressorMixin, LossLinearModel):
                 objective_scale=objective_scale,
             )
         ]
+
+    def _check_targets(self, y, sample_weight):
+        """Raise where the loss cannot take these targets (any real one can)."""
+
+    def _target_scale(self, y):
+        """The power of two dividing the targets before the solve (1 unless
+        they are of extreme magnitude, see ``_problems``)."""
+        return _extreme_scale(y)
+
+    def _constant_start(self, y, sample_weight):
+        """The intercept the solver starts from: the weighted median."""
+        return _weighted_median(y, sample_weight)
+
+    def _inverse_link(self, raw_prediction):
+        """The prediction from the linear model's output: the output itself."""
+        return raw_prediction
 
     def _set_fitted(self, dtype, results):
         # + 0.0 turns the -0.0 of zero coefficients (a linear program's
@@ -449,7 +466,7 @@ class LossRegressor(RegressorMixin, LossLinearModel):
             dtype=[np.float64, np.float32],
             reset=False,
         )
-        return np.asarray(X @ self.coef_).ravel() + self.intercept_
+        return self._inverse_link(np.asarray(X @ self.coef_).ravel() + self.intercept_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -40,6 +40,7 @@ from ._estimators import (
     HingeLossClassifier,
     HuberLossRegressor,
     LogisticLossClassifier,
+    PoissonLossRegressor,
     QuantileLossRegressor,
 )
 from ._path import PathPoints, alpha_grid, solve_path
@@ -590,6 +591,44 @@ class QuantileLossRegressorCV(_LossCV, QuantileLossRegressor):
 
     def _default_scorer(self):
         return make_loss_scorer("neg_pinball_loss", quantile=self.quantile)
+
+
+_POISSON_EXAMPLE = """    >>> import numpy as np
+    >>> from sklearn_losses import PoissonLossRegressorCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((300, 6))
+    >>> y = rng.poisson(np.exp(0.3 + X @ np.array([0.5, -0.4, 0, 0, 0, 0])))
+    >>> model = PoissonLossRegressorCV(l1_ratio=[0.5, 1.0], n_alphas=20).fit(X, y)
+    >>> model.scores_.shape  # (l1_ratios, alphas, folds)
+    (2, 20, 5)
+    >>> bool(model.alpha_ < model.alphas_.max())
+    True"""
+
+
+@_document_cv(PoissonLossRegressor, "neg_poisson_loss", "", _POISSON_EXAMPLE)
+class PoissonLossRegressorCV(_LossCV, PoissonLossRegressor):
+    _plain = PoissonLossRegressor
+    _parameter_constraints = _LossCV._constraints(PoissonLossRegressor)
+
+    def __init__(
+        self,
+        *,
+        alphas=None,
+        n_alphas=100,
+        eps=1e-3,
+        l1_ratio=0.0,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-10,
+        cv=None,
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+    ):
+        _set_cv_parameters(self, locals())
+
+    def _default_scorer(self):
+        return make_loss_scorer("neg_poisson_loss")
 
 
 @_document_cv(

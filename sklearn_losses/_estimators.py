@@ -1,4 +1,4 @@
-"""The five public estimators: one per loss, all minimizing the same objective.
+"""The public estimators: one per loss, all minimizing the same objective.
 
 Each differs from the others only in the loss it builds (``_get_loss``) and
 in that loss's parameters; ``fit`` lives in ``_base.py``.
@@ -7,6 +7,7 @@ in that loss's parameters; ``fit`` lives in ``_base.py``.
 from numbers import Real
 
 import numpy as np
+from sklearn.metrics import d2_tweedie_score
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import LossClassifier, LossRegressor, ProbabilisticLossClassifier
@@ -18,6 +19,7 @@ from ._loss import (
     MultinomialFocalLoss,
     MultinomialLoss,
     PinballLoss,
+    PoissonLoss,
     SquaredHingeLoss,
 )
 
@@ -195,7 +197,7 @@ class HuberLossRegressor(LossRegressor):
     def _get_loss(self):
         return HuberLoss(self.delta)
 
-    def _scaled_loss(self, target_scale):
+    def _scaled_loss(self, target_scale, y, sample_weight):
         """The loss on targets divided by ``target_scale``, and its divisor.
 
         Beyond ``delta' = delta / target_scale`` the slopes are only
@@ -303,9 +305,164 @@ class QuantileLossRegressor(LossRegressor):
     def _get_loss(self):
         return PinballLoss(self.quantile)
 
-    def _scaled_loss(self, target_scale):
+    def _scaled_loss(self, target_scale, y, sample_weight):
         """The loss on targets divided by ``target_scale`` (the same), divisor 1."""
         return self._get_loss(), 1.0
+
+
+@_document(
+    """Poisson regression with the log link: counts and rates.
+
+    The model predicts the mean ``mu = exp(f)`` of a non-negative target,
+    and the loss is half the Poisson deviance,
+    ``y * log(y / mu) - y + mu = exp(f) - y * f + (y * log(y) - y)``,
+    zero where ``mu = y``; ``y >= 0`` with a positive weighted sum.
+{objective}
+
+    With an L2 penalty this is scikit-learn's ``PoissonRegressor(alpha=alpha)``
+    (the same objective); L1 and the elastic net too, as glum's.
+
+    Solver: Newton's method with the analytic Hessian
+    ``X.T @ diag(s * mu) @ X`` and a line search (the loss is smooth and
+    strictly convex in ``f``); with ``l1_ratio > 0``, projected Newton on the
+    orthants where ``|w|`` is linear, with L-BFGS-B on the bound-constrained
+    split ``w = w+ - w-`` as the fallback. The duality gap of a Fenchel
+    dual point certifies the result.
+
+    Parameters
+    ----------
+    {common}
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+        Coefficients ``w``.
+
+    intercept_ : float
+        Intercept ``b``: ``exp(b)`` is the mean at ``X = 0``.
+
+    n_iter_ : int
+        Number of solver iterations.
+
+    {certificates}
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the features seen during fit, when ``X`` has string column
+        names.
+
+    See Also
+    --------
+    sklearn.linear_model.PoissonRegressor : The same model with an L2 penalty.
+    HuberLossRegressor : Robust regression with the Huber loss.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_losses import PoissonLossRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((500, 2))
+    >>> y = rng.poisson(np.exp(0.5 + X @ np.array([0.3, -0.2])))
+    >>> model = PoissonLossRegressor(alpha=0.0).fit(X, y)
+    >>> model.coef_.round(1), round(model.intercept_, 1)
+    (array([ 0.3, -0.2]), 0.4)
+    >>> bool(model.predict(X[:3]).min() > 0)
+    True
+    """
+)
+class PoissonLossRegressor(LossRegressor):
+    def __init__(
+        self,
+        *,
+        alpha=1e-4,
+        l1_ratio=0.0,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-10,
+        warm_start=False,
+    ):
+        super().__init__(
+            alpha=alpha,
+            l1_ratio=l1_ratio,
+            fit_intercept=fit_intercept,
+            max_iter=max_iter,
+            tol=tol,
+            warm_start=warm_start,
+        )
+
+    # Dividing the targets by c shifts f by log(c) instead of scaling it, so
+    # they are solved as given (_target_scale).
+    _loss_degree = 1
+
+    def _get_loss(self):
+        return PoissonLoss()
+
+    def _scaled_loss(self, target_scale, y, sample_weight):
+        """The loss divided by the weighted mean target ``c``, and ``c``.
+
+        The loss is homogeneous in the targets up to a shift of ``f``:
+        ``L(c y', f' + log c) = c L(y', f')``; its slopes and values are in
+        the units of ``c``, so divided by ``c`` they are near one whatever
+        the counts' size, and ``tol`` means the same for counts in the
+        thousands as for rates below one.
+        """
+        mean = float(sample_weight @ y / sample_weight.sum())
+        return PoissonLoss(scale=1.0 / mean), mean
+
+    def _check_targets(self, y, sample_weight):
+        if np.any(y < 0):
+            raise ValueError(
+                "PoissonLossRegressor needs non-negative targets (counts or "
+                f"rates); the smallest is {y.min()!r}."
+            )
+        if not sample_weight @ y > 0:
+            raise ValueError(
+                "PoissonLossRegressor needs targets with a positive weighted "
+                "sum: with every weighted target zero the best mean is zero, "
+                "an intercept of minus infinity."
+            )
+
+    def _target_scale(self, y):
+        return 1.0
+
+    def _constant_start(self, y, sample_weight):
+        """The best constant model: the log of the weighted mean target."""
+        return float(np.log(sample_weight @ y / sample_weight.sum()))
+
+    def _inverse_link(self, raw_prediction):
+        with np.errstate(over="ignore"):
+            return np.exp(raw_prediction)
+
+    def score(self, X, y, sample_weight=None):
+        """D^2, the fraction of the Poisson deviance explained.
+
+        ``1 - deviance(y, predict(X)) / deviance(y, weighted mean of y)``,
+        as scikit-learn's ``PoissonRegressor.score``; 1 is a perfect fit.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+        y : array-like of shape (n_samples,)
+            Non-negative targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            D^2 of ``predict(X)`` against ``y``.
+        """
+        return d2_tweedie_score(
+            y, self.predict(X), power=1, sample_weight=sample_weight
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.positive_only = True
+        return tags
 
 
 @_document(

@@ -7,7 +7,8 @@ objective module lifts them to coefficient space.
 
 Encodings of ``y_true``:
 
-- regression losses: the real target;
+- regression losses: the real target (a non-negative count or rate for
+  the Poisson loss, whose raw prediction is the log of the mean);
 - binary classification losses: the signed label ``+1`` for ``classes_[1]``
   and ``-1`` for ``classes_[0]``, so that the margin is ``y_true * f``;
 - multiclass losses: the integer code of the class, with ``f`` of shape
@@ -20,7 +21,7 @@ margin is below about -1.3e154, where its value is ``inf``.
 """
 
 import numpy as np
-from scipy.special import expit, log_expit, log_softmax, logsumexp, softmax
+from scipy.special import expit, log_expit, log_softmax, logsumexp, softmax, xlogy
 
 
 def _underflow_to_zero():
@@ -198,6 +199,53 @@ class HuberLoss(PointwiseLoss):
         times the median's pinball loss, minus ``scale * delta**2 / 2``.
         """
         return PinballLoss(0.5), 2.0 * self.scale * self.delta
+
+
+class PoissonLoss(PointwiseLoss):
+    """Half the Poisson deviance with the log link: ``exp(f) - y f + y log y - y``.
+
+    ``f`` is the log of the predicted mean ``mu = exp(f)``; the loss is
+    ``y log(y / mu) - y + mu``, zero where ``mu = y``, and its derivative is
+    ``mu - y``, its second derivative ``mu``. ``y_true >= 0``. Where
+    ``exp(f)`` overflows the value is ``inf`` (a line search's trial, never
+    an optimum). ``scale`` multiplies the loss (``PoissonLossRegressor``
+    divides it by the mean target).
+    """
+
+    has_curvature = True
+    has_conjugate = True
+
+    def __init__(self, scale=1.0):
+        self.scale = scale
+
+    def loss_gradient(self, y_true, raw_prediction):
+        with np.errstate(over="ignore", under="ignore"):
+            mean = np.exp(raw_prediction)
+            # Where mean is inf, mean - y f is inf whatever the sign of f.
+            loss = mean - y_true * raw_prediction + (xlogy(y_true, y_true) - y_true)
+        return self.scale * loss, self.scale * (mean - y_true)
+
+    def hessian(self, y_true, raw_prediction):
+        """Second derivative ``scale * exp(f)``."""
+        with np.errstate(over="ignore", under="ignore"):
+            return self.scale * np.exp(raw_prediction)
+
+    def conjugate(self, y_true, dual):
+        """``scale * (v log v - v - (y log y - y))`` with ``v = u / scale +
+        y``, the mean at which the derivative is ``u`` (``v >= 0``; ``inf``
+        outside)."""
+        mean = dual / self.scale + y_true
+        inside = mean >= 0
+        mean = np.where(inside, mean, 0.0)
+        value = xlogy(mean, mean) - mean - (xlogy(y_true, y_true) - y_true)
+        return np.where(inside, self.scale * value, np.inf)
+
+    def best_constant(self, y_true, sample_weight):
+        """The log of the weighted mean of the targets (None if it is zero)."""
+        mean = (sample_weight @ y_true) / sample_weight.sum()
+        if not mean > 0:
+            return None
+        return np.array([np.log(mean)])
 
 
 class PinballLoss(PiecewiseLinearLoss):

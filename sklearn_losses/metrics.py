@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import _check_sample_weight, check_consistent_length
 
-from ._loss import HingeLoss, HuberLoss, PinballLoss, SquaredHingeLoss
+from ._loss import HingeLoss, HuberLoss, PinballLoss, PoissonLoss, SquaredHingeLoss
 
 __all__ = [
     "focal_loss",
@@ -32,6 +32,7 @@ __all__ = [
     "logistic_loss",
     "make_loss_scorer",
     "pinball_loss",
+    "poisson_loss",
     "squared_hinge_loss",
 ]
 
@@ -212,6 +213,51 @@ def pinball_loss(y_true, y_pred, *, quantile=0.5, sample_weight=None):
     return _weighted_mean(PinballLoss(quantile).loss(y_true, y_pred), sample_weight)
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_pred": ["array-like"],
+        "sample_weight": _SAMPLE_WEIGHT,
+    },
+    prefer_skip_nested_validation=True,
+)
+def poisson_loss(y_true, y_pred, *, sample_weight=None):
+    """Weighted mean of half the Poisson deviance.
+
+    With the predicted mean ``mu = y_pred > 0`` and ``y_true >= 0``:
+    ``y_true * log(y_true / mu) - y_true + mu``, the data term
+    ``PoissonLossRegressor`` minimizes. Half scikit-learn's
+    ``mean_poisson_deviance``: ``2 * poisson_loss == mean_poisson_deviance``.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Non-negative targets (counts or rates).
+    y_pred : array-like of shape (n_samples,)
+        Predicted means, positive.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative sample weights.
+
+    Returns
+    -------
+    loss : float
+        The weighted mean loss.
+
+    Examples
+    --------
+    >>> from sklearn_losses.metrics import poisson_loss
+    >>> round(poisson_loss([0.0, 2.0], [1.0, 2.0]), 6)
+    0.5
+    """
+    y_true, y_pred = _regression_inputs(y_true, y_pred)
+    if np.any(y_true < 0) or np.any(y_pred <= 0):
+        raise ValueError(
+            "poisson_loss needs non-negative y_true and positive y_pred "
+            "(predicted means)."
+        )
+    return _weighted_mean(PoissonLoss().loss(y_true, np.log(y_pred)), sample_weight)
+
+
 _CLASSIFICATION_PARAMS = {
     "y_true": ["array-like"],
     "labels": _LABELS,
@@ -377,6 +423,7 @@ def focal_loss(y_true, y_proba, *, gamma=2.0, labels=None, sample_weight=None):
 _SCORERS = {
     "neg_huber_loss": (huber_loss, "predict"),
     "neg_pinball_loss": (pinball_loss, "predict"),
+    "neg_poisson_loss": (poisson_loss, "predict"),
     "neg_hinge_loss": (hinge_loss, "decision_function"),
     "neg_squared_hinge_loss": (squared_hinge_loss, "decision_function"),
     "neg_logistic_loss": (logistic_loss, "predict_proba"),
@@ -393,7 +440,8 @@ def make_loss_scorer(name, **loss_params):
     Parameters
     ----------
     name : str
-        One of ``neg_huber_loss``, ``neg_pinball_loss``, ``neg_hinge_loss``,
+        One of ``neg_huber_loss``, ``neg_pinball_loss``, ``neg_poisson_loss``,
+        ``neg_hinge_loss``,
         ``neg_squared_hinge_loss``, ``neg_logistic_loss``, ``neg_focal_loss``.
     **loss_params
         The loss's parameters (``delta``, ``quantile``, ``gamma``).

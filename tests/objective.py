@@ -27,6 +27,10 @@ def pointwise(loss, y, f, **params):
         margin = y * f
         log_p = -np.logaddexp(0, -margin)
         return -np.exp(-gamma * np.logaddexp(0, margin)) * log_p
+    if loss == "poisson":
+        mean = np.exp(f)
+        log_ratio = np.log(np.where(y > 0, y, 1.0) / mean)
+        return np.where(y > 0, y * log_ratio, 0.0) - y + mean
     if loss == "multinomial":
         return logsumexp(f, axis=1) - f[np.arange(len(y)), y]
     raise ValueError(loss)

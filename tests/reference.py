@@ -49,6 +49,10 @@ def reference_optimum(
             pointwise = cp.square(cp.pos(1 - cp.multiply(y, f)))
         elif loss == "logistic":
             pointwise = cp.logistic(-cp.multiply(y, f))
+        elif loss == "poisson":
+            # Half the deviance: exp(f) - y f + (y log y - y).
+            constant = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0)), 0.0) - y
+            pointwise = cp.exp(f) - cp.multiply(y, f) + constant
         else:
             raise ValueError(loss)
     penalty = alpha * (

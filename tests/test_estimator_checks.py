@@ -11,6 +11,8 @@ from sklearn_losses import (
     HuberLossRegressorCV,
     LogisticLossClassifier,
     LogisticLossClassifierCV,
+    PoissonLossRegressor,
+    PoissonLossRegressorCV,
     QuantileLossRegressor,
     QuantileLossRegressorCV,
 )
@@ -29,6 +31,8 @@ ESTIMATORS = [
     FocalLossClassifier(),
     FocalLossClassifier(gamma=0.5),
     FocalLossClassifier(alpha=0.01, l1_ratio=1.0),
+    PoissonLossRegressor(),
+    PoissonLossRegressor(alpha=0.01, l1_ratio=0.5),
     # Short grids and few folds: the checks test the interface, and
     # tests/test_cv.py the search.
     HuberLossRegressorCV(n_alphas=3, cv=3),
@@ -36,6 +40,7 @@ ESTIMATORS = [
     HingeLossClassifierCV(n_alphas=2, cv=2),
     LogisticLossClassifierCV(l1_ratio=[0.0, 1.0], n_alphas=3, cv=3),
     FocalLossClassifierCV(n_alphas=3, cv=3, refit=False),
+    PoissonLossRegressorCV(l1_ratio=[0.0, 1.0], n_alphas=3, cv=3),
 ]
 
 # Hinge optima need not be unique (scikit-learn grants LinearSVC the same):

@@ -19,6 +19,12 @@ CURVATURE_CONDITION = 0.001
 VALUE_RESOLUTION = 1e3 * np.finfo(float).eps
 # Armijo's sufficient decrease, as a fraction of what the slope promises.
 SUFFICIENT_DECREASE = 1e-4
+# A first secant root this close to the bracket's start, relative to its
+# width, may mean the derivative is far from linear on it (_rises_late) ...
+SECANT_FLOOR = 1e-6
+# ... and the value gained across it below this share of what a linear
+# derivative would give means the derivative rises late (an exponential).
+LATE_RISE = 0.1
 
 
 @dataclass
@@ -176,6 +182,12 @@ class _WolfeSearch:
             middle = (
                 self.low * self.high_derivative - self.high * self.low_derivative
             ) / (self.high_derivative - self.low_derivative)
+            if side == 0 and self._rises_late(middle):
+                # The derivative grows by orders of magnitude, late in the
+                # bracket (an exponential loss from a step far too long):
+                # its secant says nothing, and halving from the far end
+                # finds the scale of the step in a few trials.
+                return None
             if not self.low < middle < self.high:
                 middle = 0.5 * (self.low + self.high)
             middle_value, middle_derivative = self.line(middle)
@@ -195,6 +207,19 @@ class _WolfeSearch:
                     self.low_derivative *= 0.5
                 side = 1
         return None
+
+    def _rises_late(self, secant_root):
+        """Whether the secant's root hugs the bracket's start because the
+        derivative rises late and steeply: the value gained across the
+        bracket is a small part of what a linear derivative would give
+        (a piecewise-linear derivative rising early, as a narrow smoothing's,
+        gives more, and its secant is right)."""
+        width = self.high - self.low
+        if secant_root - self.low >= SECANT_FLOOR * width:
+            return False
+        low_value = self.value if self.low == 0 else self.line.values[self.low]
+        linear_gain = 0.5 * (self.low_derivative + self.high_derivative) * width
+        return self.high_value - low_value < LATE_RISE * linear_gain
 
     def backtrack(self):
         """Halve from the best end of the bracket until Armijo holds.

@@ -134,11 +134,15 @@ def _step_below_resolution(
         return None, None
     trial = params + direction
     trial[:n_coef][orthant[:n_coef] * trial[:n_coef] < 0] = 0.0
-    trial_value, gradient, trial_raw = full_value(trial)
-    trial_residual = _residual(objective, trial, gradient)
+    # A full step may overflow the loss (an exponential one): then it does
+    # not count, silently.
+    with np.errstate(over="ignore", invalid="ignore"):
+        trial_value, gradient, trial_raw = full_value(trial)
+        trial_residual = _residual(objective, trial, gradient)
     largest = np.max(np.abs(residual))
     if (
-        trial_value <= value + VALUE_RESOLUTION * abs(value)
+        np.all(np.isfinite(trial_residual))
+        and trial_value <= value + VALUE_RESOLUTION * abs(value)
         and np.max(np.abs(trial_residual)) <= 0.5 * largest
     ):
         return trial, trial_raw
