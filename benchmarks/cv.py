@@ -48,6 +48,8 @@ from sklearn_losses import (  # noqa: E402
     HuberLossRegressorCV,
     LogisticLossClassifier,
     LogisticLossClassifierCV,
+    PoissonLossRegressor,
+    PoissonLossRegressorCV,
     QuantileLossRegressor,
     QuantileLossRegressorCV,
     loss_path,
@@ -70,6 +72,7 @@ CELLS = [
         QuantileLossRegressor(quantile=0.8),
         "regression",
     ),
+    ("poisson", PoissonLossRegressorCV(), PoissonLossRegressor(), "counts"),
     ("focal", FocalLossClassifierCV(), FocalLossClassifier(), "binary"),
     (
         "multinomial",
@@ -133,7 +136,9 @@ def cv_rows(shapes, n_alphas, only):
                 if only and only not in name:
                     continue
                 X, y = data(kind, n_samples, n_features, seed=2)
-                splitter = KFold(5) if kind == "regression" else StratifiedKFold(5)
+                splitter = (
+                    KFold(5) if kind in ("regression", "counts") else StratifiedKFold(5)
+                )
                 folds = list(splitter.split(X, y))
                 cv = clone(searcher).set_params(
                     l1_ratio=l1_ratios, n_alphas=n_alphas, cv=folds

@@ -39,6 +39,7 @@ from scipy.special import log_softmax
 from sklearn.linear_model import (
     HuberRegressor,
     LogisticRegression,
+    PoissonRegressor,
     QuantileRegressor,
     SGDClassifier,
     SGDRegressor,
@@ -51,12 +52,14 @@ from sklearn_losses import (
     HingeLossClassifier,
     HuberLossRegressor,
     LogisticLossClassifier,
+    PoissonLossRegressor,
     QuantileLossRegressor,
 )
 from sklearn_losses.metrics import (
     hinge_loss,
     huber_loss,
     pinball_loss,
+    poisson_loss,
     squared_hinge_loss,
 )
 
@@ -83,6 +86,12 @@ def make_data(kind, n_samples, n_features, *, sparse=False, n_classes=2, seed=0)
     if sparse:
         coef *= 10.0  # sparse rows carry few non-zeros
     signal = np.asarray(X @ coef)
+    if kind == "counts":
+        # Poisson counts with a mean of about exp(0.5) and a log-mean of
+        # standard deviation 0.5 across the samples.
+        log_mean = signal.ravel()
+        log_mean = 0.5 + 0.5 * log_mean / max(log_mean.std(), 1e-12)
+        return X, rng.poisson(np.exp(log_mean)).astype(float)
     if kind == "regression":
         noise = rng.standard_t(3, n_samples)
         outliers = rng.random(n_samples) < 0.05
@@ -106,6 +115,8 @@ def objective_value(loss, X, y, coef, intercept, *, alpha, l1_ratio, **params):
         data = hinge_loss(y, scores.ravel() if scores.shape[1] == 1 else scores)
     elif loss == "squared_hinge":
         data = squared_hinge_loss(y, scores.ravel() if scores.shape[1] == 1 else scores)
+    elif loss == "poisson":
+        data = poisson_loss(y, np.exp(scores.ravel()))
     elif loss in ("logistic", "focal"):
         if scores.shape[1] == 1:
             log_proba = np.column_stack(
@@ -317,6 +328,36 @@ def cells_for(n_samples, sparse=False):
         _sparse_logistic_cell("logistic L1", n, l1, 1.0),
         _sparse_logistic_cell("logistic elastic net", n, l1, 0.5),
         Cell(
+            "poisson L2",
+            "counts",
+            "poisson",
+            l2,
+            0.0,
+            PoissonLossRegressor(alpha=l2),
+            # PoissonRegressor: mean half deviance + alpha |w|**2 / 2, ours.
+            [
+                (
+                    "sklearn PoissonRegressor lbfgs",
+                    PoissonRegressor(alpha=l2, max_iter=1000),
+                    "default tol",
+                ),
+                (
+                    "sklearn PoissonRegressor newton-cholesky",
+                    PoissonRegressor(alpha=l2, solver="newton-cholesky", max_iter=1000),
+                    "default tol",
+                ),
+            ],
+        ),
+        Cell(
+            "poisson elastic net",
+            "counts",
+            "poisson",
+            l1,
+            0.5,
+            PoissonLossRegressor(alpha=l1, l1_ratio=0.5),
+            [],
+        ),
+        Cell(
             "focal L2 (gamma 2)",
             "binary",
             "focal",
@@ -330,6 +371,7 @@ def cells_for(n_samples, sparse=False):
     if sparse:
         keep = {
             "huber L2",
+            "poisson L2",
             "logistic L2",
             "logistic L1",
             "squared hinge L2, no intercept",
@@ -340,6 +382,11 @@ def cells_for(n_samples, sparse=False):
         if cell.name in ("hinge L2, no intercept", "pinball L2, no intercept"):
             cell.peers += _rehline(cell, n)
     return cells
+
+
+def _data_kind(cell):
+    """The data of a cell: counts, real targets or two classes."""
+    return cell.kind if cell.kind in ("counts", "regression") else "binary"
 
 
 def _sparse_logistic_cell(name, n_samples, alpha, l1_ratio):
@@ -804,11 +851,7 @@ def main(argv=None):
         for cell in cells_for(n_samples):
             if not selected(cell.name):
                 continue
-            X, y = make_data(
-                "regression" if cell.kind == "regression" else "binary",
-                n_samples,
-                n_features,
-            )
+            X, y = make_data(_data_kind(cell), n_samples, n_features)
             print(f"{title}: {cell.name}", file=sys.stderr)
             rows += run_cell(cell, X, y, repeats, measure_memory=True)
         if rows:
@@ -821,12 +864,7 @@ def main(argv=None):
     for cell in cells_for(n_samples, sparse=True):
         if not selected(cell.name):
             continue
-        X, y = make_data(
-            "regression" if cell.kind == "regression" else "binary",
-            n_samples,
-            n_features,
-            sparse=True,
-        )
+        X, y = make_data(_data_kind(cell), n_samples, n_features, sparse=True)
         print(f"{title}: {cell.name}", file=sys.stderr)
         rows += run_cell(cell, X, y, repeats, measure_memory=True)
     if rows:

@@ -65,8 +65,8 @@ def loss_path(
     Returns
     -------
     path : Bunch
-        ``alphas`` (n_alphas,), decreasing; ``coefs`` (n_alphas, *coef_.shape)
-        and ``intercepts`` (n_alphas, *intercept_.shape), as the estimator
+        ``alphas`` (n_alphas,), decreasing; ``coefs`` ``(n_alphas, *coef_.shape)``
+        and ``intercepts`` ``(n_alphas, *intercept_.shape)``, as the estimator
         would have them fitted at each alpha; ``objectives`` and
         ``duality_gaps`` (n_alphas,), or (n_alphas, n_classes) for
         one-vs-rest, as ``objective_`` and ``duality_gap_``; ``n_iters``

@@ -17,6 +17,7 @@ def test_main_command_prints_the_table_and_plots(tmp_path, capsys):
     for name in [
         "HuberLossRegressor",
         "QuantileLossRegressor",
+        "PoissonLossRegressor",
         "HingeLossClassifier",
         "LogisticLossClassifier",
         "FocalLossClassifier",
