@@ -384,8 +384,10 @@ class LossRegressor(RegressorMixin, LossLinearModel):
         # penalty with it), see ``_scaled_loss``.
         y_scaled = y / target_scale if target_scale != 1.0 else y
         loss, divisor = self._scaled_loss(target_scale, y_scaled, sample_weight)
+        # The start in the model's units (the previous fit's, or the best
+        # constant), divided below like the coefficients.
         coef, intercept = self._start(
-            X.shape[1], 1, self._constant_start(y_scaled, sample_weight)
+            X.shape[1], 1, self._constant_start(y, sample_weight)
         )
         l1_ratio = self.l1_ratio
 

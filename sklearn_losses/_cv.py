@@ -39,6 +39,7 @@ from ._estimators import (
     FocalLossClassifier,
     HingeLossClassifier,
     HuberLossRegressor,
+    LogCoshLossRegressor,
     LogisticLossClassifier,
     PoissonLossRegressor,
     QuantileLossRegressor,
@@ -591,6 +592,40 @@ class QuantileLossRegressorCV(_LossCV, QuantileLossRegressor):
 
     def _default_scorer(self):
         return make_loss_scorer("neg_pinball_loss", quantile=self.quantile)
+
+
+@_document_cv(
+    LogCoshLossRegressor,
+    "neg_log_cosh_loss",
+    """delta : float, default=1.0
+        The scale of the residuals, ``delta > 0``, in the units of ``y``.""",
+    _REGRESSION_EXAMPLE.format(name="LogCoshLossRegressorCV"),
+)
+class LogCoshLossRegressorCV(_LossCV, LogCoshLossRegressor):
+    _plain = LogCoshLossRegressor
+    _parameter_constraints = _LossCV._constraints(LogCoshLossRegressor)
+
+    def __init__(
+        self,
+        *,
+        delta=1.0,
+        alphas=None,
+        n_alphas=100,
+        eps=1e-3,
+        l1_ratio=0.0,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-10,
+        cv=None,
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+    ):
+        self.delta = delta
+        _set_cv_parameters(self, locals())
+
+    def _default_scorer(self):
+        return make_loss_scorer("neg_log_cosh_loss", delta=self.delta)
 
 
 _POISSON_EXAMPLE = """    >>> import numpy as np

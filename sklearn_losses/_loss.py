@@ -201,6 +201,54 @@ class HuberLoss(PointwiseLoss):
         return PinballLoss(0.5), 2.0 * self.scale * self.delta
 
 
+class LogCoshLoss(PointwiseLoss):
+    """Log-cosh loss ``delta**2 * log(cosh(r / delta))`` of ``r = y_true - f``.
+
+    Smooth everywhere: ``r**2 / 2`` near zero, ``delta * |r| - delta**2 *
+    log(2)`` in the tails, so a robust cousin of Huber's with the same
+    ``delta`` and a curvature that fades instead of stopping. Its derivative
+    is ``-delta * tanh(r / delta)``, its second derivative ``1 -
+    tanh(r / delta)**2``. ``scale`` multiplies the loss (as ``HuberLoss``'s).
+    """
+
+    has_curvature = True
+    has_conjugate = True
+
+    def __init__(self, delta=1.0, scale=1.0):
+        self.delta = delta
+        self.scale = scale
+
+    def loss_gradient(self, y_true, raw_prediction):
+        ratio = (y_true - raw_prediction) / self.delta
+        size = np.abs(ratio)
+        # log(cosh(x)) = |x| + log1p(exp(-2 |x|)) - log(2), exact and finite
+        # for any x; tanh never overflows.
+        with _underflow_to_zero():
+            log_cosh = size + np.log1p(np.exp(-2.0 * size)) - np.log(2.0)
+        factor = self.scale * self.delta
+        return factor * self.delta * log_cosh, -factor * np.tanh(ratio)
+
+    def hessian(self, y_true, raw_prediction):
+        """Second derivative ``scale * (1 - tanh(r / delta)**2)``."""
+        slope = np.tanh((y_true - raw_prediction) / self.delta)
+        return self.scale * (1.0 - slope * slope)
+
+    def conjugate(self, y_true, dual):
+        """``u y + scale * delta**2 * g(s)`` with ``s = u / (scale * delta)``
+        and ``g(s) = s atanh(s) + log(1 - s**2) / 2`` for ``|s| <= 1``, the
+        conjugate of ``log cosh`` (``inf`` outside)."""
+        share = dual / (self.scale * self.delta)
+        # |s| = 1 is the limit of residuals beyond tanh's resolution: there
+        # g is log(2), as ((1 + s) log(1 + s) + (1 - s) log(1 - s)) / 2 says.
+        inside = np.abs(share) <= 1.0
+        share = np.where(inside, share, 0.0)
+        conjugate = 0.5 * (
+            xlogy(1.0 + share, 1.0 + share) + xlogy(1.0 - share, 1.0 - share)
+        )
+        value = dual * y_true + self.scale * self.delta**2 * conjugate
+        return np.where(inside, value, np.inf)
+
+
 class PoissonLoss(PointwiseLoss):
     """Half the Poisson deviance with the log link: ``exp(f) - y f + y log y - y``.
 

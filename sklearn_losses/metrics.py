@@ -22,13 +22,21 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import _check_sample_weight, check_consistent_length
 
-from ._loss import HingeLoss, HuberLoss, PinballLoss, PoissonLoss, SquaredHingeLoss
+from ._loss import (
+    HingeLoss,
+    HuberLoss,
+    LogCoshLoss,
+    PinballLoss,
+    PoissonLoss,
+    SquaredHingeLoss,
+)
 
 __all__ = [
     "focal_loss",
     "get_scorer",
     "hinge_loss",
     "huber_loss",
+    "log_cosh_loss",
     "logistic_loss",
     "make_loss_scorer",
     "pinball_loss",
@@ -170,6 +178,47 @@ def huber_loss(y_true, y_pred, *, delta=1.0, sample_weight=None):
     """
     y_true, y_pred = _regression_inputs(y_true, y_pred)
     return _weighted_mean(HuberLoss(delta).loss(y_true, y_pred), sample_weight)
+
+
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_pred": ["array-like"],
+        "delta": _LOSS_PARAMETERS["delta"],
+        "sample_weight": _SAMPLE_WEIGHT,
+    },
+    prefer_skip_nested_validation=True,
+)
+def log_cosh_loss(y_true, y_pred, *, delta=1.0, sample_weight=None):
+    """Weighted mean log-cosh loss.
+
+    With ``r = y_true - y_pred``: ``delta**2 * log(cosh(r / delta))``; the
+    data term ``LogCoshLossRegressor`` minimizes.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Target values.
+    y_pred : array-like of shape (n_samples,)
+        Predicted values.
+    delta : float, default=1.0
+        The scale of the residuals, ``delta > 0``.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative sample weights.
+
+    Returns
+    -------
+    loss : float
+        The weighted mean loss.
+
+    Examples
+    --------
+    >>> from sklearn_losses.metrics import log_cosh_loss
+    >>> round(log_cosh_loss([0.0, 0.0], [0.5, 3.0]), 6)
+    1.214722
+    """
+    y_true, y_pred = _regression_inputs(y_true, y_pred)
+    return _weighted_mean(LogCoshLoss(delta).loss(y_true, y_pred), sample_weight)
 
 
 @validate_params(
@@ -422,6 +471,7 @@ def focal_loss(y_true, y_proba, *, gamma=2.0, labels=None, sample_weight=None):
 # name -> (metric, the estimator output it scores)
 _SCORERS = {
     "neg_huber_loss": (huber_loss, "predict"),
+    "neg_log_cosh_loss": (log_cosh_loss, "predict"),
     "neg_pinball_loss": (pinball_loss, "predict"),
     "neg_poisson_loss": (poisson_loss, "predict"),
     "neg_hinge_loss": (hinge_loss, "decision_function"),
@@ -440,7 +490,8 @@ def make_loss_scorer(name, **loss_params):
     Parameters
     ----------
     name : str
-        One of ``neg_huber_loss``, ``neg_pinball_loss``, ``neg_poisson_loss``,
+        One of ``neg_huber_loss``, ``neg_log_cosh_loss``, ``neg_pinball_loss``,
+        ``neg_poisson_loss``,
         ``neg_hinge_loss``,
         ``neg_squared_hinge_loss``, ``neg_logistic_loss``, ``neg_focal_loss``.
     **loss_params

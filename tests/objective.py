@@ -27,6 +27,9 @@ def pointwise(loss, y, f, **params):
         margin = y * f
         log_p = -np.logaddexp(0, -margin)
         return -np.exp(-gamma * np.logaddexp(0, margin)) * log_p
+    if loss == "log_cosh":
+        delta = params.get("delta", 1.0)
+        return delta**2 * np.log(np.cosh((y - f) / delta))
     if loss == "poisson":
         mean = np.exp(f)
         log_ratio = np.log(np.where(y > 0, y, 1.0) / mean)

@@ -49,6 +49,11 @@ def reference_optimum(
             pointwise = cp.square(cp.pos(1 - cp.multiply(y, f)))
         elif loss == "logistic":
             pointwise = cp.logistic(-cp.multiply(y, f))
+        elif loss == "log_cosh":
+            delta = params.get("delta", 1.0)
+            ratio = cp.reshape((y - f) / delta, (n_samples, 1), order="C")
+            both = cp.hstack([ratio, -ratio])
+            pointwise = delta**2 * (cp.log_sum_exp(both, axis=1) - np.log(2.0))
         elif loss == "poisson":
             # Half the deviance: exp(f) - y f + (y log y - y).
             constant = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0)), 0.0) - y

@@ -195,6 +195,33 @@ def test_extreme_scales_give_the_rescaled_model(estimator_class, scale, rng):
         assert np.mean(model.predict(X * scale) == reference.predict(X)) > 0.95
 
 
+@pytest.mark.parametrize("scale", [1e-120, 1e-60, 1e-20, 1e200])
+@pytest.mark.parametrize(
+    "make, degree",
+    [
+        (lambda scale: HuberLossRegressor(delta=0.5 * scale), 2),
+        (lambda scale: QuantileLossRegressor(quantile=0.3), 1),
+    ],
+    ids=["huber", "quantile"],
+)
+def test_targets_times_a_constant_give_coefficients_times_it(make, degree, scale, rng):
+    """y (and Huber's delta) times c multiply the loss by c**degree; with
+    the L2 strength times c**(degree - 2) the coefficients are times c, to
+    1e-8, certified, silently. The start's intercept was divided by c twice:
+    Huber on targets of 1e-60 started at an intercept of 1e55 and stopped
+    at W = 0 with a ConvergenceWarning."""
+    X = rng.standard_normal((200, 5))
+    y = X @ np.array([1.0, -2.0, 0.5, 0.0, 0.0]) + 3.0 + rng.standard_t(3, 200)
+    base = make(1.0).set_params(alpha=0.01).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = make(scale).set_params(alpha=0.01 * scale ** (degree - 2))
+        model.fit(X, y * scale)
+    np.testing.assert_allclose(model.coef_ / scale, base.coef_, rtol=1e-8, atol=1e-10)
+    assert model.intercept_ / scale == pytest.approx(base.intercept_, rel=1e-8)
+    assert model.duality_gap_ <= 1e-9
+
+
 @pytest.mark.parametrize("estimator_class", CLASSIFIERS)
 def test_separable_classes_without_penalty(estimator_class, rng):
     X = rng.standard_normal((40, 2))

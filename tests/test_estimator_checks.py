@@ -9,6 +9,8 @@ from sklearn_losses import (
     HingeLossClassifierCV,
     HuberLossRegressor,
     HuberLossRegressorCV,
+    LogCoshLossRegressor,
+    LogCoshLossRegressorCV,
     LogisticLossClassifier,
     LogisticLossClassifierCV,
     PoissonLossRegressor,
@@ -33,6 +35,8 @@ ESTIMATORS = [
     FocalLossClassifier(alpha=0.01, l1_ratio=1.0),
     PoissonLossRegressor(),
     PoissonLossRegressor(alpha=0.01, l1_ratio=0.5),
+    LogCoshLossRegressor(),
+    LogCoshLossRegressor(delta=0.3, alpha=0.01, l1_ratio=1.0),
     # Short grids and few folds: the checks test the interface, and
     # tests/test_cv.py the search.
     HuberLossRegressorCV(n_alphas=3, cv=3),
@@ -41,6 +45,7 @@ ESTIMATORS = [
     LogisticLossClassifierCV(l1_ratio=[0.0, 1.0], n_alphas=3, cv=3),
     FocalLossClassifierCV(n_alphas=3, cv=3, refit=False),
     PoissonLossRegressorCV(l1_ratio=[0.0, 1.0], n_alphas=3, cv=3),
+    LogCoshLossRegressorCV(n_alphas=3, cv=3),
 ]
 
 # Hinge optima need not be unique (scikit-learn grants LinearSVC the same):
