@@ -46,6 +46,8 @@ from sklearn_losses import (  # noqa: E402
     HingeLossClassifierCV,
     HuberLossRegressor,
     HuberLossRegressorCV,
+    LogCoshLossRegressor,
+    LogCoshLossRegressorCV,
     LogisticLossClassifier,
     LogisticLossClassifierCV,
     PoissonLossRegressor,
@@ -59,6 +61,7 @@ from sklearn_losses import (  # noqa: E402
 CELLS = [
     ("logistic", LogisticLossClassifierCV(), LogisticLossClassifier(), "binary"),
     ("huber", HuberLossRegressorCV(), HuberLossRegressor(), "regression"),
+    ("log-cosh", LogCoshLossRegressorCV(), LogCoshLossRegressor(), "regression"),
     (
         "squared hinge",
         HingeLossClassifierCV(loss="squared_hinge"),

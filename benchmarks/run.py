@@ -51,6 +51,7 @@ from sklearn_losses import (
     FocalLossClassifier,
     HingeLossClassifier,
     HuberLossRegressor,
+    LogCoshLossRegressor,
     LogisticLossClassifier,
     PoissonLossRegressor,
     QuantileLossRegressor,
@@ -58,6 +59,7 @@ from sklearn_losses import (
 from sklearn_losses.metrics import (
     hinge_loss,
     huber_loss,
+    log_cosh_loss,
     pinball_loss,
     poisson_loss,
     squared_hinge_loss,
@@ -115,6 +117,8 @@ def objective_value(loss, X, y, coef, intercept, *, alpha, l1_ratio, **params):
         data = hinge_loss(y, scores.ravel() if scores.shape[1] == 1 else scores)
     elif loss == "squared_hinge":
         data = squared_hinge_loss(y, scores.ravel() if scores.shape[1] == 1 else scores)
+    elif loss == "log_cosh":
+        data = log_cosh_loss(y, scores.ravel(), delta=params["delta"])
     elif loss == "poisson":
         data = poisson_loss(y, np.exp(scores.ravel()))
     elif loss in ("logistic", "focal"):
@@ -327,6 +331,16 @@ def cells_for(n_samples, sparse=False):
         ),
         _sparse_logistic_cell("logistic L1", n, l1, 1.0),
         _sparse_logistic_cell("logistic elastic net", n, l1, 0.5),
+        Cell(
+            "log-cosh L2",
+            "regression",
+            "log_cosh",
+            l2,
+            0.0,
+            LogCoshLossRegressor(alpha=l2, delta=1.0),
+            [],
+            {"delta": 1.0},
+        ),
         Cell(
             "poisson L2",
             "counts",
