@@ -62,6 +62,23 @@ def _extreme_scale(values):
     return 2.0 ** np.clip(np.round(np.log2(largest)), -450, 1000)
 
 
+def _has_probability_columns(y):
+    """Whether ``y`` is a numeric matrix with two or more columns (soft
+    labels), not one label per sample."""
+    if not hasattr(y, "shape") and not isinstance(y, list | tuple):
+        return False
+    try:
+        values = np.asarray(y)
+    except ValueError:
+        return False
+    return (
+        values.ndim == 2
+        and values.shape[1] >= 2
+        and np.issubdtype(values.dtype, np.number)
+        and not np.issubdtype(values.dtype, np.bool_)
+    )
+
+
 def _check_label_types(y):
     """Labels of one kind: strings, or numbers (booleans count as numbers).
 
@@ -521,8 +538,10 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data; CSR and CSC sparse matrices are used as they are.
-        y : array-like of shape (n_samples,)
-            Class labels (strings, integers or booleans).
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Class labels (strings, integers or booleans); for
+            ``LogisticLossClassifier`` also soft labels, one row of class
+            probabilities per sample.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights, not all zero, multiplied by the class
             weights; ``None`` gives every sample weight one.
@@ -540,6 +559,8 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
         >>> model.classes_.tolist(), model.predict([[3.0]]).tolist()
         (['no', 'yes'], ['yes'])
         """
+        if self._soft_loss(2) is not None and _has_probability_columns(y):
+            return self._fit_soft_labels(X, y, sample_weight)
         X, y, sample_weight = self._validate_fit_data(
             X, y, sample_weight, y_numeric=False
         )
@@ -564,6 +585,68 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
                     UserWarning,
                     stacklevel=2,
                 )
+        return self
+
+    def _soft_loss(self, n_classes):
+        """The loss against class probabilities, or None where the
+        estimator takes class labels only."""
+        return None
+
+    def _fit_soft_labels(self, X, y, sample_weight):
+        """``fit`` on soft labels: one row of class probabilities per sample
+        (``classes_`` are the column indices), for the cross-entropy against
+        them: label smoothing, distillation, aggregated annotations."""
+        if self.class_weight is not None:
+            raise ValueError(
+                "class_weight weighs samples by their class: with soft labels "
+                "(class probabilities) there is none; pass sample_weight."
+            )
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            dtype=[np.float64, np.float32],
+            multi_output=True,
+            y_numeric=True,
+            reset=True,
+        )
+        y = np.asarray(y, dtype=np.float64)
+        n_classes = y.shape[1]
+        tolerance = np.sqrt(np.finfo(np.float64).eps) * n_classes
+        if (
+            not np.all(np.isfinite(y))
+            or np.any(y < 0)
+            or np.any(np.abs(y.sum(axis=1) - 1.0) > tolerance)
+        ):
+            raise ValueError(
+                "Soft labels must be class probabilities: non-negative, with "
+                f"each row summing to 1 (within {tolerance:.1e})."
+            )
+        sample_weight = _summable(
+            _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        )
+        self.classes_ = np.arange(n_classes)
+        loss = self._soft_loss(n_classes)
+        outputs = 1 if n_classes == 2 else n_classes
+        target = y[:, 1] if n_classes == 2 else y
+        l1_ratio = self.l1_ratio
+        problem = self._problem(
+            loss,
+            X,
+            target,
+            sample_weight,
+            self._start(X.shape[1], outputs, 0.0),
+            lambda alpha: ElasticNet.from_alpha(alpha, l1_ratio),
+        )
+        context = self._begin_fit_task(X, y, sample_weight, 1)
+        result = self._run(problem, self.alpha, context)
+        self._end_fit_task(context, X, y)
+        if not result.converged:
+            self._warn_not_converged(result)
+        self._set_fitted(X.dtype, [result])
         return self
 
     def _path_problems(self, X, y, sample_weight):

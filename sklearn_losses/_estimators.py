@@ -21,6 +21,8 @@ from ._loss import (
     MultinomialLoss,
     PinballLoss,
     PoissonLoss,
+    SoftLogisticLoss,
+    SoftMultinomialLoss,
     SquaredHingeLoss,
 )
 
@@ -691,6 +693,16 @@ class HingeLossClassifier(LossClassifier):
     ``LogisticLossClassifier(alpha=a)`` solves the same problem as
     scikit-learn's ``LogisticRegression(C=1 / (a * S))``.
 
+    Soft labels: ``y`` may also be an array of shape (n_samples, n_classes)
+    of class probabilities ``p`` (rows summing to one: label smoothing,
+    distillation from another model, the shares of several annotators).
+    The loss is then the cross-entropy ``-sum_k p_k log softmax(f)_k``
+    (binary: ``log(1 + exp(f)) - p_1 f``), which is the Kullback-Leibler
+    divergence from ``p`` to the prediction up to the entropy of ``p``
+    (``metrics.kl_divergence``); ``classes_`` are the column indices, and
+    ``class_weight`` does not apply. One-hot rows give the fit on the
+    labels.
+
     Solver: with no L1 part, Newton's method with the analytic Hessian
     (multinomial: conjugate gradients on Hessian-vector products) and an
     exact line search; with ``l1_ratio > 0``, binary: projected Newton on
@@ -745,6 +757,9 @@ class HingeLossClassifier(LossClassifier):
 class LogisticLossClassifier(ProbabilisticLossClassifier):
     def _get_loss(self, n_classes=2):
         return LogisticLoss() if n_classes == 2 else MultinomialLoss()
+
+    def _soft_loss(self, n_classes):
+        return SoftLogisticLoss() if n_classes == 2 else SoftMultinomialLoss()
 
 
 @_document(

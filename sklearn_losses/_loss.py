@@ -427,6 +427,49 @@ class LogisticLoss(PointwiseLoss):
             return exponential
 
 
+class SoftLogisticLoss(PointwiseLoss):
+    """Binary cross-entropy against a soft target: ``log(1 + exp(f)) - p f``.
+
+    ``y_true = p`` is the probability of the positive class, in ``[0, 1]``;
+    ``-(p log(sigmoid(f)) + (1 - p) log(sigmoid(-f)))``, which is the
+    logistic loss for ``p`` in ``{0, 1}`` and, up to the entropy of ``p``,
+    the Kullback-Leibler divergence from ``p`` to the prediction.
+    Derivative ``sigmoid(f) - p``, second derivative as the logistic loss's.
+    """
+
+    has_curvature = True
+    has_conjugate = True
+
+    def loss_gradient(self, y_true, raw_prediction):
+        with _underflow_to_zero():
+            exponential = np.exp(-np.abs(raw_prediction))
+            loss = np.maximum(raw_prediction, 0.0) + np.log1p(exponential)
+            loss -= y_true * raw_prediction
+            sigmoid = np.where(raw_prediction >= 0, 1.0, exponential) / (
+                1.0 + exponential
+            )
+            return loss, sigmoid - y_true
+
+    def hessian(self, y_true, raw_prediction):
+        """Second derivative ``sigmoid(f) * sigmoid(-f)``."""
+        with _underflow_to_zero():
+            exponential = np.exp(-np.abs(raw_prediction))
+            return exponential / (1.0 + exponential) ** 2
+
+    def conjugate(self, y_true, dual):
+        """The negative binary entropy of ``t = u + p`` in ``[0, 1]``, the
+        predicted probability at which the derivative is ``u``."""
+        share = np.clip(dual + y_true, 0.0, 1.0)
+        return _x_log_x(share) + _x_log_x(1.0 - share)
+
+    def best_constant(self, y_true, sample_weight):
+        """The log-odds of the weighted mean target probability."""
+        mean = (sample_weight @ y_true) / sample_weight.sum()
+        if not 0.0 < mean < 1.0:
+            return None
+        return np.array([np.log(mean) - np.log1p(-mean)])
+
+
 class FocalLoss(PointwiseLoss):
     """Binary focal loss ``-(1 - p)**gamma * log(p)``, ``p = sigmoid(y_true * f)``.
 
@@ -508,6 +551,30 @@ class MultinomialLoss(PointwiseLoss):
             return result
 
         return product
+
+
+class SoftMultinomialLoss(MultinomialLoss):
+    """Cross-entropy ``-sum_k p_k log softmax(f)_k`` against class probabilities.
+
+    ``y_true`` has one row of probabilities ``p`` per sample (summing to
+    one); with one-hot rows this is the multinomial loss. The Hessian does
+    not depend on the target: ``MultinomialLoss``'s serves.
+    """
+
+    def conjugate(self, y_true, dual):
+        """The negative entropy of ``u + p`` (a point of the simplex)."""
+        proba = np.clip(dual + y_true, 0.0, 1.0)
+        return _x_log_x(proba) @ np.ones(proba.shape[1])
+
+    def loss_gradient(self, y_true, raw_prediction):
+        with _underflow_to_zero():
+            top, proba, total = _shifted_exponentials(raw_prediction)
+            loss = np.log(total)
+            loss += top
+            loss -= (raw_prediction * y_true) @ np.ones(raw_prediction.shape[1])
+            proba /= total[:, None]
+            proba -= y_true
+            return loss, proba
 
 
 def _x_log_x(values):

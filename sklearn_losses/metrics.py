@@ -12,6 +12,7 @@ import inspect
 from numbers import Real
 
 import numpy as np
+from scipy.special import rel_entr
 from sklearn.metrics import get_scorer as _sklearn_get_scorer
 from sklearn.metrics import make_scorer
 from sklearn.utils._param_validation import (
@@ -36,6 +37,7 @@ __all__ = [
     "get_scorer",
     "hinge_loss",
     "huber_loss",
+    "kl_divergence",
     "log_cosh_loss",
     "logistic_loss",
     "make_loss_scorer",
@@ -426,6 +428,60 @@ def logistic_loss(y_true, y_proba, *, labels=None, sample_weight=None):
 
 @validate_params(
     {
+        "y_true": ["array-like"],
+        "y_proba": ["array-like"],
+        "sample_weight": _SAMPLE_WEIGHT,
+    },
+    prefer_skip_nested_validation=True,
+)
+def kl_divergence(y_true, y_proba, *, sample_weight=None):
+    """Weighted mean Kullback-Leibler divergence from soft labels to predictions.
+
+    ``sum_k p_k log(p_k / q_k)`` per sample, with ``p`` a row of ``y_true``
+    (class probabilities) and ``q`` the same row of ``y_proba``. The data
+    term ``LogisticLossClassifier`` minimizes on soft labels, the
+    cross-entropy ``-sum_k p_k log q_k``, is this plus the entropy of
+    ``p`` (a constant of the data): both have the same minimizer.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples, n_classes)
+        Class probabilities (soft labels), rows summing to one.
+    y_proba : array-like of shape (n_samples, n_classes)
+        Predicted class probabilities (``predict_proba``).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative sample weights.
+
+    Returns
+    -------
+    divergence : float
+        The weighted mean divergence, zero where the predictions equal the
+        labels.
+
+    Examples
+    --------
+    >>> from sklearn_losses.metrics import kl_divergence
+    >>> round(kl_divergence([[0.5, 0.5], [1.0, 0.0]], [[0.5, 0.5], [0.8, 0.2]]), 6)
+    0.111572
+    """
+    y_true = np.asarray(y_true, dtype=float)
+    y_proba = np.asarray(y_proba, dtype=float)
+    _not_empty(y_true)
+    if y_true.ndim != 2 or y_true.shape != y_proba.shape:
+        raise ValueError(
+            "y_true and y_proba must be arrays of class probabilities of the "
+            f"same shape (n_samples, n_classes); got {y_true.shape} and "
+            f"{y_proba.shape}."
+        )
+    if not (np.all(np.isfinite(y_true)) and np.all(np.isfinite(y_proba))):
+        raise ValueError("y_true and y_proba must be finite (no NaN or infinity).")
+    if np.any(y_true < 0) or np.any(y_proba < 0):
+        raise ValueError("y_true and y_proba must be non-negative probabilities.")
+    return _weighted_mean(rel_entr(y_true, y_proba).sum(axis=1), sample_weight)
+
+
+@validate_params(
+    {
         **_CLASSIFICATION_PARAMS,
         "y_proba": ["array-like"],
         "gamma": _LOSS_PARAMETERS["gamma"],
@@ -477,6 +533,7 @@ _SCORERS = {
     "neg_hinge_loss": (hinge_loss, "decision_function"),
     "neg_squared_hinge_loss": (squared_hinge_loss, "decision_function"),
     "neg_logistic_loss": (logistic_loss, "predict_proba"),
+    "neg_kl_divergence": (kl_divergence, "predict_proba"),
     "neg_focal_loss": (focal_loss, "predict_proba"),
 }
 
@@ -493,7 +550,8 @@ def make_loss_scorer(name, **loss_params):
         One of ``neg_huber_loss``, ``neg_log_cosh_loss``, ``neg_pinball_loss``,
         ``neg_poisson_loss``,
         ``neg_hinge_loss``,
-        ``neg_squared_hinge_loss``, ``neg_logistic_loss``, ``neg_focal_loss``.
+        ``neg_squared_hinge_loss``, ``neg_logistic_loss``, ``neg_focal_loss``,
+        ``neg_kl_divergence`` (soft labels).
     **loss_params
         The loss's parameters (``delta``, ``quantile``, ``gamma``).
 

@@ -178,7 +178,12 @@ def _multinomial_shift(objective, raw):
     intercepts alone (a few steps from an answer already near it)."""
     loss, y, weight = objective.loss, objective.y, objective.sample_weight
     n_classes = raw.shape[1]
-    shares = np.bincount(y, weights=weight, minlength=n_classes)
+    # Class codes, or one row of class probabilities per sample (soft labels).
+    shares = (
+        weight @ y
+        if y.ndim == 2
+        else np.bincount(y, weights=weight, minlength=n_classes)
+    )
     shift = np.zeros(n_classes)
     best, best_size = shift, np.inf
     for _ in range(50):
