@@ -540,8 +540,8 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
             Training data; CSR and CSC sparse matrices are used as they are.
         y : array-like of shape (n_samples,) or (n_samples, n_classes)
             Class labels (strings, integers or booleans); for
-            ``LogisticLossClassifier`` also soft labels, one row of class
-            probabilities per sample.
+            ``LogisticLossClassifier`` and ``FocalLossClassifier`` also soft
+            labels, one row of class probabilities per sample.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights, not all zero, multiplied by the class
             weights; ``None`` gives every sample weight one.
@@ -588,8 +588,9 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
         return self
 
     def _soft_loss(self, n_classes):
-        """The loss against class probabilities, or None where the
-        estimator takes class labels only."""
+        """The loss against class probabilities and its divisor (as
+        ``_scaled_loss``'s), or None where the estimator takes class labels
+        only."""
         return None
 
     def _fit_soft_labels(self, X, y, sample_weight):
@@ -629,7 +630,7 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
             )
         )
         self.classes_ = np.arange(n_classes)
-        loss = self._soft_loss(n_classes)
+        loss, divisor = self._soft_loss(n_classes)
         outputs = 1 if n_classes == 2 else n_classes
         target = y[:, 1] if n_classes == 2 else y
         l1_ratio = self.l1_ratio
@@ -639,7 +640,8 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
             target,
             sample_weight,
             self._start(X.shape[1], outputs, 0.0),
-            lambda alpha: ElasticNet.from_alpha(alpha, l1_ratio),
+            lambda alpha: ElasticNet.from_alpha(alpha, l1_ratio).divided(divisor),
+            objective_scale=divisor,
         )
         context = self._begin_fit_task(X, y, sample_weight, 1)
         result = self._run(problem, self.alpha, context)

@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import LossClassifier, LossRegressor, ProbabilisticLossClassifier
 from ._loss import (
+    ExpectedLoss,
     FocalLoss,
     HingeLoss,
     HuberLoss,
@@ -759,7 +760,8 @@ class LogisticLossClassifier(ProbabilisticLossClassifier):
         return LogisticLoss() if n_classes == 2 else MultinomialLoss()
 
     def _soft_loss(self, n_classes):
-        return SoftLogisticLoss() if n_classes == 2 else SoftMultinomialLoss()
+        loss = SoftLogisticLoss() if n_classes == 2 else SoftMultinomialLoss()
+        return loss, 1.0
 
 
 @_document(
@@ -773,6 +775,12 @@ class LogisticLossClassifier(ProbabilisticLossClassifier):
     For ``gamma > 0`` the loss is not convex in ``f``: the fit is a
     stationary point, reached deterministically from zero (or from the
     previous fit with ``warm_start``).
+
+    Soft labels: ``y`` may also be an array of shape (n_samples, n_classes)
+    of class probabilities ``p``; the loss is then its expectation over
+    them, ``sum_k p_k L(k, f)`` (as the same samples copied once per class
+    with weights ``p_k``); ``classes_`` are the column indices, and
+    ``class_weight`` does not apply.
 
     Solver: L-BFGS-B with the analytic gradient and a diagonal
     preconditioner (features scaled to unit root mean square); on the split
@@ -873,3 +881,9 @@ class FocalLossClassifier(ProbabilisticLossClassifier):
         at_trivial_model = (1.0 - 1.0 / n_classes) ** self.gamma * np.log(n_classes)
         divisor = at_trivial_model if at_trivial_model < _SMALLEST_LOSS else 1.0
         return self._get_loss(n_classes, 1.0 / divisor), divisor
+
+    def _soft_loss(self, n_classes):
+        """The focal loss in expectation over the soft labels (its value at
+        the trivial model does not depend on the label: the same divisor)."""
+        loss, divisor = self._scaled_loss(n_classes)
+        return ExpectedLoss(loss), divisor

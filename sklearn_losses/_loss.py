@@ -577,6 +577,48 @@ class SoftMultinomialLoss(MultinomialLoss):
             return loss, proba
 
 
+class ExpectedLoss(PointwiseLoss):
+    """A loss on class labels, in expectation over soft labels.
+
+    ``sum_k p_k L(k, f)`` with ``p`` the sample's class probabilities: for
+    two classes ``y_true = p_1`` and ``L`` takes the signed label (``+1``
+    with weight ``p_1``, ``-1`` with ``1 - p_1``); for more, ``y_true`` has
+    one row of probabilities and ``L`` takes class codes. Linear in ``p``,
+    so the fit equals one on weighted copies of each sample, one per class.
+    For losses with no closed form against soft targets (focal): one
+    evaluation of ``L`` per class.
+    """
+
+    def __init__(self, loss):
+        self.loss_of_label = loss
+        self.is_multiclass = loss.is_multiclass
+        self.is_smooth = loss.is_smooth
+
+    def loss_gradient(self, y_true, raw_prediction):
+        n_samples = raw_prediction.shape[0]
+        if not self.is_multiclass:
+            positive = self.loss_of_label.loss_gradient(
+                np.ones(n_samples), raw_prediction
+            )
+            negative = self.loss_of_label.loss_gradient(
+                -np.ones(n_samples), raw_prediction
+            )
+            return tuple(
+                y_true * on_positive + (1.0 - y_true) * on_negative
+                for on_positive, on_negative in zip(positive, negative, strict=True)
+            )
+        loss = np.zeros(n_samples)
+        gradient = np.zeros_like(raw_prediction)
+        for code in range(raw_prediction.shape[1]):
+            share = y_true[:, code]
+            value, slope = self.loss_of_label.loss_gradient(
+                np.full(n_samples, code), raw_prediction
+            )
+            loss += share * value
+            gradient += share[:, None] * slope
+        return loss, gradient
+
+
 def _x_log_x(values):
     """``x log x``, zero at ``x = 0``."""
     with np.errstate(divide="ignore", invalid="ignore"):

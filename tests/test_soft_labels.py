@@ -6,7 +6,11 @@ import pytest
 from scipy.special import rel_entr
 from sklearn.model_selection import GridSearchCV, KFold
 
-from sklearn_losses import FocalLossClassifier, LogisticLossClassifier
+from sklearn_losses import (
+    FocalLossClassifier,
+    HingeLossClassifier,
+    LogisticLossClassifier,
+)
 from sklearn_losses._loss import SoftLogisticLoss, SoftMultinomialLoss
 from sklearn_losses.metrics import get_scorer, kl_divergence
 
@@ -134,7 +138,32 @@ def test_class_weight_with_soft_labels_is_an_error():
 def test_estimators_without_soft_labels_reject_probability_rows():
     X, labels = _data(2, seed=6)
     with pytest.raises(ValueError):
-        FocalLossClassifier().fit(X, np.eye(2)[labels] * 0.9 + 0.05)
+        HingeLossClassifier().fit(X, np.eye(2)[labels] * 0.9 + 0.05)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("gamma", [2.0, 40.0])
+def test_focal_soft_labels_equal_weighted_copies_of_each_class(n_classes, gamma):
+    """The focal loss in expectation over the soft labels: the fit equals
+    one on weighted copies (objective to 1e-10 relative, coefficients to
+    1e-6: both are stationary points of a non-convex objective reached from
+    zero, certified by their residuals), also where the loss is divided by
+    its tiny value at the trivial model (gamma = 40)."""
+    X, labels = _data(n_classes, seed=7)
+    soft_labels = _smoothed(labels, n_classes, 0.2)
+    soft = FocalLossClassifier(gamma=gamma, alpha=0.01).fit(X, soft_labels)
+    copies = FocalLossClassifier(gamma=gamma, alpha=0.01).fit(
+        np.repeat(X, n_classes, axis=0),
+        np.tile(np.arange(n_classes), len(labels)),
+        sample_weight=soft_labels.ravel(),
+    )
+    assert soft.objective_ == pytest.approx(copies.objective_, rel=1e-10)
+    np.testing.assert_allclose(soft.coef_, copies.coef_, atol=1e-6)
+    one_hot = FocalLossClassifier(gamma=gamma, alpha=0.01).fit(
+        X, np.eye(n_classes)[labels]
+    )
+    hard = FocalLossClassifier(gamma=gamma, alpha=0.01).fit(X, labels)
+    np.testing.assert_allclose(one_hot.coef_, hard.coef_, atol=1e-9)
 
 
 @pytest.mark.parametrize(
