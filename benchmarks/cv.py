@@ -3,7 +3,7 @@
 Usage::
 
     pip install ".[bench]"
-    python benchmarks/cv.py --quick    # a few minutes on 2 cores
+    python benchmarks/cv.py --quick    # a few minutes on 2 cores; results-cv-quick.md
     python benchmarks/cv.py            # larger sizes; writes results-cv.md
 
 Three tables, each on the same data in this one process:
