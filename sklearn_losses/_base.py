@@ -187,6 +187,17 @@ class LossLinearModel(CallbackSupportMixin, BaseEstimator):
         )
         return X, y, _summable(sample_weight)
 
+    def _solve_problems(self, problems, X, y, sample_weight):
+        """Solve a fit's problems at ``alpha`` (one task for callbacks),
+        warn for any that stopped short, and set the fitted attributes."""
+        context = self._begin_fit_task(X, y, sample_weight, len(problems))
+        results = [self._run(problem, self.alpha, context) for problem in problems]
+        self._end_fit_task(context, X, y)
+        for result in results:
+            if not result.converged:
+                self._warn_not_converged(result)
+        self._set_fitted(X.dtype, results)
+
     def _begin_fit_task(self, X, y, sample_weight, n_problems):
         """Open the callback context of this fit: one subtask per problem."""
         context = self._init_callback_context(max_subtasks=n_problems)
@@ -366,13 +377,7 @@ class LossRegressor(RegressorMixin, LossLinearModel):
         X, y, sample_weight = self._validate_fit_data(
             X, y, sample_weight, y_numeric=True
         )
-        problem = self._problems(X, y, sample_weight)[0]
-        context = self._begin_fit_task(X, y, sample_weight, n_problems=1)
-        result = self._run(problem, self.alpha, context)
-        self._end_fit_task(context, X, y)
-        if not result.converged:
-            self._warn_not_converged(result)
-        self._set_fitted(X.dtype, [result])
+        self._solve_problems(self._problems(X, y, sample_weight), X, y, sample_weight)
         return self
 
     def _path_problems(self, X, y, sample_weight):
@@ -566,13 +571,7 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
         )
         codes, sample_weight = self._encode_classes(y, sample_weight)
         problems = self._problems(X, codes, sample_weight)
-        context = self._begin_fit_task(X, y, sample_weight, len(problems))
-        results = [self._run(problem, self.alpha, context) for problem in problems]
-        self._end_fit_task(context, X, y)
-        for result in results:
-            if not result.converged:
-                self._warn_not_converged(result)
-        self._set_fitted(X.dtype, results)
+        self._solve_problems(problems, X, y, sample_weight)
         if self.alpha == 0 and self._separable_has_no_minimizer:
             weighted = sample_weight > 0
             if np.all(self.predict(X)[weighted] == y[weighted]):
@@ -643,12 +642,7 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
             lambda alpha: ElasticNet.from_alpha(alpha, l1_ratio).divided(divisor),
             objective_scale=divisor,
         )
-        context = self._begin_fit_task(X, y, sample_weight, 1)
-        result = self._run(problem, self.alpha, context)
-        self._end_fit_task(context, X, y)
-        if not result.converged:
-            self._warn_not_converged(result)
-        self._set_fitted(X.dtype, [result])
+        self._solve_problems([problem], X, y, sample_weight)
         return self
 
     def _path_problems(self, X, y, sample_weight):

@@ -90,6 +90,25 @@ _CERTIFICATES = """objective_ : float or ndarray of shape (n_classes,)
         targets of extreme magnitude are rescaled first."""
 
 
+_REGRESSOR_ATTRIBUTES = """coef_ : ndarray of shape (n_features,)
+        Coefficients ``w``.
+
+    intercept_ : float
+        Intercept ``b``.
+
+    n_iter_ : int
+        Number of solver iterations.
+
+    {certificates}
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the features seen during fit, when ``X`` has string column
+        names."""
+
+
 def _document(template):
     """Fill the shared parts into a class docstring."""
 
@@ -99,6 +118,9 @@ def _document(template):
             common=_COMMON_PARAMETERS,
             class_weight=_CLASS_WEIGHT,
             certificates=_CERTIFICATES,
+            regressor_attributes=_REGRESSOR_ATTRIBUTES.format(
+                certificates=_CERTIFICATES
+            ),
         )
         return cls
 
@@ -133,23 +155,7 @@ def _document(template):
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_features,)
-        Coefficients ``w``.
-
-    intercept_ : float
-        Intercept ``b``.
-
-    n_iter_ : int
-        Number of solver iterations.
-
-    {certificates}
-
-    n_features_in_ : int
-        Number of features seen during fit.
-
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the features seen during fit, when ``X`` has string column
-        names.
+    {regressor_attributes}
 
     See Also
     --------
@@ -242,23 +248,7 @@ class HuberLossRegressor(LossRegressor):
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_features,)
-        Coefficients ``w``.
-
-    intercept_ : float
-        Intercept ``b``.
-
-    n_iter_ : int
-        Number of solver iterations.
-
-    {certificates}
-
-    n_features_in_ : int
-        Number of features seen during fit.
-
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the features seen during fit, when ``X`` has string column
-        names.
+    {regressor_attributes}
 
     See Also
     --------
@@ -342,23 +332,7 @@ class QuantileLossRegressor(LossRegressor):
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_features,)
-        Coefficients ``w``.
-
-    intercept_ : float
-        Intercept ``b``.
-
-    n_iter_ : int
-        Number of solver iterations.
-
-    {certificates}
-
-    n_features_in_ : int
-        Number of features seen during fit.
-
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the features seen during fit, when ``X`` has string column
-        names.
+    {regressor_attributes}
 
     See Also
     --------
@@ -443,23 +417,7 @@ class LogCoshLossRegressor(LossRegressor):
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_features,)
-        Coefficients ``w``.
-
-    intercept_ : float
-        Intercept ``b``: ``exp(b)`` is the mean at ``X = 0``.
-
-    n_iter_ : int
-        Number of solver iterations.
-
-    {certificates}
-
-    n_features_in_ : int
-        Number of features seen during fit.
-
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the features seen during fit, when ``X`` has string column
-        names.
+    {regressor_attributes}
 
     See Also
     --------
@@ -481,25 +439,6 @@ class LogCoshLossRegressor(LossRegressor):
     """
 )
 class PoissonLossRegressor(LossRegressor):
-    def __init__(
-        self,
-        *,
-        alpha=1e-4,
-        l1_ratio=0.0,
-        fit_intercept=True,
-        max_iter=1000,
-        tol=1e-10,
-        warm_start=False,
-    ):
-        super().__init__(
-            alpha=alpha,
-            l1_ratio=l1_ratio,
-            fit_intercept=fit_intercept,
-            max_iter=max_iter,
-            tol=tol,
-            warm_start=warm_start,
-        )
-
     # Dividing the targets by c shifts f by log(c) instead of scaling it, so
     # they are solved as given (_target_scale).
     _loss_degree = 1
