@@ -205,7 +205,11 @@ def test_weights_at_the_ends_of_the_float_range_give_the_unweighted_fit(
 # -- interruption ----------------------------------------------------------------
 _INTERRUPTED_CHILD = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
+    # A shell that starts the tests in the background (nohup ... &) hands
+    # them SIGINT ignored, and Python keeps it so: a Ctrl-C as a user's
+    # terminal sends it needs the default handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import numpy as np, scipy.sparse as sp
     from sklearn_losses import HingeLossClassifier, LogisticLossClassifier
     rng = np.random.default_rng(0)
