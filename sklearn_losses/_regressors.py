@@ -16,6 +16,15 @@ from ._docstrings import _document
 from ._loss import HuberLoss, LogCoshLoss, PinballLoss, PoissonLoss
 
 
+def _band_loss(loss_class, delta):
+    """A loss with a band ``delta`` (Huber's, log-cosh's) on rescaled
+    targets, and its divisor: beyond the band the slopes are only ``delta``,
+    so below one the loss is divided by ``delta`` to keep the gradient (and
+    the meaning of ``tol``) on the scale of one."""
+    divisor = min(1.0, delta)
+    return loss_class(delta, scale=1.0 / divisor), divisor
+
+
 @_document(
     """Linear regression with the Huber loss: squared near zero, linear in the tails.
 
@@ -105,9 +114,7 @@ class HuberLossRegressor(LossRegressor):
         narrower than Newton's method resolves is solved as least absolute
         deviations by the solver table (``solvers.dispatch``).
         """
-        delta = self.delta / target_scale
-        divisor = min(1.0, delta)
-        return HuberLoss(delta, scale=1.0 / divisor), divisor
+        return _band_loss(HuberLoss, self.delta / target_scale)
 
 
 @_document(
@@ -276,9 +283,7 @@ class LogCoshLossRegressor(LossRegressor):
     def _scaled_loss(self, target_scale, y, sample_weight):
         """The loss on targets divided by ``target_scale`` (``delta`` with
         them), divided by ``delta'`` where that is below one, as Huber's."""
-        delta = self.delta / target_scale
-        divisor = min(1.0, delta)
-        return LogCoshLoss(delta, scale=1.0 / divisor), divisor
+        return _band_loss(LogCoshLoss, self.delta / target_scale)
 
 
 @_document(
@@ -364,8 +369,9 @@ class PoissonLossRegressor(LossRegressor):
         return 1.0
 
     def _constant_start(self, y, sample_weight):
-        """The best constant model: the log of the weighted mean target."""
-        return float(np.log(sample_weight @ y / sample_weight.sum()))
+        """The best constant model: the log of the weighted mean target
+        (positive, as ``_check_targets`` made sure)."""
+        return float(PoissonLoss().best_constant(y, sample_weight)[0])
 
     def _inverse_link(self, raw_prediction):
         with np.errstate(over="ignore"):

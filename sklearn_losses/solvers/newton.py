@@ -226,9 +226,17 @@ def _resolved(point, trial):
     the largest gradient entry at least halves (rounding noise does not
     keep halving it; docs/solvers.rst has the cases behind both rules).
     """
-    return trial.value < point.value or (
-        trial.value <= point.value + VALUE_RESOLUTION * abs(point.value)
-        and trial.largest <= 0.5 * point.largest
+    return trial.value < point.value or halved_within_rounding(
+        point.value, trial.value, point.largest, trial.largest
+    )
+
+
+def halved_within_rounding(value, trial_value, largest, trial_largest):
+    """Whether a step kept the value within its rounding and at least
+    halved the largest gradient (or residual) entry."""
+    return (
+        trial_value <= value + VALUE_RESOLUTION * abs(value)
+        and trial_largest <= 0.5 * largest
     )
 
 

@@ -4,8 +4,13 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from .linalg import conjugate_gradient, expand, forcing_term, solve_symmetric
-from .line_search import VALUE_RESOLUTION, projected_search
-from .newton import ROUNDING_GRADIENT, stalled, use_dense_hessian
+from .line_search import projected_search
+from .newton import (
+    ROUNDING_GRADIENT,
+    halved_within_rounding,
+    stalled,
+    use_dense_hessian,
+)
 from .result import SolverResult, no_callback
 
 # Newton settles on the right orthant within a few dozen steps or not at
@@ -139,11 +144,11 @@ def _step_below_resolution(
     with np.errstate(over="ignore", invalid="ignore"):
         trial_value, gradient, trial_raw = full_value(trial)
         trial_residual = _residual(objective, trial, gradient)
-    largest = np.max(np.abs(residual))
-    if (
-        np.all(np.isfinite(trial_residual))
-        and trial_value <= value + VALUE_RESOLUTION * abs(value)
-        and np.max(np.abs(trial_residual)) <= 0.5 * largest
+    if np.all(np.isfinite(trial_residual)) and halved_within_rounding(
+        value,
+        trial_value,
+        np.max(np.abs(residual)),
+        np.max(np.abs(trial_residual)),
     ):
         return trial, trial_raw
     return None, None
