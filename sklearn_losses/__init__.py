@@ -4,7 +4,8 @@ Every estimator minimizes the weighted mean of its loss plus an L1, L2 or
 elastic-net penalty, exactly, with ``scipy.optimize`` and analytic gradients.
 """
 
-from ._cv import (
+from ._cv_estimators import (
+    EpsilonInsensitiveLossRegressorCV,
     FocalLossClassifierCV,
     HingeLossClassifierCV,
     HuberLossRegressorCV,
@@ -14,6 +15,7 @@ from ._cv import (
     QuantileLossRegressorCV,
 )
 from ._estimators import (
+    EpsilonInsensitiveLossRegressor,
     FocalLossClassifier,
     HingeLossClassifier,
     HuberLossRegressor,
@@ -27,6 +29,8 @@ from ._path import loss_path
 __version__ = "0.1.0"
 
 __all__ = [
+    "EpsilonInsensitiveLossRegressor",
+    "EpsilonInsensitiveLossRegressorCV",
     "FocalLossClassifier",
     "FocalLossClassifierCV",
     "HingeLossClassifier",

@@ -386,9 +386,7 @@ class LossRegressor(RegressorMixin, LossLinearModel):
         return [
             self._problem(
                 loss,
-                X,
-                y_scaled,
-                sample_weight,
+                *loss.solver_rows(X, y_scaled, sample_weight),
                 start,
                 penalty_of,
                 model_scale=target_scale,

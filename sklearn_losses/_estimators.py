@@ -8,6 +8,7 @@ from ._classifiers import (
     LogisticLossClassifier,
 )
 from ._regressors import (
+    EpsilonInsensitiveLossRegressor,
     HuberLossRegressor,
     LogCoshLossRegressor,
     PoissonLossRegressor,
@@ -15,6 +16,7 @@ from ._regressors import (
 )
 
 __all__ = [
+    "EpsilonInsensitiveLossRegressor",
     "FocalLossClassifier",
     "HingeLossClassifier",
     "HuberLossRegressor",

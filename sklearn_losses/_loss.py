@@ -8,7 +8,8 @@ objective module lifts them to coefficient space.
 Encodings of ``y_true``:
 
 - regression losses: the real target (a non-negative count or rate for
-  the Poisson loss, whose raw prediction is the log of the mean);
+  the Poisson loss, whose raw prediction is the log of the mean; the pair
+  ``(y, side)`` on the solvers' rows of ``EpsilonInsensitiveLoss``);
 - binary classification losses: the signed label ``+1`` for ``classes_[1]``
   and ``-1`` for ``classes_[0]``, so that the margin is ``y_true * f``;
 - multiclass losses: the integer code of the class, with ``f`` of shape
@@ -16,11 +17,13 @@ Encodings of ``y_true``:
 
 Every formula here stays finite and silent (no floating point warning) for
 residuals and margins of magnitude up to 1e300, with one exception that
-arithmetic forces: the squared hinge exceeds the float64 range once the
-margin is below about -1.3e154, where its value is ``inf``.
+arithmetic forces: the squared hinge (and squared epsilon-insensitive) loss
+exceeds the float64 range once the margin (residual) is beyond about
+1.3e154 in size, where its value is ``inf``.
 """
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import expit, log_expit, log_softmax, logsumexp, softmax, xlogy
 
 
@@ -83,8 +86,14 @@ class PointwiseLoss:
 
     def for_new_target(self):
         """The loss to use with another target array: itself, unless it keeps
-        something of the target (see ``SmoothedLoss``)."""
+        something of the target (see ``solvers.smoothed_dual.SmoothedLoss``)."""
         return self
+
+    def solver_rows(self, X, y_true, sample_weight):
+        """``(X, y_true, sample_weight)`` as the solvers see them: as given,
+        unless the loss sees each sample as several rows
+        (``EpsilonInsensitiveLoss``)."""
+        return X, y_true, sample_weight
 
     def best_constant(self, y_true, sample_weight):
         """The constant raw prediction of least weighted loss, if in closed form.
@@ -341,6 +350,82 @@ class HingeLoss(PiecewiseLinearLoss):
         positive = sample_weight @ (y_true > 0)
         negative = sample_weight @ (y_true < 0)
         return np.array([float(np.sign(positive - negative))])
+
+
+class EpsilonInsensitiveLoss(PiecewiseLinearLoss):
+    """``max(0, |r| - epsilon)`` of ``r = y - f``, ``epsilon > 0``, one row per side.
+
+    The loss is the sum of ``max(0, (y - epsilon) - f)`` and ``max(0, f -
+    (y + epsilon))``, two hinges ``max over u in [0, 1] of u * (c - a * f)``
+    (``a = +1, c = y - epsilon``; ``a = -1, c = -y - epsilon``). The solvers
+    see each sample as those two rows (``solver_rows``), a target row being
+    ``(y, a)``; on plain targets (one dimension) ``loss`` is the loss itself.
+    """
+
+    def __init__(self, epsilon):
+        self.epsilon = epsilon
+
+    def solver_rows(self, X, y_true, sample_weight):
+        """Each sample twice, each row with its weight: the normalized weights,
+        hence the data term, are halved (the estimator halves the penalty)."""
+        twice = (
+            sp.vstack([X, X], format=X.format) if sp.issparse(X) else np.vstack([X] * 2)
+        )
+        sides = np.repeat([1.0, -1.0], y_true.size)
+        targets = np.column_stack([np.concatenate([y_true, y_true]), sides])
+        return twice, targets, np.concatenate([sample_weight, sample_weight])
+
+    def dual_box(self):
+        return 0.0, 1.0
+
+    def affine_parts(self, y_true):
+        return y_true[:, 1] * y_true[:, 0] - self.epsilon, y_true[:, 1]
+
+    def target_from_affine(self, c, a):
+        return np.column_stack([a * (c + self.epsilon), a])
+
+    def loss(self, y_true, raw_prediction):
+        if np.ndim(y_true) == 1:
+            return np.maximum(np.abs(y_true - raw_prediction) - self.epsilon, 0.0)
+        return super().loss(y_true, raw_prediction)
+
+    def best_constant(self, y_true, sample_weight):
+        """The smallest minimizer: where the weight of the kinks ``a * c``
+        before it reaches that of the ``a = +1`` rows (the slope is minus
+        the weight of the ``a = +1`` rows whose kink lies beyond, plus that
+        of the ``a = -1`` rows whose kink lies before)."""
+        c, a = self.affine_parts(y_true)
+        kept = sample_weight > 0
+        kinks, weights = (a * c)[kept], sample_weight[kept]
+        order = np.argsort(kinks, kind="stable")
+        index = np.searchsorted(np.cumsum(weights[order]), weights[a[kept] > 0].sum())
+        return np.array([kinks[order[min(index, kinks.size - 1)]]])
+
+
+class SquaredEpsilonInsensitiveLoss(PointwiseLoss):
+    """``max(0, |r| - epsilon)**2`` of ``r = y - f``, ``epsilon >= 0``."""
+
+    has_curvature = True
+    has_conjugate = True
+
+    def __init__(self, epsilon=0.0):
+        self.epsilon = epsilon
+
+    def loss_gradient(self, y_true, raw_prediction):
+        residual = y_true - raw_prediction
+        excess = np.maximum(np.abs(residual) - self.epsilon, 0.0)
+        with np.errstate(over="ignore"):  # inf beyond |r| ~ 1.3e154, as squared hinge
+            loss = excess**2
+        return loss, -2.0 * np.sign(residual) * excess
+
+    def hessian(self, y_true, raw_prediction):
+        """Second derivative (generalized): 2 outside the band, 0 inside."""
+        return 2.0 * (np.abs(y_true - raw_prediction) > self.epsilon)
+
+    def conjugate(self, y_true, dual):
+        """``u y + epsilon |u| + u**2 / 4``: with ``r = y - f``, ``sup_r
+        (-u r - (|r| - epsilon)_+**2) = epsilon |u| + u**2 / 4``."""
+        return dual * y_true + self.epsilon * np.abs(dual) + dual**2 / 4.0
 
 
 class SquaredHingeLoss(PointwiseLoss):
@@ -675,50 +760,3 @@ class MultinomialFocalLoss(PointwiseLoss):
             direction = -softmax(others, axis=1)
             direction[rows, y_true] = 1.0
             return self.scale * loss, direction * (self.scale * scale)[:, None]
-
-
-class SmoothedLoss(PointwiseLoss):
-    """A piecewise-linear loss seen through its Moreau envelope, as a smooth loss.
-
-    ``PiecewiseLinearLoss.smoothed_loss_gradient`` of width ``smoothing``:
-    continuously differentiable and piecewise quadratic, with curvature
-    ``1 / smoothing`` where it is quadratic (``a = +-1``).
-    """
-
-    has_curvature = True
-
-    def __init__(self, loss, smoothing):
-        self.piecewise = loss
-        self.smoothing = smoothing
-        self._affine = None
-
-    def _affine_parts(self, y_true):
-        """``affine_parts(y_true)``, kept for the target the solver passes each time."""
-        if self._affine is None or self._affine[0] is not y_true:
-            self._affine = (y_true, self.piecewise.affine_parts(y_true))
-        return self._affine[1]
-
-    def loss_gradient(self, y_true, raw_prediction):
-        value, gradient, _ = self.piecewise.smoothed_loss_gradient(
-            y_true, raw_prediction, self.smoothing, self._affine_parts(y_true)
-        )
-        return value, gradient
-
-    def hessian(self, y_true, raw_prediction):
-        """``a**2 / smoothing`` where the envelope is quadratic, or 0."""
-        c, a = self._affine_parts(y_true)
-        lower, upper = self.piecewise.dual_box()
-        scaled = a * raw_prediction
-        np.subtract(c, scaled, out=scaled)
-        scaled /= self.smoothing
-        quadratic = scaled > lower
-        quadratic &= scaled < upper
-        # a = +-1 for every piecewise-linear loss here, so a**2 = 1.
-        return np.multiply(quadratic, 1.0 / self.smoothing)
-
-    def for_new_target(self):
-        """A fresh instance: the cache of affine parts belongs to one target."""
-        return SmoothedLoss(self.piecewise, self.smoothing)
-
-    def __repr__(self):
-        return f"SmoothedLoss({self.piecewise!r}, smoothing={self.smoothing!r})"

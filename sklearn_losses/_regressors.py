@@ -1,4 +1,4 @@
-"""The regressors: Huber, quantile, log-cosh and Poisson.
+"""The regressors: Huber, quantile, log-cosh, Poisson and epsilon-insensitive.
 
 Each differs from the others only in the loss it builds (``_get_loss``), in
 that loss's parameters and in how it is rescaled with the targets;
@@ -9,11 +9,18 @@ from numbers import Real
 
 import numpy as np
 from sklearn.metrics import d2_tweedie_score
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import LossRegressor
 from ._docstrings import _document
-from ._loss import HuberLoss, LogCoshLoss, PinballLoss, PoissonLoss
+from ._loss import (
+    EpsilonInsensitiveLoss,
+    HuberLoss,
+    LogCoshLoss,
+    PinballLoss,
+    PoissonLoss,
+    SquaredEpsilonInsensitiveLoss,
+)
 
 
 def _band_loss(loss_class, delta):
@@ -405,3 +412,126 @@ class PoissonLossRegressor(LossRegressor):
         tags = super().__sklearn_tags__()
         tags.target_tags.positive_only = True
         return tags
+
+
+@_document(
+    """Linear support vector regression: the epsilon-insensitive loss.
+
+    The loss of the residual ``r = y - f`` is ``max(0, |r| - epsilon)``
+    (``loss="epsilon_insensitive"``) or its square
+    (``loss="squared_epsilon_insensitive"``): residuals within ``epsilon``
+    cost nothing.
+{objective}
+
+    With an L2 penalty and no intercept this is scikit-learn's
+    ``LinearSVR(C=1 / (n_samples * alpha))`` (the same minimizer);
+    ``LinearSVR`` penalizes its intercept, this estimator does not, and
+    takes L1 and elastic-net penalties too.
+
+    Solver (all exact): the epsilon-insensitive loss is piecewise linear.
+    With ``epsilon = 0`` it is twice the pinball loss at the median, solved
+    as ``QuantileLossRegressor`` solves it; with ``epsilon > 0`` each sample
+    is seen as two hinges, ``max(0, (y - epsilon) - f)`` and
+    ``max(0, f - (y + epsilon))``, whose sum is the loss: with no penalty or
+    a pure L1 penalty the dual linear program (HiGHS), with an L2 part the
+    smoothed dual (Moreau envelopes of shrinking width solved by Newton's
+    method, an exact active-set step, the duality gap certifying the
+    result). The squared loss is continuously differentiable and piecewise
+    quadratic: Newton's method with its generalized Hessian (curvature 2
+    outside the band) and an exact line search; with ``l1_ratio > 0``,
+    projected Newton on the orthants of ``w``, L-BFGS-B on the split
+    ``w = w+ - w-`` as the fallback.
+
+    Parameters
+    ----------
+    epsilon : float, default=0.0
+        Half-width of the band of residuals that cost nothing,
+        ``epsilon >= 0``, in the units of ``y``.
+
+    loss : {{"epsilon_insensitive", "squared_epsilon_insensitive"}}, \
+            default="epsilon_insensitive"
+        The loss beyond the band: linear, or squared.
+
+    {common}
+
+    Attributes
+    ----------
+    {regressor_attributes}
+
+    See Also
+    --------
+    QuantileLossRegressor : Quantile regression; at quantile 0.5, half of
+        the epsilon-insensitive loss with ``epsilon = 0``.
+    sklearn.svm.LinearSVR : The same model with a penalized intercept.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_losses import EpsilonInsensitiveLossRegressor
+    >>> X = np.arange(10.0).reshape(-1, 1)
+    >>> y = 2.0 * X.ravel() + 1.0
+    >>> model = EpsilonInsensitiveLossRegressor(epsilon=0.5, alpha=0.0).fit(X, y)
+    >>> bool(np.abs(model.predict(X) - y).max() <= 0.5)
+    True
+    """
+)
+class EpsilonInsensitiveLossRegressor(LossRegressor):
+    _parameter_constraints = {
+        **LossRegressor._parameter_constraints,
+        "epsilon": [Interval(Real, 0, None, closed="left")],
+        "loss": [StrOptions({"epsilon_insensitive", "squared_epsilon_insensitive"})],
+    }
+
+    def __init__(
+        self,
+        *,
+        epsilon=0.0,
+        loss="epsilon_insensitive",
+        alpha=1e-4,
+        l1_ratio=0.0,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-10,
+        warm_start=False,
+    ):
+        super().__init__(
+            alpha=alpha,
+            l1_ratio=l1_ratio,
+            fit_intercept=fit_intercept,
+            max_iter=max_iter,
+            tol=tol,
+            warm_start=warm_start,
+        )
+        self.epsilon = epsilon
+        self.loss = loss
+
+    @property
+    def _squared(self):
+        return self.loss == "squared_epsilon_insensitive"
+
+    @property
+    def _loss_degree(self):
+        # L(scale * r; scale * epsilon) = scale**k * L(r; epsilon), k = 1 or 2.
+        return 2 if self._squared else 1
+
+    def _get_loss(self, epsilon=None):
+        epsilon = self.epsilon if epsilon is None else epsilon
+        if self._squared:
+            return SquaredEpsilonInsensitiveLoss(epsilon)
+        return EpsilonInsensitiveLoss(epsilon)
+
+    def _scaled_loss(self, target_scale, y, sample_weight):
+        """The loss on targets divided by ``target_scale`` (``epsilon`` with
+        them), and its divisor.
+
+        The linear loss is solved at half its value with half the penalty
+        (divisor 2): with ``epsilon = 0`` as the pinball loss at the median,
+        ``|r| / 2``; beyond, on two rows per sample, whose normalized weights
+        are half the sample's (``EpsilonInsensitiveLoss.solver_rows``).
+        """
+        epsilon = self.epsilon / target_scale
+        if self._squared:
+            return SquaredEpsilonInsensitiveLoss(epsilon), 1.0
+        if epsilon == 0:
+            return PinballLoss(0.5), 2.0
+        return EpsilonInsensitiveLoss(epsilon), 2.0

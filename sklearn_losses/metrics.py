@@ -24,15 +24,18 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import _check_sample_weight, check_consistent_length
 
 from ._loss import (
+    EpsilonInsensitiveLoss,
     HingeLoss,
     HuberLoss,
     LogCoshLoss,
     PinballLoss,
     PoissonLoss,
+    SquaredEpsilonInsensitiveLoss,
     SquaredHingeLoss,
 )
 
 __all__ = [
+    "epsilon_insensitive_loss",
     "focal_loss",
     "get_scorer",
     "hinge_loss",
@@ -43,6 +46,7 @@ __all__ = [
     "make_loss_scorer",
     "pinball_loss",
     "poisson_loss",
+    "squared_epsilon_insensitive_loss",
     "squared_hinge_loss",
 ]
 
@@ -136,6 +140,7 @@ _LOSS_PARAMETERS = {
     "delta": [Interval(Real, 0, None, closed="neither")],
     "quantile": [Interval(Real, 0, 1, closed="neither")],
     "gamma": [Interval(Real, 0, None, closed="left")],
+    "epsilon": [Interval(Real, 0, None, closed="left")],
     "labels": _LABELS,
 }
 
@@ -221,6 +226,86 @@ def log_cosh_loss(y_true, y_pred, *, delta=1.0, sample_weight=None):
     """
     y_true, y_pred = _regression_inputs(y_true, y_pred)
     return _weighted_mean(LogCoshLoss(delta).loss(y_true, y_pred), sample_weight)
+
+
+_EPSILON_PARAMETERS = {
+    "y_true": ["array-like"],
+    "y_pred": ["array-like"],
+    "epsilon": _LOSS_PARAMETERS["epsilon"],
+    "sample_weight": _SAMPLE_WEIGHT,
+}
+
+
+@validate_params(_EPSILON_PARAMETERS, prefer_skip_nested_validation=True)
+def epsilon_insensitive_loss(y_true, y_pred, *, epsilon=0.0, sample_weight=None):
+    """Weighted mean epsilon-insensitive loss.
+
+    With ``r = y_true - y_pred``: ``max(0, |r| - epsilon)``; the data term
+    ``EpsilonInsensitiveLossRegressor`` minimizes (``epsilon = 0``: the mean
+    absolute error).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Target values.
+    y_pred : array-like of shape (n_samples,)
+        Predicted values.
+    epsilon : float, default=0.0
+        Half-width of the band of residuals that cost nothing, ``epsilon >= 0``.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative sample weights.
+
+    Returns
+    -------
+    loss : float
+        The weighted mean loss.
+
+    Examples
+    --------
+    >>> from sklearn_losses.metrics import epsilon_insensitive_loss
+    >>> epsilon_insensitive_loss([0.0, 0.0], [0.5, 3.0], epsilon=1.0)
+    1.0
+    """
+    y_true, y_pred = _regression_inputs(y_true, y_pred)
+    values = EpsilonInsensitiveLoss(epsilon).loss(y_true, y_pred)
+    return _weighted_mean(values, sample_weight)
+
+
+@validate_params(_EPSILON_PARAMETERS, prefer_skip_nested_validation=True)
+def squared_epsilon_insensitive_loss(
+    y_true, y_pred, *, epsilon=0.0, sample_weight=None
+):
+    """Weighted mean squared epsilon-insensitive loss.
+
+    With ``r = y_true - y_pred``: ``max(0, |r| - epsilon)**2``; the data
+    term of ``EpsilonInsensitiveLossRegressor(loss="squared_epsilon_insensitive")``
+    (``epsilon = 0``: the mean squared error).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Target values.
+    y_pred : array-like of shape (n_samples,)
+        Predicted values.
+    epsilon : float, default=0.0
+        Half-width of the band of residuals that cost nothing, ``epsilon >= 0``.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative sample weights.
+
+    Returns
+    -------
+    loss : float
+        The weighted mean loss.
+
+    Examples
+    --------
+    >>> from sklearn_losses.metrics import squared_epsilon_insensitive_loss
+    >>> squared_epsilon_insensitive_loss([0.0, 0.0], [0.5, 3.0], epsilon=1.0)
+    2.0
+    """
+    y_true, y_pred = _regression_inputs(y_true, y_pred)
+    values = SquaredEpsilonInsensitiveLoss(epsilon).loss(y_true, y_pred)
+    return _weighted_mean(values, sample_weight)
 
 
 @validate_params(
@@ -527,6 +612,11 @@ def focal_loss(y_true, y_proba, *, gamma=2.0, labels=None, sample_weight=None):
 # name -> (metric, the estimator output it scores)
 _SCORERS = {
     "neg_huber_loss": (huber_loss, "predict"),
+    "neg_epsilon_insensitive_loss": (epsilon_insensitive_loss, "predict"),
+    "neg_squared_epsilon_insensitive_loss": (
+        squared_epsilon_insensitive_loss,
+        "predict",
+    ),
     "neg_log_cosh_loss": (log_cosh_loss, "predict"),
     "neg_pinball_loss": (pinball_loss, "predict"),
     "neg_poisson_loss": (poisson_loss, "predict"),
@@ -548,12 +638,12 @@ def make_loss_scorer(name, **loss_params):
     ----------
     name : str
         One of ``neg_huber_loss``, ``neg_log_cosh_loss``, ``neg_pinball_loss``,
-        ``neg_poisson_loss``,
-        ``neg_hinge_loss``,
+        ``neg_poisson_loss``, ``neg_epsilon_insensitive_loss``,
+        ``neg_squared_epsilon_insensitive_loss``, ``neg_hinge_loss``,
         ``neg_squared_hinge_loss``, ``neg_logistic_loss``, ``neg_focal_loss``,
         ``neg_kl_divergence`` (soft labels).
     **loss_params
-        The loss's parameters (``delta``, ``quantile``, ``gamma``).
+        The loss's parameters (``delta``, ``quantile``, ``epsilon``, ``gamma``).
 
     Returns
     -------

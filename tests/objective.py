@@ -30,6 +30,10 @@ def pointwise(loss, y, f, **params):
     if loss == "log_cosh":
         delta = params.get("delta", 1.0)
         return delta**2 * np.log(np.cosh((y - f) / delta))
+    if loss == "epsilon_insensitive":
+        return np.maximum(np.abs(y - f) - params.get("epsilon", 0.0), 0.0)
+    if loss == "squared_epsilon_insensitive":
+        return np.maximum(np.abs(y - f) - params.get("epsilon", 0.0), 0.0) ** 2
     if loss == "poisson":
         mean = np.exp(f)
         log_ratio = np.log(np.where(y > 0, y, 1.0) / mean)

@@ -54,6 +54,9 @@ def reference_optimum(
             ratio = cp.reshape((y - f) / delta, (n_samples, 1), order="C")
             both = cp.hstack([ratio, -ratio])
             pointwise = delta**2 * (cp.log_sum_exp(both, axis=1) - np.log(2.0))
+        elif loss in ("epsilon_insensitive", "squared_epsilon_insensitive"):
+            excess = cp.pos(cp.abs(y - f) - params.get("epsilon", 0.0))
+            pointwise = excess if loss == "epsilon_insensitive" else cp.square(excess)
         elif loss == "poisson":
             # Half the deviance: exp(f) - y f + (y log y - y).
             constant = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0)), 0.0) - y

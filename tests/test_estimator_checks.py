@@ -3,6 +3,8 @@
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_losses import (
+    EpsilonInsensitiveLossRegressor,
+    EpsilonInsensitiveLossRegressorCV,
     FocalLossClassifier,
     FocalLossClassifierCV,
     HingeLossClassifier,
@@ -37,6 +39,9 @@ ESTIMATORS = [
     PoissonLossRegressor(alpha=0.01, l1_ratio=0.5),
     LogCoshLossRegressor(),
     LogCoshLossRegressor(delta=0.3, alpha=0.01, l1_ratio=1.0),
+    EpsilonInsensitiveLossRegressor(),
+    EpsilonInsensitiveLossRegressor(epsilon=0.2, alpha=0.01, l1_ratio=0.5),
+    EpsilonInsensitiveLossRegressor(loss="squared_epsilon_insensitive", epsilon=0.2),
     # Short grids and few folds: the checks test the interface, and
     # tests/test_cv.py the search.
     HuberLossRegressorCV(n_alphas=3, cv=3),
@@ -46,6 +51,7 @@ ESTIMATORS = [
     FocalLossClassifierCV(n_alphas=3, cv=3, refit=False),
     PoissonLossRegressorCV(l1_ratio=[0.0, 1.0], n_alphas=3, cv=3),
     LogCoshLossRegressorCV(n_alphas=3, cv=3),
+    EpsilonInsensitiveLossRegressorCV(epsilon=0.1, n_alphas=3, cv=3),
 ]
 
 # Hinge optima need not be unique (scikit-learn grants LinearSVC the same):

@@ -34,7 +34,6 @@ from sklearn_losses._loss import (
     LogisticLoss,
     MultinomialLoss,
     PinballLoss,
-    SmoothedLoss,
     SquaredHingeLoss,
 )
 from sklearn_losses._objective import LinearObjective
@@ -59,6 +58,7 @@ from sklearn_losses.solvers.newton import (
 )
 from sklearn_losses.solvers.orthant_newton import solve_orthant_newton
 from sklearn_losses.solvers.smoothed_dual import (
+    SmoothedLoss,
     Smoothing,
     solve_on_candidates,
     solve_smoothed_dual,

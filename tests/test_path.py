@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso, LogisticRegression, QuantileRegressor
 
 from sklearn_losses import (
+    EpsilonInsensitiveLossRegressor,
     FocalLossClassifier,
     HingeLossClassifier,
     HuberLossRegressor,
@@ -42,6 +43,13 @@ def _data(kind, seed=0, n_samples=240, n_features=9):
 CASES = {
     "huber": (HuberLossRegressor(delta=0.8), "regression"),
     "quantile": (QuantileLossRegressor(quantile=0.3), "regression"),
+    "epsilon_insensitive": (EpsilonInsensitiveLossRegressor(epsilon=0.5), "regression"),
+    "squared_epsilon_insensitive": (
+        EpsilonInsensitiveLossRegressor(
+            epsilon=0.5, loss="squared_epsilon_insensitive"
+        ),
+        "regression",
+    ),
     "hinge": (HingeLossClassifier(), "binary"),
     "squared_hinge": (HingeLossClassifier(loss="squared_hinge"), "binary"),
     "logistic": (LogisticLossClassifier(), "binary"),

@@ -77,6 +77,9 @@ NEGLIGIBLE_L2 = 1e-50
 # steps than ORTHANT_NEWTON_STEPS: each moves only the samples near the
 # band's edges, about p / 3 steps at narrow smoothing (101 at p = 300).
 SMOOTHED_ORTHANT_NEWTON_STEPS = 500
+# Units in the last place of J by which two evaluations of one value may
+# differ in their sums' rounding (_midpoint_intercept).
+ROUNDING_SLACK = 64
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,8 @@ def solve(objective, coef, intercept, *, max_iter, tol, on_iteration=None):
         result = run_route(methods, objective, coef, intercept, options)
         if objective.loss.is_piecewise_linear and objective.penalty.has_l1:
             result = _zero_if_as_good(objective, result, options)
+        if objective.loss.is_piecewise_linear and objective.fit_intercept:
+            result = _midpoint_intercept(objective, result)
         if result.certificate is None:
             result.certificate = certify(objective, result)
         result.intercept = objective.from_centered_intercept(
@@ -281,12 +286,34 @@ def _zero_if_as_good(objective, result, options):
         return result
     at_zero = objective.value(zero, intercept)
     value = objective.value(result.coef, result.intercept)
-    # Strictly: where the two round to the same J (targets of 1e160, say,
-    # whose penalty term is below the data term's rounding) the answer is
-    # the one the solver resolved, not zero.
-    if not at_zero < value:
+    # Where the two agree to the rounding of their sums (both vertices of the
+    # segment of optima at alpha_max), zero: it is what alpha_max promises.
+    slack = ROUNDING_SLACK * np.finfo(float).eps * abs(value)
+    if not at_zero <= value + slack:
         return result
     result.coef, result.intercept = zero, intercept
+    return result
+
+
+def _midpoint_intercept(objective, result):
+    """The answer with the midpoint of its coefficients' optimal intercepts.
+
+    A kinked data term can be flat in ``b`` over an interval (the samples
+    crossing their kinks balance; the epsilon-insensitive loss's band makes
+    it common); an active-set solve, a linear program and a warm start stop
+    at different points of it, at the same ``J``. The midpoint
+    (``LinearObjective.best_intercept``) makes the intercept a function of
+    the coefficients alone, so that a path and a cold fit, a CV estimator
+    and a ``GridSearchCV``, predict alike. Kept where ``J`` there is not
+    above the answer's beyond the rounding of a sum (``ROUNDING_SLACK``
+    units in the last place): the sweep over the sorted kinks is exact, the
+    sums are not. A pass over ``X`` and a sort.
+    """
+    intercept = np.array([objective.best_intercept(result.coef)])
+    value = objective.value(result.coef, result.intercept)
+    slack = ROUNDING_SLACK * np.finfo(float).eps * abs(value)
+    if objective.value(result.coef, intercept) <= value + slack:
+        result.intercept = intercept
     return result
 
 

@@ -21,9 +21,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from .._loss import SmoothedLoss
 from .result import SolverResult, no_callback
-from .smoothed_dual import smoothing_round
+from .smoothed_dual import SmoothedLoss, smoothing_round
 
 # HiGHS's presolve finds nothing to remove in these programs (dense columns,
 # box bounds) and costs time and memory (docs/solvers.rst).

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from .._loss import SmoothedLoss
+from .._loss import PointwiseLoss
 from .active_set import (
     GAP_FLOOR,
     CandidatePool,
@@ -22,6 +22,53 @@ from .active_set import (
     smoothed_candidate,
 )
 from .result import SolverResult, no_callback
+
+
+class SmoothedLoss(PointwiseLoss):
+    """A piecewise-linear loss seen through its Moreau envelope, as a smooth loss.
+
+    ``PiecewiseLinearLoss.smoothed_loss_gradient`` of width ``smoothing``:
+    continuously differentiable and piecewise quadratic, with curvature
+    ``1 / smoothing`` where it is quadratic (``a = +-1``).
+    """
+
+    has_curvature = True
+
+    def __init__(self, loss, smoothing):
+        self.piecewise = loss
+        self.smoothing = smoothing
+        self._affine = None
+
+    def _affine_parts(self, y_true):
+        """``affine_parts(y_true)``, kept for the target the solver passes each time."""
+        if self._affine is None or self._affine[0] is not y_true:
+            self._affine = (y_true, self.piecewise.affine_parts(y_true))
+        return self._affine[1]
+
+    def loss_gradient(self, y_true, raw_prediction):
+        value, gradient, _ = self.piecewise.smoothed_loss_gradient(
+            y_true, raw_prediction, self.smoothing, self._affine_parts(y_true)
+        )
+        return value, gradient
+
+    def hessian(self, y_true, raw_prediction):
+        """``a**2 / smoothing`` where the envelope is quadratic, or 0."""
+        c, a = self._affine_parts(y_true)
+        lower, upper = self.piecewise.dual_box()
+        scaled = a * raw_prediction
+        np.subtract(c, scaled, out=scaled)
+        scaled /= self.smoothing
+        quadratic = scaled > lower
+        quadratic &= scaled < upper
+        # a = +-1 for every piecewise-linear loss here, so a**2 = 1.
+        return np.multiply(quadratic, 1.0 / self.smoothing)
+
+    def for_new_target(self):
+        """A fresh instance: the cache of affine parts belongs to one target."""
+        return SmoothedLoss(self.piecewise, self.smoothing)
+
+    def __repr__(self):
+        return f"SmoothedLoss({self.piecewise!r}, smoothing={self.smoothing!r})"
 
 
 @dataclass(frozen=True)
