@@ -44,10 +44,11 @@ from sklearn.linear_model import (
     SGDClassifier,
     SGDRegressor,
 )
-from sklearn.svm import LinearSVC
+from sklearn.svm import LinearSVC, LinearSVR
 
 import sklearn_losses
 from sklearn_losses import (
+    EpsilonInsensitiveLossRegressor,
     FocalLossClassifier,
     HingeLossClassifier,
     HuberLossRegressor,
@@ -57,11 +58,13 @@ from sklearn_losses import (
     QuantileLossRegressor,
 )
 from sklearn_losses.metrics import (
+    epsilon_insensitive_loss,
     hinge_loss,
     huber_loss,
     log_cosh_loss,
     pinball_loss,
     poisson_loss,
+    squared_epsilon_insensitive_loss,
     squared_hinge_loss,
 )
 
@@ -121,6 +124,12 @@ def objective_value(loss, X, y, coef, intercept, *, alpha, l1_ratio, **params):
         data = log_cosh_loss(y, scores.ravel(), delta=params["delta"])
     elif loss == "poisson":
         data = poisson_loss(y, np.exp(scores.ravel()))
+    elif loss == "epsilon_insensitive":
+        data = epsilon_insensitive_loss(y, scores.ravel(), epsilon=params["epsilon"])
+    elif loss == "squared_epsilon_insensitive":
+        data = squared_epsilon_insensitive_loss(
+            y, scores.ravel(), epsilon=params["epsilon"]
+        )
     elif loss in ("logistic", "focal"):
         if scores.shape[1] == 1:
             log_proba = np.column_stack(
@@ -371,6 +380,8 @@ def cells_for(n_samples, sparse=False):
             PoissonLossRegressor(alpha=l1, l1_ratio=0.5),
             [],
         ),
+        _epsilon_insensitive_cell("epsilon_insensitive", n, l2),
+        _epsilon_insensitive_cell("squared_epsilon_insensitive", n, l2),
         Cell(
             "focal L2 (gamma 2)",
             "binary",
@@ -390,6 +401,8 @@ def cells_for(n_samples, sparse=False):
             "logistic L1",
             "squared hinge L2, no intercept",
             "hinge L2, no intercept",
+            "epsilon-insensitive L2, no intercept",
+            "squared epsilon-insensitive L2, no intercept",
         }
         cells = [cell for cell in cells if cell.name in keep]
     for cell in cells:
@@ -401,6 +414,35 @@ def cells_for(n_samples, sparse=False):
 def _data_kind(cell):
     """The data of a cell: counts, real targets or two classes."""
     return cell.kind if cell.kind in ("counts", "regression") else "binary"
+
+
+def _epsilon_insensitive_cell(loss, n_samples, alpha, epsilon=0.5):
+    """Linear SVR against LinearSVR, without an intercept (LinearSVR would
+    penalize it): C sum L + |w|**2 / 2 with C = 1 / (n alpha) is ours."""
+    name = loss.replace("_", "-").replace("squared-", "squared ")
+    return Cell(
+        f"{name} L2, no intercept",
+        "regression",
+        loss,
+        alpha,
+        0.0,
+        EpsilonInsensitiveLossRegressor(
+            epsilon=epsilon, loss=loss, alpha=alpha, fit_intercept=False
+        ),
+        [
+            (
+                "sklearn LinearSVR",
+                LinearSVR(
+                    epsilon=epsilon,
+                    loss=loss,
+                    C=1 / (n_samples * alpha),
+                    fit_intercept=False,
+                ),
+                "default tol",
+            )
+        ],
+        {"epsilon": epsilon},
+    )
 
 
 def _sparse_logistic_cell(name, n_samples, alpha, l1_ratio):

@@ -29,6 +29,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_losses import (
+    EpsilonInsensitiveLossRegressor,
     FocalLossClassifier,
     HingeLossClassifier,
     HuberLossRegressor,
@@ -216,6 +217,10 @@ def experiments(seed):
                 (
                     "QuantileLossRegressor(0.5) L1",
                     QuantileLossRegressor(quantile=0.5, alpha=0.01, l1_ratio=1.0),
+                ),
+                (
+                    "EpsilonInsensitiveLossRegressor(epsilon=10)",
+                    EpsilonInsensitiveLossRegressor(epsilon=10.0),
                 ),
             ],
         ),
