@@ -55,7 +55,8 @@ class PointwiseLoss:
         sample: ``hessian_product_factory`` applies the blocks and
         ``probabilities`` gives what they are made of.
     has_linear_tails : bool
-        True when the loss is linear beyond a band (``linear_tails``).
+        True when the loss is linear beyond a band, up to a constant
+        (``linear_tails``): Huber's, log-cosh's.
     is_piecewise_linear : bool
         True for the maximum of two affine functions (``PiecewiseLinearLoss``).
     has_conjugate : bool
@@ -204,10 +205,15 @@ class HuberLoss(PointwiseLoss):
     def linear_tails(self):
         """The loss outside the band, ``scale * delta * |r|`` up to a constant.
 
-        Returns ``(PinballLoss(0.5), factor)``: the tails are ``factor``
-        times the median's pinball loss, minus ``scale * delta**2 / 2``.
+        Returns ``(PinballLoss(0.5), factor, offset)``: for every ``r``,
+        ``factor * pinball(r) - offset <= L(r) <= factor * pinball(r)``,
+        with equality on the left beyond the band.
         """
-        return PinballLoss(0.5), 2.0 * self.scale * self.delta
+        return (
+            PinballLoss(0.5),
+            2.0 * self.scale * self.delta,
+            self.scale * self.delta**2 / 2,
+        )
 
 
 class LogCoshLoss(PointwiseLoss):
@@ -221,11 +227,20 @@ class LogCoshLoss(PointwiseLoss):
     """
 
     has_curvature = True
+    has_linear_tails = True
     has_conjugate = True
 
     def __init__(self, delta=1.0, scale=1.0):
         self.delta = delta
         self.scale = scale
+
+    def linear_tails(self):
+        """``(PinballLoss(0.5), factor, offset)`` as ``HuberLoss``'s: from
+        ``e**|x| / 2 <= cosh(x) <= e**|x|``, ``scale * (delta * |r| -
+        delta**2 log 2) <= L(r) <= scale * delta * |r|``, the left side
+        exact to rounding once ``|r| > 20 * delta``."""
+        factor = 2.0 * self.scale * self.delta
+        return PinballLoss(0.5), factor, self.scale * self.delta**2 * np.log(2.0)
 
     def loss_gradient(self, y_true, raw_prediction):
         ratio = (y_true - raw_prediction) / self.delta

@@ -11,9 +11,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_losses import (
+    EpsilonInsensitiveLossRegressor,
     FocalLossClassifier,
     HingeLossClassifier,
     HuberLossRegressor,
+    LogCoshLossRegressor,
     LogisticLossClassifier,
     QuantileLossRegressor,
     metrics,
@@ -48,6 +50,8 @@ COMMON_INVALID = {
 SPECIFIC_INVALID = {
     HuberLossRegressor: {"delta": [0.0, -1.0, "one"]},
     QuantileLossRegressor: {"quantile": [0.0, 1.0, 1.5, -0.2]},
+    EpsilonInsensitiveLossRegressor: {"epsilon": [-0.1, "one"], "loss": ["huber"]},
+    LogCoshLossRegressor: {"delta": [0.0, -1.0, "one"]},
     HingeLossClassifier: {"loss": ["squared", "log"], "class_weight": ["even"]},
     LogisticLossClassifier: {"class_weight": ["even", 3]},
     FocalLossClassifier: {"gamma": [-0.5, "two"], "class_weight": ["even"]},
@@ -201,8 +205,9 @@ def test_extreme_scales_give_the_rescaled_model(estimator_class, scale, rng):
     [
         (lambda scale: HuberLossRegressor(delta=0.5 * scale), 2),
         (lambda scale: QuantileLossRegressor(quantile=0.3), 1),
+        (lambda scale: EpsilonInsensitiveLossRegressor(epsilon=0.4 * scale), 1),
     ],
-    ids=["huber", "quantile"],
+    ids=["huber", "quantile", "epsilon_insensitive"],
 )
 def test_targets_times_a_constant_give_coefficients_times_it(make, degree, scale, rng):
     """y (and Huber's delta) times c multiply the loss by c**degree; with
@@ -220,6 +225,24 @@ def test_targets_times_a_constant_give_coefficients_times_it(make, degree, scale
     np.testing.assert_allclose(model.coef_ / scale, base.coef_, rtol=1e-8, atol=1e-10)
     assert model.intercept_ / scale == pytest.approx(base.intercept_, rel=1e-8)
     assert model.duality_gap_ <= 1e-9
+
+
+def test_huge_targets_keep_the_solved_coefficients_over_zero(rng):
+    """Targets of 1e160 and an elastic net: the answer's penalty is far
+    below the rounding of J, so J at W = 0 ties with the answer's; the
+    answer stays (zero is taken on a tie only where the penalty is resolved
+    in J, as at alpha_max). Independently, by the optimality conditions:
+    residuals of 1e160 dwarf X @ w, so every sample's dual variable sits at
+    its bound on the side of y - median(y) (an even number of samples: none
+    on the kink), and w = soft_threshold(X.T @ theta, l1) / l2 (1e-8)."""
+    X = rng.standard_normal((300, 5))
+    y = (X @ np.array([1.0, -2.0, 0.5, 0.0, 0.0]) + rng.standard_t(3, 300)) * 1e160
+    model = QuantileLossRegressor(alpha=1e-3, l1_ratio=0.5).fit(X, y)
+    theta = 0.5 * np.sign(y - np.median(y)) / len(y)
+    correlation = X.T @ theta
+    expected = np.sign(correlation) * np.maximum(np.abs(correlation) - 5e-4, 0) / 5e-4
+    assert np.any(model.coef_)
+    np.testing.assert_allclose(model.coef_, expected, rtol=1e-8)
 
 
 @pytest.mark.parametrize("estimator_class", CLASSIFIERS)

@@ -9,9 +9,10 @@ table; the first row whose condition holds is taken:
 ==  ======================================  =====================================
     problem                                 methods, in order
 ==  ======================================  =====================================
-1   Huber, band narrower than 1e-9          least-absolute-deviations (its tails)
+1   linear tails (Huber, log-cosh), band    least-absolute-deviations (its tails)
+    narrower than 1e-9
 2   curvature per sample; no L1             newton
-3   Huber; pure L1                          zero-check, orthant-newton,
+3   linear tails; pure L1                   zero-check, orthant-newton,
                                             linear-tails-start, orthant-newton,
                                             lbfgs-split
 4   curvature per sample; L1 part           zero-check, subsample-start,
@@ -66,7 +67,7 @@ from .orthant_newton import solve_orthant_newton
 from .result import SolverResult, no_callback
 from .smoothed_dual import solve_smoothed_dual, subsample_start
 
-# A Huber band narrower than this (in units of the scaled targets) is below
+# A Huber or log-cosh band narrower than this (in units of the scaled targets) is below
 # what Newton's method resolves (its curvature would be 1 / delta): the
 # loss is then solved as least absolute deviations, exact to 1e-9 relative.
 NARROWEST_BAND = 1e-9
@@ -110,7 +111,7 @@ def _tiny_l2(objective):
 
 ROUTES = (
     Route(
-        "Huber whose band is narrower than Newton's method resolves",
+        "linear tails (Huber, log-cosh), band narrower than Newton resolves",
         _band_is_negligible,
         ("least-absolute-deviations",),
     ),
@@ -120,7 +121,7 @@ ROUTES = (
         ("newton",),
     ),
     Route(
-        "Huber; pure L1",
+        "linear tails (Huber, log-cosh); pure L1",
         lambda o: _curvature(o) and o.loss.has_linear_tails and not o.penalty.has_l2,
         (
             "zero-check",
@@ -286,10 +287,14 @@ def _zero_if_as_good(objective, result, options):
         return result
     at_zero = objective.value(zero, intercept)
     value = objective.value(result.coef, result.intercept)
-    # Where the two agree to the rounding of their sums (both vertices of the
-    # segment of optima at alpha_max), zero: it is what alpha_max promises.
+    # Zero where it is strictly lower, and where the two agree to the
+    # rounding of their sums while the answer's penalty is resolved in J
+    # (the two vertices of the segment of optima at alpha_max). Where the
+    # penalty is below J's rounding (targets of 1e160, say), a tie says
+    # nothing, and the answer is the one the solver resolved.
     slack = ROUNDING_SLACK * np.finfo(float).eps * abs(value)
-    if not at_zero <= value + slack:
+    tie = at_zero <= value + slack and objective.penalty.value(result.coef) > slack
+    if not (at_zero < value or tie):
         return result
     result.coef, result.intercept = zero, intercept
     return result
@@ -423,7 +428,7 @@ def _intercept_for_zero(objective, intercept, options):
 
 
 def _linear_tails_start(objective, coef, intercept, **options):
-    """Huber with a pure L1 penalty: a start from the linear program of its tails.
+    """Linear tails (Huber, log-cosh), pure L1: a start from the tails' program.
 
     Where most residuals lie beyond the band, the generalized Hessian is
     (nearly) zero and the orthant-wise Newton method creeps. The problem
@@ -449,10 +454,10 @@ def _linear_tails_start(objective, coef, intercept, **options):
 
 
 def _linear_tails_problem(objective):
-    """The problem with the loss replaced by its linear tails (Huber: least
-    absolute deviations, the pinball loss at 0.5 times ``2 * delta``, by
-    which the penalty is divided)."""
-    tails, factor = objective.loss.linear_tails()
+    """The problem with the loss replaced by its linear tails (least absolute
+    deviations, the pinball loss at 0.5 times ``2 * delta``, by which the
+    penalty is divided)."""
+    tails, factor, _ = objective.loss.linear_tails()
     return objective.on_rows(
         objective.X,
         objective.y,
@@ -463,21 +468,21 @@ def _linear_tails_problem(objective):
 
 
 def _least_absolute_deviations(objective, coef, intercept, **options):
-    """Huber with a band below ``NARROWEST_BAND``, as least absolute deviations.
+    """A band below ``NARROWEST_BAND`` (Huber, log-cosh), as least absolute
+    deviations.
 
-    Then ``huber / delta = |r| - delta / 2`` outside the band, and within
-    ``delta / 2`` of it inside: twice the pinball loss at 0.5 up to a
-    constant (objective error below 1e-9 relative to the residuals),
-    solved exactly by that loss's route.
+    Then ``L / delta`` is ``|r|`` up to a constant below ``delta`` (Huber's
+    ``delta / 2``, log-cosh's ``delta * log(2)``): twice the pinball loss
+    at 0.5 up to a constant (objective error below 1e-9 relative to the
+    residuals), solved exactly by that loss's route.
     """
     lad = _linear_tails_problem(objective)
     result = run_route(route_of(lad).methods, lad, coef, intercept, options)
     if result.dual_bound is not None:
-        # scale * huber(r) >= factor * pinball(r) - scale * delta**2 / 2 for
-        # every r: a bound of least absolute deviations is one of Huber's.
-        loss = objective.loss
-        _, factor = loss.linear_tails()
-        result.dual_bound = factor * result.dual_bound - loss.scale * loss.delta**2 / 2
+        # L(r) >= factor * pinball(r) - offset for every r: a bound of least
+        # absolute deviations is one of the loss's.
+        _, factor, offset = objective.loss.linear_tails()
+        result.dual_bound = factor * result.dual_bound - offset
     return result
 
 
