@@ -132,9 +132,8 @@ class LogCoshLossRegressorCV(_LossCV, LogCoshLossRegressor):
         Half-width of the band of residuals that cost nothing,
         ``epsilon >= 0``, in the units of ``y``.
 
-    loss : {"epsilon_insensitive", "squared_epsilon_insensitive"}, \\
-            default="epsilon_insensitive"
-        The loss beyond the band: linear, or squared.""",
+    loss : {"epsilon_insensitive", "squared_epsilon_insensitive"}
+        The loss beyond the band: linear (the default), or squared.""",
     _REGRESSION_EXAMPLE.format(name="EpsilonInsensitiveLossRegressorCV"),
 )
 class EpsilonInsensitiveLossRegressorCV(_LossCV, EpsilonInsensitiveLossRegressor):
