@@ -435,3 +435,32 @@ def test_zero_coefficients_are_positive_zeros(rng):
     model = QuantileLossRegressor(quantile=0.9, alpha=0.5, l1_ratio=1.0).fit(X, y)
     zero = model.coef_ == 0
     assert zero.any() and not np.signbit(model.coef_[zero]).any()
+
+
+@pytest.mark.parametrize("seed", [14, 27, 37])
+def test_small_badly_scaled_squared_hinge_certifies_whatever_the_row_order(seed):
+    """Features of scales 1 to 1e4 on a dozen samples: the damping of the
+    factored Hessian was 1e-10 of its largest diagonal entry, more than the
+    L2 curvature along its near-null direction, and Newton's steps zigzagged
+    (seeds 14 and 37 ran to max_iter, at gaps of 1e-2 and 9, with a
+    ConvergenceWarning; seed 27 took 86 steps). Relative damping: no
+    warning, at most 50 steps, and the same coefficients (1e-7) for any
+    order of the rows. The gap is checked in absolute terms, below 1e-15:
+    J is about 1 at zero coefficients and 1e-8 at the optimum of these
+    nearly separable rows, where a relative gap of 1e-8 is 1e-16."""
+    rng = np.random.default_rng(seed)
+    n_samples, n_features = rng.integers(8, 40), rng.integers(2, 8)
+    X = rng.standard_normal((n_samples, n_features))
+    X *= 10.0 ** rng.uniform(0, 4, n_features)
+    y = (rng.standard_normal(n_samples) > 0).astype(int)
+    fits = []
+    for order in (np.arange(n_samples), rng.permutation(n_samples)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            fits.append(
+                HingeLossClassifier(loss="squared_hinge").fit(X[order], y[order])
+            )
+    for fit in fits:
+        assert fit.n_iter_ <= 50
+        assert fit.duality_gap_ * fit.objective_ <= 1e-15
+    np.testing.assert_allclose(fits[1].coef_, fits[0].coef_, rtol=1e-7)
