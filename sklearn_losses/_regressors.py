@@ -514,6 +514,7 @@ class EpsilonInsensitiveLossRegressor(LossRegressor):
         return 2 if self._squared else 1
 
     def _get_loss(self, epsilon=None):
+        """The loss at ``epsilon`` (the estimator's by default)."""
         epsilon = self.epsilon if epsilon is None else epsilon
         if self._squared:
             return SquaredEpsilonInsensitiveLoss(epsilon)
@@ -530,7 +531,7 @@ class EpsilonInsensitiveLossRegressor(LossRegressor):
         """
         epsilon = self.epsilon / target_scale
         if self._squared:
-            return SquaredEpsilonInsensitiveLoss(epsilon), 1.0
+            return self._get_loss(epsilon), 1.0
         if epsilon == 0:
             return PinballLoss(0.5), 2.0
-        return EpsilonInsensitiveLoss(epsilon), 2.0
+        return self._get_loss(epsilon), 2.0
