@@ -563,18 +563,19 @@ class LinearObjective:
         coef = self.penalty.coef_from_dual(self.rmatvec(a * theta).ravel())
         return c @ theta - 0.5 * self.penalty.l2 * (coef @ coef)
 
-    def best_intercept(self, coef):
+    def best_intercept(self, coef, offset=None):
         """Exact minimizer over ``b`` of a piecewise-linear data term at fixed ``W``.
 
         The data term is convex and piecewise linear in ``b``, with one kink
         per sample; sorting the kinks and accumulating slopes finds where the
         slope crosses zero.  Where the minimizers form an interval, its
         midpoint is returned, so the choice does not depend on how the
-        weight of a sample is spread over duplicates.
+        weight of a sample is spread over duplicates. ``offset``, if given,
+        is ``matvec(coef)``, already known.
         """
         c, a = self.loss.affine_parts(self.y)
         lower, upper = self.loss.dual_box()
-        offset = self.matvec(coef).ravel()
+        offset = (self.matvec(coef) if offset is None else offset).ravel()
         weight = self.sample_weight
         keep = weight > 0
         c, a, offset, weight = c[keep], a[keep], offset[keep], weight[keep]

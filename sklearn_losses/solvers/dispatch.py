@@ -312,13 +312,17 @@ def _midpoint_intercept(objective, result):
     and a ``GridSearchCV``, predict alike. Kept where ``J`` there is not
     above the answer's beyond the rounding of a sum (``ROUNDING_SLACK``
     units in the last place): the sweep over the sorted kinks is exact, the
-    sums are not. A pass over ``X`` and a sort.
+    sums are not. One product with ``X``, shared by the sweep and both data
+    terms (the penalty is the same at either intercept), and a sort.
     """
-    intercept = np.array([objective.best_intercept(result.coef)])
-    value = objective.value(result.coef, result.intercept)
+    offset = objective.matvec(result.coef).ravel()
+    intercept = objective.best_intercept(result.coef, offset)
+    loss, y, weight = objective.loss, objective.y, objective.sample_weight
+    data_term = weight @ loss.loss(y, offset + result.intercept[0])
+    value = data_term + objective.penalty.value(result.coef)
     slack = ROUNDING_SLACK * np.finfo(float).eps * abs(value)
-    if objective.value(result.coef, intercept) <= value + slack:
-        result.intercept = intercept
+    if weight @ loss.loss(y, offset + intercept) <= data_term + slack:
+        result.intercept = np.array([intercept])
     return result
 
 
