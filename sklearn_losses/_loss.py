@@ -405,16 +405,16 @@ class EpsilonInsensitiveLoss(PiecewiseLinearLoss):
         return super().loss(y_true, raw_prediction)
 
     def best_constant(self, y_true, sample_weight):
-        """The smallest minimizer: where the weight of the kinks ``a * c``
-        before it reaches that of the ``a = +1`` rows (the slope is minus
-        the weight of the ``a = +1`` rows whose kink lies beyond, plus that
-        of the ``a = -1`` rows whose kink lies before)."""
+        """The weighted median of the kinks ``a * c = y -+ epsilon``.
+
+        The sum's slope in ``f`` is minus the weight of the ``a = +1`` rows
+        whose kink lies beyond ``f``, plus that of the ``a = -1`` rows whose
+        kink lies before: zero where the kinks before ``f`` weigh as much as
+        the ``a = +1`` rows, half of all (``solver_rows`` gives both rows of
+        a sample its weight), which is the median's pinball condition.
+        """
         c, a = self.affine_parts(y_true)
-        kept = sample_weight > 0
-        kinks, weights = (a * c)[kept], sample_weight[kept]
-        order = np.argsort(kinks, kind="stable")
-        index = np.searchsorted(np.cumsum(weights[order]), weights[a[kept] > 0].sum())
-        return np.array([kinks[order[min(index, kinks.size - 1)]]])
+        return PinballLoss(0.5).best_constant(a * c, sample_weight)
 
 
 class SquaredEpsilonInsensitiveLoss(PointwiseLoss):
