@@ -19,6 +19,15 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._distributed import (
+    DistributedObjective,
+    as_local,
+    is_dask_array,
+    largest_magnitude,
+    lazy_rows,
+    validate_dask_data,
+    validate_dask_X,
+)
 from ._objective import LinearObjective
 from ._penalty import ElasticNet
 from .solvers import solve
@@ -50,7 +59,10 @@ def _extreme_scale(values):
     """A power of two near the largest ``|value|`` if that is extreme, else 1."""
     if min(values.shape) == 0:
         return 1.0
-    largest = max(float(values.max()), -float(values.min()))
+    if is_dask_array(values):
+        largest = largest_magnitude(values)
+    else:
+        largest = max(float(values.max()), -float(values.min()))
     if largest == 0 or 2.0**-40 <= largest <= 2.0**40:
         return 1.0
     # Below 2**-450, l2 / scale**2 would overflow.
@@ -134,6 +146,12 @@ class LossLinearModel(CallbackSupportMixin, BaseEstimator):
         return self._get_loss(n_classes), 1.0
 
     def _validate_fit_data(self, X, y, sample_weight, *, y_numeric):
+        if is_dask_array(X):
+            X, y = validate_dask_data(self, X, y, y_numeric=y_numeric)
+            sample_weight = _check_sample_weight(
+                as_local(sample_weight), y, dtype=np.float64, ensure_non_negative=True
+            )
+            return X, y, _summable(sample_weight)
         X, y = validate_data(
             self,
             X,
@@ -215,7 +233,10 @@ class LossLinearModel(CallbackSupportMixin, BaseEstimator):
             return ElasticNet(penalty.l1 / scale, penalty.l2 / scale / scale)
 
         coef, intercept = start
-        objective = LinearObjective(
+        # A Dask X stays in its chunks: the same problem, solved by passes
+        # over them (_distributed).
+        objective_class = DistributedObjective if is_dask_array(X) else LinearObjective
+        objective = objective_class(
             loss,
             X / scale if scale != 1.0 else X,
             y,
@@ -442,6 +463,8 @@ class LossRegressor(RegressorMixin, LossLinearModel):
         array([4.])
         """
         check_is_fitted(self)
+        if is_dask_array(X):
+            return lazy_rows(validate_dask_X(self, X, reset=False), self.predict)
         X = validate_data(
             self,
             X,

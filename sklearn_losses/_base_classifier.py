@@ -14,10 +14,17 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
+    check_is_fitted,
     validate_data,
 )
 
 from ._base import LossLinearModel, _summable
+from ._distributed import (
+    is_dask_array,
+    lazy_rows,
+    validate_dask_data,
+    validate_dask_X,
+)
 from ._penalty import ElasticNet
 
 
@@ -131,7 +138,7 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
         self._solve_problems(problems, X, y, sample_weight)
         if self.alpha == 0 and self._separable_has_no_minimizer:
             weighted = sample_weight > 0
-            if np.all(self.predict(X)[weighted] == y[weighted]):
+            if np.all(np.asarray(self.predict(X))[weighted] == y[weighted]):
                 warnings.warn(
                     f"{type(self).__name__}: with alpha=0 the classes are "
                     "separated by the fitted model, so the objective has no "
@@ -142,6 +149,46 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
                     stacklevel=2,
                 )
         return self
+
+    def decision_function(self, X):
+        """Confidence scores: ``X @ coef_.T + intercept_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples; a Dask array gives a lazy Dask array.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            The score of the positive class for two classes, else one per
+            class.
+        """
+        if is_dask_array(X):
+            check_is_fitted(self)
+            X = validate_dask_X(self, X, reset=False)
+            columns = None if self.coef_.shape[0] == 1 else self.coef_.shape[0]
+            return lazy_rows(X, self.decision_function, columns)
+        return super().decision_function(X)
+
+    def predict(self, X):
+        """Class labels: the class of the highest score.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples; a Dask array gives a lazy Dask array.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted class labels.
+        """
+        if is_dask_array(X):
+            check_is_fitted(self)
+            X = validate_dask_X(self, X, reset=False)
+            return lazy_rows(X, self.predict, dtype=self.classes_.dtype)
+        return super().predict(X)
 
     def _soft_loss(self, n_classes):
         """The loss against class probabilities and its divisor (as
@@ -158,16 +205,19 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
                 "class_weight weighs samples by their class: with soft labels "
                 "(class probabilities) there is none; pass sample_weight."
             )
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            dtype=[np.float64, np.float32],
-            multi_output=True,
-            y_numeric=True,
-            reset=True,
-        )
+        if is_dask_array(X):
+            X, y = validate_dask_data(self, X, y, y_numeric=True, multi_output=True)
+        else:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                accept_sparse=["csr", "csc"],
+                dtype=[np.float64, np.float32],
+                multi_output=True,
+                y_numeric=True,
+                reset=True,
+            )
         y = np.asarray(y, dtype=np.float64)
         n_classes = y.shape[1]
         tolerance = np.sqrt(np.finfo(np.float64).eps) * n_classes
@@ -338,6 +388,10 @@ class ProbabilisticLossClassifier(LossClassifier):
         >>> model.predict_proba([[0.0]]).sum()
         np.float64(1.0)
         """
+        if is_dask_array(X):
+            check_is_fitted(self)
+            X = validate_dask_X(self, X, reset=False)
+            return lazy_rows(X, self.predict_proba, self.classes_.size)
         scores = self.decision_function(X)
         if scores.ndim == 1:
             positive = expit(scores)
@@ -365,6 +419,10 @@ class ProbabilisticLossClassifier(LossClassifier):
         >>> model.predict_log_proba([[0.0], [3.0]]).shape
         (2, 2)
         """
+        if is_dask_array(X):
+            check_is_fitted(self)
+            X = validate_dask_X(self, X, reset=False)
+            return lazy_rows(X, self.predict_log_proba, self.classes_.size)
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return np.column_stack([log_expit(-scores), log_expit(scores)])

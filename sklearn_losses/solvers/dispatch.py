@@ -60,6 +60,7 @@ from .._penalty import ElasticNet
 from .active_set import many_features_pure_l2
 from .box_dual import solve_box_dual
 from .certificate import certify, zero_certificate
+from .distributed import solve_distributed
 from .lbfgs import solve_smooth
 from .linear_program import solve_linear_program
 from .newton import solve_newton
@@ -243,6 +244,9 @@ def solve(objective, coef, intercept, *, max_iter, tol, on_iteration=None):
         With the intercept of the model ``X @ W + b``.
     """
     options = dict(max_iter=max_iter, tol=tol, on_iteration=on_iteration or no_callback)
+    if getattr(objective, "is_distributed", False):
+        # Rows in chunks elsewhere (a Dask array): passes over the chunks.
+        return solve_distributed(objective, coef, intercept, **options)
     threads = (
         blas_on_one_thread()
         if objective.execution.on_own_threads

@@ -1,0 +1,403 @@
+"""Solving a ``DistributedObjective``: passes over chunks, small work on the client.
+
+Every pass over the data is one map-reduce (``_distributed``); what the
+client holds is of the parameters' size. Three methods, chosen by the loss
+in ``dispatch.solve``:
+
+- Losses with a curvature (per sample, or a block per sample for the
+  multinomial loss): Newton's method on the exact Hessian, a dense matrix
+  of the parameters' size summed over the chunks, one pass per step; the
+  trial steps of the line search are evaluated together, in one more pass.
+  With an L1 part, proximal Newton: the step minimizes the quadratic model
+  plus the L1 norm exactly, as a small least-squares problem with an L1
+  penalty solved in memory by the solver table (``_proximal_point``).
+- The focal losses (no curvature that keeps the Hessian positive): L-BFGS-B
+  on the split ``W = W+ - W-``, one pass per evaluation.
+- Piecewise-linear losses (hinge, pinball, epsilon-insensitive): their
+  Moreau envelopes with continuation, minimized as above, until the
+  samples within reach of the kink are few; those rows come to the client,
+  the others folded into one row per chunk and side (exact as long as every
+  folded sample stays strictly on its side: checked on all chunks, and any
+  that crossed join the rows), and the in-memory solver table solves that
+  problem exactly. By convexity of the loss the folded problem lies below
+  the whole one, so its dual bound bounds the whole problem's optimum too:
+  the gap reported is the whole objective's at the answer against it.
+
+The answer is certified as in memory: the relative duality gap (Fenchel's
+for the smooth convex losses, each pass a sum over chunks) or the
+stationarity residual.
+"""
+
+import numpy as np
+from scipy.optimize import minimize
+
+from .._loss import SquaredEpsilonInsensitiveLoss
+from .._objective import LinearObjective
+from .._penalty import ElasticNet
+from .certificate import DUALITY_GAP, STATIONARITY, Certificate
+from .linalg import factor_symmetric
+from .result import SolverResult
+from .smoothed_dual import SmoothedLoss
+
+# Trial steps of one pass of the line search, and how far each further pass
+# goes down (Armijo's condition with ARMIJO).
+TRIAL_STEPS = np.array([1.0, 0.5, 0.25, 0.125])
+TRIAL_PASSES = 6
+ARMIJO = 1e-4
+# L-BFGS-B's fresh starts after a stop on the objective's decrease alone.
+RESTARTS = 5
+# Smoothing rounds of the piecewise-linear losses, each tenfold narrower;
+# the rows within CANDIDATE_REACH smoothings of the kink are gathered once
+# they are at most max(GATHER_PER_PARAMETER * parameters, GATHER_MINIMUM)
+# and GATHER_ENTRIES entries.
+SMOOTHING_ROUNDS = 14
+CANDIDATE_REACH = 10.0
+GATHER_PER_PARAMETER = 20
+GATHER_MINIMUM = 5000
+GATHER_ENTRIES = 20_000_000
+# Attempts at an exact reduction, each adding the samples that crossed.
+EXPANSIONS = 4
+# The smallest relative gap asked of the piecewise-linear losses, as in
+# memory (active_set.GAP_FLOOR).
+GAP_FLOOR = 1e-8
+
+
+def solve_distributed(objective, coef, intercept, *, max_iter, tol, on_iteration):
+    """Minimize a ``DistributedObjective`` from ``(coef, intercept)``.
+
+    Intercepts of the model ``X @ W + b`` in and out, like ``solve``;
+    the result carries its ``Certificate``.
+    """
+    params = objective.pack(coef, objective.to_centered_intercept(coef, intercept))
+    loss = objective.loss
+    options = dict(max_iter=max_iter, tol=tol, on_iteration=on_iteration)
+    if loss.is_piecewise_linear:
+        params, n_iter, converged, stop, certificate, method = _kinked(
+            objective, params, **options
+        )
+    else:
+        if loss.has_curvature or loss.has_block_curvature:
+            params, n_iter, converged, stop = newton(objective, params, **options)
+            method = "distributed-newton"
+        else:
+            params, n_iter, converged, stop = _lbfgs(objective, params, **options)
+            method = "distributed-lbfgs"
+        certificate = _certificate(objective, params)
+    coef, centered = objective.unpack(params)
+    return SolverResult(
+        coef,
+        objective.from_centered_intercept(coef, centered),
+        n_iter,
+        converged,
+        method,
+        stop,
+        certificate=certificate,
+    )
+
+
+# -- Newton's method -----------------------------------------------------------
+def newton(objective, params, *, max_iter, tol, on_iteration, loss=None):
+    """(Proximal) Newton's method over chunk sums; ``loss`` replaces the
+    objective's (a smoothed one). Returns ``(params, n_iter, converged,
+    stop)``."""
+    penalty, n_coef = objective.penalty, objective.n_coef
+    n_iter = 0
+    while True:
+        value, gradient, hessian = objective.newton_parts(params, loss)
+        current = value + penalty.l1 * np.abs(params[:n_coef]).sum()
+        if _stationarity(penalty, params, gradient, n_coef) <= tol:
+            return params, n_iter, True, ""
+        if n_iter >= max_iter:
+            return params, n_iter, False, ""
+        n_iter += 1
+        on_iteration()
+        if penalty.has_l1:
+            step = _proximal_point(objective, hessian, gradient, params) - params
+            decrease = gradient @ step + penalty.l1 * (
+                np.abs(params[:n_coef] + step[:n_coef]).sum()
+                - np.abs(params[:n_coef]).sum()
+            )
+        else:
+            step = -factor_symmetric(hessian)(gradient)
+            decrease = gradient @ step
+        if decrease >= -16 * np.finfo(float).eps * max(abs(current), 1e-300):
+            # The model predicts no decrease above rounding: the optimum as
+            # far as floating point resolves it.
+            return params, n_iter, True, ""
+        accepted = _line_search(objective, params, step, current, decrease, loss)
+        if accepted is None:
+            return (
+                params,
+                n_iter,
+                False,
+                "no step along Newton's direction decreased the objective",
+            )
+        params = accepted
+
+
+def _line_search(objective, params, step, current, decrease, loss):
+    """The longest trial step meeting Armijo's condition, several per pass."""
+    for index in range(TRIAL_PASSES):
+        lengths = TRIAL_STEPS * TRIAL_STEPS[-1] ** index
+        points = [params + length * step for length in lengths]
+        values = objective.values(points, loss)
+        for length, point, value in zip(lengths, points, values, strict=True):
+            if value <= current + ARMIJO * length * decrease:
+                return point
+    return None
+
+
+def _stationarity(penalty, params, gradient, n_coef):
+    residual = penalty.minimum_norm_subgradient(params[:n_coef], gradient[:n_coef])
+    return float(np.max(np.abs(np.concatenate([residual, gradient[n_coef:]]))))
+
+
+def _proximal_point(objective, hessian, gradient, params):
+    """The minimizer of the quadratic model plus the L1 norm.
+
+    ``g.(z - x) + (z - x).H(z - x) / 2 + l1 * |z_W|_1``: the intercepts are
+    eliminated (they minimize the model in closed form), and the model in
+    the coefficients, ``v.M v / 2 - m.v``, is the least-squares problem
+    ``|R v - t|**2 / 2`` with ``M = R.T R`` (Cholesky, with Marquardt's
+    damping where ``M`` is singular); the solver table solves it with its L1
+    penalty exactly, as a squared loss on ``R``'s rows.
+    """
+    n_coef = objective.n_coef
+    right = hessian @ params - gradient
+    coefficients, intercepts = slice(0, n_coef), slice(n_coef, None)
+    M = hessian[coefficients, coefficients]
+    m = right[coefficients]
+    if objective.fit_intercept:
+        coupling = hessian[coefficients, intercepts]
+        inverse = np.linalg.pinv(hessian[intercepts, intercepts])
+        M = M - coupling @ inverse @ coupling.T
+        m = m - coupling @ (inverse @ right[intercepts])
+    diagonal = np.diag(M).copy()
+    largest = np.max(diagonal, initial=0.0)
+    diagonal[diagonal <= 1e-10 * largest] = largest if largest > 0 else 1.0
+    factor = np.linalg.cholesky(M + np.diag(1e-10 * diagonal))
+    rows = factor.T
+    target = np.linalg.solve(factor, m)
+    n_rows = rows.shape[0]
+    # The mean of n_rows squared residuals is 2 / n_rows times the model.
+    least_squares = LinearObjective(
+        SquaredEpsilonInsensitiveLoss(0.0),
+        rows,
+        target,
+        np.ones(n_rows),
+        penalty=ElasticNet(2.0 * objective.penalty.l1 / n_rows, 0.0),
+        fit_intercept=False,
+    )
+    from .dispatch import solve
+
+    start = params[:n_coef].reshape(-1, 1)
+    result = solve(least_squares, start, np.zeros(1), max_iter=1000, tol=1e-14)
+    coef = result.coef.ravel()
+    point = params.copy()
+    point[coefficients] = coef
+    if objective.fit_intercept:
+        point[intercepts] = inverse @ (right[intercepts] - coupling.T @ coef)
+    return point
+
+
+# -- L-BFGS-B -------------------------------------------------------------------
+def _lbfgs(objective, params, *, max_iter, tol, on_iteration):
+    """L-BFGS-B on ``(V+, V-, b)`` with ``V+, V- >= 0`` (an L1 part is then
+    linear), one pass per evaluation, as ``lbfgs.solve_smooth`` in memory:
+    on coefficients scaled by the root of the Hessian's diagonal for a
+    unit-curvature loss (``W = V / D``), restarted where it stops on the
+    objective's decrease alone."""
+    penalty, n_coef = objective.penalty, objective.n_coef
+    scale = np.repeat(objective.feature_scale(), objective.n_outputs)
+    bounds = [(0, None)] * (2 * n_coef) + [(None, None)] * (params.size - n_coef)
+
+    def joined(split):
+        coef = (split[:n_coef] - split[n_coef : 2 * n_coef]) / scale
+        return np.concatenate([coef, split[2 * n_coef :]])
+
+    def value_gradient(split):
+        value, gradient = objective.smooth_value_gradient(joined(split))
+        value += penalty.l1 * (split[: 2 * n_coef] / np.tile(scale, 2)).sum()
+        coef_gradient = gradient[:n_coef] / scale
+        l1_gradient = penalty.l1 / scale
+        return value, np.concatenate(
+            [
+                coef_gradient + l1_gradient,
+                -coef_gradient + l1_gradient,
+                gradient[n_coef:],
+            ]
+        )
+
+    n_iter, previous = 0, None
+    coef = params[:n_coef] * scale
+    start = np.concatenate([np.maximum(coef, 0), np.maximum(-coef, 0), params[n_coef:]])
+    for _ in range(RESTARTS + 1):
+        result = minimize(
+            value_gradient,
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            callback=lambda _: on_iteration(),
+            options=dict(
+                maxiter=max(max_iter - n_iter, 1),
+                gtol=tol,
+                ftol=64 * np.finfo(float).eps,
+                maxcor=20,
+            ),
+        )
+        n_iter += result.nit
+        if previous is not None and result.nit <= 1:
+            # A fresh start that stops after a step: the point before it was
+            # already at the resolution of floating point.
+            result = previous
+            break
+        params = joined(result.x)
+        _, gradient = objective.smooth_value_gradient(params)
+        if (
+            result.status != 0
+            or _stationarity(penalty, params, gradient, n_coef) <= tol
+            or n_iter >= max_iter
+        ):
+            break
+        # A stop on the objective's decrease alone, which a stale memory can
+        # cause: a fresh start from there (as lbfgs.solve_smooth).
+        start, previous = result.x, result
+    # Status 0 (a test met) and 2 (no decrease left in floating point) are
+    # as converged as in memory.
+    converged = result.status in (0, 2)
+    stop = "" if result.status in (0, 1, 2) else f"L-BFGS-B: {result.message}"
+    return joined(result.x), max(n_iter, 1), converged, stop
+
+
+# -- piecewise-linear losses -------------------------------------------------------
+def _kinked(objective, params, *, max_iter, tol, on_iteration):
+    """Smoothing rounds over the chunks, then the exact solve on the rows near
+    the kink (module docstring)."""
+    from .dispatch import solve
+
+    loss = objective.loss
+    tol = max(tol, GAP_FLOOR)
+    smoothing = max(
+        0.1 * objective.mean_absolute_kink_distance(params), 1e-12
+    )
+    limit = min(
+        max(GATHER_PER_PARAMETER * objective.n_params, GATHER_MINIMUM),
+        GATHER_ENTRIES // max(objective.n_features, 1),
+    )
+    n_iter = 0
+    for _ in range(SMOOTHING_ROUNDS):
+        params, spent, _, _ = newton(
+            objective,
+            params,
+            max_iter=max(max_iter - n_iter, 1),
+            tol=1e-12,
+            on_iteration=on_iteration,
+            loss=SmoothedLoss(loss, smoothing),
+        )
+        n_iter += spent
+        reach = CANDIDATE_REACH * smoothing
+        if objective.count_near_kink(params, reach) <= limit:
+            points = [params]
+            for _ in range(EXPANSIONS):
+                X, y, weight = objective.reduced_rows(points, reach)
+                reduced = LinearObjective(
+                    loss,
+                    X,
+                    y,
+                    weight,
+                    penalty=objective.penalty,
+                    fit_intercept=objective.fit_intercept,
+                )
+                coef, centered = objective.unpack(points[-1])
+                result = solve(
+                    reduced,
+                    coef,
+                    objective.from_centered_intercept(coef, centered),
+                    max_iter=max(max_iter - n_iter, 1),
+                    tol=tol,
+                    on_iteration=on_iteration,
+                )
+                n_iter += result.n_iter
+                point = objective.pack(
+                    result.coef,
+                    objective.to_centered_intercept(result.coef, result.intercept),
+                )
+                exact = objective.crossings([*points, point], reach) == 0
+                certificate = _reduced_certificate(objective, point, result)
+                if exact or (
+                    certificate.kind == DUALITY_GAP and certificate.gap <= tol
+                ):
+                    converged = certificate.kind != DUALITY_GAP or certificate.gap <= tol
+                    return point, n_iter, converged, "", certificate, "distributed-reduced"
+                points.append(point)
+        if n_iter >= max_iter:
+            break
+        smoothing *= 0.1
+    value = objective.value(*objective.unpack(params))
+    certificate = Certificate(value, np.inf, DUALITY_GAP)
+    stop = "" if n_iter >= max_iter else "the samples near the kink stayed too many"
+    return params, n_iter, False, stop, certificate, "distributed-smoothed"
+
+
+def _reduced_certificate(objective, point, result):
+    """The whole objective at ``point`` and the reduced problem's dual bound
+    (which bounds the whole problem's optimum from below, by convexity)."""
+    value = objective.value(*objective.unpack(point))
+    reduced = result.certificate
+    if reduced.kind != DUALITY_GAP:
+        return Certificate(value, reduced.gap, reduced.kind)
+    dual = reduced.objective - reduced.gap * abs(reduced.objective)
+    return Certificate(value, _relative(value, dual), DUALITY_GAP)
+
+
+# -- certificates ------------------------------------------------------------------
+def _relative(value, dual):
+    return max(value - dual, 0.0) / max(abs(value), np.finfo(float).tiny)
+
+
+def _certificate(objective, params):
+    """Fenchel's duality gap of a smooth convex loss with a penalty (one output),
+    as ``certificate.certify``; else the stationarity residual."""
+    loss, penalty, n_coef = objective.loss, objective.penalty, objective.n_coef
+    value, gradient = objective.smooth_value_gradient(params)
+    value += penalty.l1 * np.abs(params[:n_coef]).sum()
+    coef = params[:n_coef]
+    negligible = penalty.smooth_value(coef) <= np.finfo(float).eps * abs(value)
+    if (
+        objective.n_outputs > 1
+        or not loss.has_conjugate
+        or not (penalty.has_l1 or (penalty.has_l2 and not negligible))
+    ):
+        residual = _stationarity(penalty, params, gradient, n_coef)
+        return Certificate(value, residual, STATIONARITY)
+    shift = _intercept_shift(objective, params) if objective.fit_intercept else 0.0
+    conjugate, correlation, _, _ = objective.dual_parts(params, shift, 1.0)
+    if penalty.has_l2:
+        excess = np.maximum(np.abs(correlation) - penalty.l1, 0.0).ravel()
+        penalty_conjugate = (excess @ excess) / (2.0 * penalty.l2)
+    else:
+        largest = np.max(np.abs(correlation), initial=0.0)
+        if largest > penalty.l1:
+            scale = penalty.l1 / largest
+            conjugate = objective.dual_parts(params, shift, scale)[0]
+        penalty_conjugate = 0.0
+    dual = -conjugate - penalty_conjugate
+    return Certificate(value, _relative(value, dual), DUALITY_GAP)
+
+
+def _intercept_shift(objective, params):
+    """The shift of every score making ``sum_i s_i L'(f_i)`` zero (the dual's
+    constraint), by Newton's method on it, one pass per step: the answer's
+    intercept is already optimal to ``tol``, so one or two steps."""
+    shift = 0.0
+    for _ in range(8):
+        _, _, slope, curvature = objective.dual_parts(params, shift, 1.0)
+        slope = float(np.ravel(slope)[0])
+        if slope == 0 or curvature <= 0:
+            return shift
+        step = -slope / curvature
+        if abs(step) <= 4 * np.finfo(float).eps * (1 + abs(shift)):
+            return shift + step
+        shift += step
+    return shift
