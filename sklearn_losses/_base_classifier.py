@@ -163,6 +163,14 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             The score of the positive class for two classes, else one per
             class.
+
+        Examples
+        --------
+        >>> from sklearn_losses import HingeLossClassifier
+        >>> X, y = [[-2.0], [-1.0], [1.0], [2.0]], [0, 0, 1, 1]
+        >>> model = HingeLossClassifier().fit(X, y)
+        >>> model.decision_function([[-3.0], [3.0]]).round(2).tolist()
+        [-3.0, 3.0]
         """
         if is_dask_array(X):
             check_is_fitted(self)
@@ -183,6 +191,13 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
         -------
         y_pred : ndarray of shape (n_samples,)
             Predicted class labels.
+
+        Examples
+        --------
+        >>> from sklearn_losses import LogisticLossClassifier
+        >>> X, y = [[-2.0], [-1.0], [1.0], [2.0]], ["a", "a", "b", "b"]
+        >>> LogisticLossClassifier().fit(X, y).predict([[-3.0], [3.0]]).tolist()
+        ['a', 'b']
         """
         if is_dask_array(X):
             check_is_fitted(self)

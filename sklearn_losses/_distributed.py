@@ -180,23 +180,25 @@ class DistributedObjective:
         bounds = np.cumsum((0,) + X.chunks[0])
         blocks = X.to_delayed().ravel()
         totals = np.add.reduceat(weight, bounds[:-1]) if weight.size else weight
-        chunks = []
-        for block, start, stop, total in zip(
-            blocks, bounds[:-1], bounds[1:], totals, strict=True
-        ):
-            if total <= 0:
-                continue  # rows of zero weight add nothing to any sum
-            chunks.append(
-                dask.delayed(_chunk_objective)(
-                    block,
-                    loss,
-                    y[start:stop],
-                    weight[start:stop],
-                    total / weight.sum(),
-                    fit_intercept,
-                    n_outputs,
-                )
+        kept = [k for k in range(len(blocks)) if totals[k] > 0]
+        # Rows of zero weight add nothing to any sum: their chunks are left out.
+        rows = _to_workers(
+            [
+                (y[bounds[k] : bounds[k + 1]], weight[bounds[k] : bounds[k + 1]])
+                for k in kept
+            ]
+        )
+        chunks = [
+            dask.delayed(_chunk_objective)(
+                blocks[k],
+                loss,
+                targets_and_weights,
+                totals[k] / weight.sum(),
+                fit_intercept,
+                n_outputs,
             )
+            for k, targets_and_weights in zip(kept, rows, strict=True)
+        ]
         (chunks,) = dask.persist(chunks)
         self.x_mean = (
             self._sum(_chunk_mean, chunks=chunks)[0]
@@ -321,7 +323,21 @@ class DistributedObjective:
 
 
 # -- per-chunk work (module level: it is pickled to the workers) ---------------
-def _chunk_objective(X, loss, y, sample_weight, share, fit_intercept, n_outputs):
+def _to_workers(parts):
+    """``parts`` sent to the workers ahead of the tasks that use them (a
+    Dask client's ``scatter``), so that they do not swell the task graph;
+    as they are on Dask's local schedulers."""
+    try:
+        from distributed import default_client
+
+        client = default_client()
+    except (ImportError, ValueError):
+        return parts
+    return client.scatter(parts)
+
+
+def _chunk_objective(X, loss, targets_and_weights, share, fit_intercept, n_outputs):
+    y, sample_weight = targets_and_weights
     objective = LinearObjective(
         loss,
         X,
@@ -477,9 +493,7 @@ def lazy_rows(X, function, n_columns=None, dtype=float):
     ``n_columns`` columns."""
     X = X.rechunk({1: -1})
     if n_columns is None:
-        return X.map_blocks(
-            function, drop_axis=1, dtype=dtype, meta=np.empty(0, dtype)
-        )
+        return X.map_blocks(function, drop_axis=1, dtype=dtype, meta=np.empty(0, dtype))
     return X.map_blocks(
         function,
         chunks=(X.chunks[0], (n_columns,)),

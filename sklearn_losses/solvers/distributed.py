@@ -278,9 +278,7 @@ def _kinked(objective, params, *, max_iter, tol, on_iteration):
 
     loss = objective.loss
     tol = max(tol, GAP_FLOOR)
-    smoothing = max(
-        0.1 * objective.mean_absolute_kink_distance(params), 1e-12
-    )
+    smoothing = max(0.1 * objective.mean_absolute_kink_distance(params), 1e-12)
     limit = min(
         max(GATHER_PER_PARAMETER * objective.n_params, GATHER_MINIMUM),
         GATHER_ENTRIES // max(objective.n_features, 1),
@@ -328,8 +326,17 @@ def _kinked(objective, params, *, max_iter, tol, on_iteration):
                 if exact or (
                     certificate.kind == DUALITY_GAP and certificate.gap <= tol
                 ):
-                    converged = certificate.kind != DUALITY_GAP or certificate.gap <= tol
-                    return point, n_iter, converged, "", certificate, "distributed-reduced"
+                    converged = (
+                        certificate.kind != DUALITY_GAP or certificate.gap <= tol
+                    )
+                    return (
+                        point,
+                        n_iter,
+                        converged,
+                        "",
+                        certificate,
+                        "distributed-reduced",
+                    )
                 points.append(point)
         if n_iter >= max_iter:
             break
