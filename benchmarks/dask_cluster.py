@@ -24,6 +24,7 @@ import time
 import dask
 import dask.array as da
 import numpy as np
+from dask import distributed
 from dask.distributed import Client, LocalCluster
 
 from sklearn_losses import LogisticLossClassifier
@@ -87,6 +88,7 @@ def compare(client, n_samples, n_features, chunk_rows, solvers, memory_limit):
     X, y = make_data(n_samples, n_features, chunk_rows)
     # Generated once and kept on the workers, for every fit alike.
     X = X.persist()
+    distributed.wait(X)
     y_local = y.compute()
     alpha = 1e-4
     size_gb = n_samples * n_features * 8 / 1e9
@@ -150,6 +152,7 @@ def main():
         Client(cluster) as client,
     ):
         print(f"Dashboard: {client.dashboard_link}")
+        client.wait_for_workers(2)
         compare(client, 1_000_000, 20, 100_000, ["lbfgs", "admm", "newton"], "4GiB")
     if arguments.quick:
         return
@@ -162,7 +165,8 @@ def main():
         ) as cluster,
         Client(cluster) as client,
     ):
-        compare(client, 10_000_000, 50, 200_000, ["lbfgs"], "1.5 GiB")
+        client.wait_for_workers(5)
+        compare(client, 10_000_000, 50, 100_000, ["lbfgs"], "1.5 GiB")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from sklearn.utils.validation import (
 )
 
 from ._base import _fit_context
+from ._distributed import check_in_memory
 from ._path import PathPoints, alpha_grid, solve_path
 from .metrics import get_scorer
 
@@ -173,6 +174,7 @@ class _LossCV:
         ((10,), (10, 5))
         """
         _raise_for_params(params, self, "fit")
+        check_in_memory(X)
         classifier = is_classifier(self)
         X, y = validate_data(
             self,

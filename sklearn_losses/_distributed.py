@@ -48,6 +48,18 @@ def is_dask_array(X):
     return type(X).__module__.startswith("dask.array") and hasattr(X, "chunks")
 
 
+def check_in_memory(X):
+    """Raise where a Dask ``X`` reaches what takes in-memory data only (paths
+    and the CV estimators, whose warm-started grids work on all rows at once)."""
+    if is_dask_array(X):
+        raise TypeError(
+            "loss_path and the CV estimators take in-memory X (a NumPy array or "
+            "a SciPy sparse matrix), not a Dask array. On a Dask array, fit the "
+            "plain estimator; a GridSearchCV runs over a cluster through "
+            'joblib\'s Dask backend (with joblib.parallel_backend("dask")).'
+        )
+
+
 def as_local(values):
     """A Dask array (or anything with ``compute``) brought to the client; others
     as they are. For targets and sample weights, one number per row."""
@@ -82,8 +94,9 @@ def validate_dask_data(estimator, X, y, *, y_numeric, multi_output=False):
 
 def validate_dask_X(estimator, X, *, reset):
     """``X`` of ``validate_dask_data``; ``reset=False`` checks the number of
-    features against the fit's (no pass over the chunks)."""
-    import dask.array as da
+    features against the fit's (no pass over the chunks). Chunks may be
+    NumPy arrays or SciPy sparse matrices."""
+    import dask
 
     if X.ndim != 2:
         raise ValueError(
@@ -118,13 +131,25 @@ def validate_dask_X(estimator, X, *, reset):
     if hasattr(estimator, "feature_names_in_"):
         del estimator.feature_names_in_
     X = X.rechunk({1: -1})
-    finite, largest = da.compute(da.isfinite(X).all(), abs(X).max())
+    summaries = dask.compute(
+        *[dask.delayed(_block_summary)(block) for block in X.to_delayed().ravel()]
+    )
+    finite = all(block_finite for block_finite, _ in summaries)
+    largest = max(block_largest for _, block_largest in summaries)
     if not finite:
         raise ValueError("Input X contains NaN or infinity.")
     _LARGEST[X.name] = float(largest)
     while len(_LARGEST) > 16:
         del _LARGEST[next(iter(_LARGEST))]
     return X
+
+
+def _block_summary(block):
+    """Whether a chunk's entries are finite, and their largest magnitude."""
+    values = block.data if sp.issparse(block) else np.asarray(block)
+    if values.size == 0:
+        return True, 0.0
+    return bool(np.isfinite(values).all()), float(np.abs(values).max())
 
 
 # The largest magnitude of the Dask arrays validated last, by their names (a
@@ -135,7 +160,12 @@ _LARGEST = {}
 def largest_magnitude(X):
     """``max |X|`` of a Dask array: known from its validation, else one pass."""
     if X.name not in _LARGEST:
-        _LARGEST[X.name] = float(abs(X).max().compute())
+        import dask
+
+        summaries = dask.compute(
+            *[dask.delayed(_block_summary)(block) for block in X.to_delayed().ravel()]
+        )
+        _LARGEST[X.name] = max(largest for _, largest in summaries)
     return _LARGEST[X.name]
 
 

@@ -207,3 +207,27 @@ def test_grid_search_on_the_cluster(client):
     np.testing.assert_allclose(
         remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"]
     )
+
+
+def test_sparse_chunks(client):
+    import scipy.sparse as sp
+
+    X = sp.random(1500, 30, density=0.1, format="csr", random_state=0)
+    y = (X @ np.linspace(-1, 1, 30) > 0).astype(int)
+    X_dask = da.from_array(X, chunks=(400, -1), asarray=False)
+    for model in (HingeLossClassifier(alpha=1e-3), LogisticLossClassifier(alpha=1e-3)):
+        reference = model.fit(X, y).objective_
+        value = model.fit(X_dask, y).objective_
+        assert abs(value - reference) <= RELATIVE * reference
+        np.testing.assert_array_equal(model.predict(X_dask).compute(), model.predict(X))
+
+
+def test_paths_and_cv_estimators_ask_for_in_memory_data(client):
+    from sklearn_losses import HuberLossRegressorCV, loss_path
+
+    X, targets, _ = _data()
+    X_dask = da.from_array(X, chunks=(CHUNK_ROWS, -1))
+    with pytest.raises(TypeError, match="in-memory X"):
+        loss_path(HuberLossRegressor(), X_dask, targets["regression"], n_alphas=3)
+    with pytest.raises(TypeError, match="in-memory X"):
+        HuberLossRegressorCV(cv=2).fit(X_dask, targets["regression"])

@@ -19,6 +19,9 @@ module              solves / holds
                     with an L2 penalty and many features
 ``active_set``      the exact active-set step from a dual point, its
                     certificate and the duality gap
+``distributed``     a Dask array's problem by passes over its chunks: Newton
+                    and proximal Newton on summed Hessians, L-BFGS-B, the
+                    kinked losses reduced to the rows near their kink
 ``line_search``     strong Wolfe search and the projected search, along the
                     prediction
 ``linalg``          conjugate gradients, factorizations, L-BFGS two-loop

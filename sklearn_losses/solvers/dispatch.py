@@ -45,7 +45,10 @@ linear program are solved by ``SMOOTHED_ROUTES``: Newton's method without
 an L1 part, projected Newton on orthants then L-BFGS-B with one.
 
 ``forced_method`` replaces the route of every fit in its context (a hook
-for tests and experiments).
+for tests and experiments). A problem on a Dask array
+(``_distributed.DistributedObjective``) is solved by passes over its
+chunks (``distributed.solve_distributed``, which chooses by the loss); the
+rows it gathers for a kinked loss come back here, as an in-memory problem.
 """
 
 import contextlib

@@ -39,9 +39,11 @@ from .linalg import factor_symmetric
 from .result import SolverResult
 from .smoothed_dual import SmoothedLoss
 
-# Trial steps of one pass of the line search, and how far each further pass
-# goes down (Armijo's condition with ARMIJO).
-TRIAL_STEPS = np.array([1.0, 0.5, 0.25, 0.125])
+# Trial steps of one pass of the line search (halving), each further pass
+# going on from the last (Armijo's condition with ARMIJO): down to 2**-48,
+# for the long steps along a damped direction of no curvature (the
+# intercept where every sample sits on a linear piece).
+TRIAL_STEPS = 0.5 ** np.arange(8)
 TRIAL_PASSES = 6
 ARMIJO = 1e-4
 # L-BFGS-B's fresh starts after a stop on the objective's decrease alone.
@@ -138,7 +140,7 @@ def newton(objective, params, *, max_iter, tol, on_iteration, loss=None):
 def _line_search(objective, params, step, current, decrease, loss):
     """The longest trial step meeting Armijo's condition, several per pass."""
     for index in range(TRIAL_PASSES):
-        lengths = TRIAL_STEPS * TRIAL_STEPS[-1] ** index
+        lengths = TRIAL_STEPS * (0.5 * TRIAL_STEPS[-1]) ** index
         points = [params + length * step for length in lengths]
         values = objective.values(points, loss)
         for length, point, value in zip(lengths, points, values, strict=True):
@@ -274,8 +276,6 @@ def _lbfgs(objective, params, *, max_iter, tol, on_iteration):
 def _kinked(objective, params, *, max_iter, tol, on_iteration):
     """Smoothing rounds over the chunks, then the exact solve on the rows near
     the kink (module docstring)."""
-    from .dispatch import solve
-
     loss = objective.loss
     tol = max(tol, GAP_FLOOR)
     smoothing = max(0.1 * objective.mean_absolute_kink_distance(params), 1e-12)
@@ -283,68 +283,88 @@ def _kinked(objective, params, *, max_iter, tol, on_iteration):
         max(GATHER_PER_PARAMETER * objective.n_params, GATHER_MINIMUM),
         GATHER_ENTRIES // max(objective.n_features, 1),
     )
-    n_iter = 0
+    n_iter, best = 0, None
     for _ in range(SMOOTHING_ROUNDS):
         params, spent, _, _ = newton(
             objective,
             params,
-            max_iter=max(max_iter - n_iter, 1),
+            max_iter=max_iter - n_iter,
             tol=1e-12,
             on_iteration=on_iteration,
             loss=SmoothedLoss(loss, smoothing),
         )
         n_iter += spent
         reach = CANDIDATE_REACH * smoothing
-        if objective.count_near_kink(params, reach) <= limit:
-            points = [params]
-            for _ in range(EXPANSIONS):
-                X, y, weight = objective.reduced_rows(points, reach)
-                reduced = LinearObjective(
-                    loss,
-                    X,
-                    y,
-                    weight,
-                    penalty=objective.penalty,
-                    fit_intercept=objective.fit_intercept,
-                )
-                coef, centered = objective.unpack(points[-1])
-                result = solve(
-                    reduced,
-                    coef,
-                    objective.from_centered_intercept(coef, centered),
-                    max_iter=max(max_iter - n_iter, 1),
-                    tol=tol,
-                    on_iteration=on_iteration,
-                )
-                n_iter += result.n_iter
-                point = objective.pack(
-                    result.coef,
-                    objective.to_centered_intercept(result.coef, result.intercept),
-                )
-                exact = objective.crossings([*points, point], reach) == 0
-                certificate = _reduced_certificate(objective, point, result)
-                if exact or (
-                    certificate.kind == DUALITY_GAP and certificate.gap <= tol
-                ):
-                    converged = (
-                        certificate.kind != DUALITY_GAP or certificate.gap <= tol
-                    )
-                    return (
-                        point,
-                        n_iter,
-                        converged,
-                        "",
-                        certificate,
-                        "distributed-reduced",
-                    )
-                points.append(point)
+        if n_iter < max_iter and objective.count_near_kink(params, reach) <= limit:
+            point, spent, exact, certificate = _exact_on_reduced(
+                objective, params, reach, max_iter - n_iter, tol, on_iteration
+            )
+            n_iter += spent
+            if exact or (certificate.kind == DUALITY_GAP and certificate.gap <= tol):
+                converged = certificate.kind != DUALITY_GAP or certificate.gap <= tol
+                return point, n_iter, converged, "", certificate, "distributed-reduced"
+            if best is None or certificate.objective < best[1].objective:
+                best = (point, certificate)
+            # The exact solve of an inexact reduction is a better start.
+            if certificate.objective < objective.value(*objective.unpack(params)):
+                params = point
         if n_iter >= max_iter:
             break
         smoothing *= 0.1
-    value = objective.value(*objective.unpack(params))
-    certificate = Certificate(value, np.inf, DUALITY_GAP)
-    stop = "" if n_iter >= max_iter else "the samples near the kink stayed too many"
-    return params, n_iter, False, stop, certificate, "distributed-smoothed"
+    if best is None:
+        value = objective.value(*objective.unpack(params))
+        best = (params, Certificate(value, np.inf, DUALITY_GAP))
+    point, certificate = best
+    stop = (
+        ""
+        if n_iter >= max_iter
+        else f"the duality gap stayed at {certificate.gap:.1e} of the objective "
+        f"(tol {tol:.0e}) after {SMOOTHING_ROUNDS} smoothing rounds"
+    )
+    return point, n_iter, False, stop, certificate, "distributed-reduced"
+
+
+def _exact_on_reduced(objective, params, reach, max_iter, tol, on_iteration):
+    """The in-memory solve on the rows near the kink at ``params`` (the
+    others folded), expanded by the samples that crossed until the
+    reduction is exact. Returns ``(point, iterations, exact, certificate)``
+    of the best point found (lowest whole objective)."""
+    from .dispatch import solve
+
+    points, best, n_iter = [params], None, 0
+    for _ in range(EXPANSIONS):
+        X, y, weight = objective.reduced_rows(points, reach)
+        reduced = LinearObjective(
+            objective.loss,
+            X,
+            y,
+            weight,
+            penalty=objective.penalty,
+            fit_intercept=objective.fit_intercept,
+        )
+        coef, centered = objective.unpack(points[-1])
+        result = solve(
+            reduced,
+            coef,
+            objective.from_centered_intercept(coef, centered),
+            max_iter=max_iter - n_iter,
+            tol=tol,
+            on_iteration=on_iteration,
+        )
+        n_iter += result.n_iter
+        point = objective.pack(
+            result.coef, objective.to_centered_intercept(result.coef, result.intercept)
+        )
+        exact = objective.crossings([*points, point], reach) == 0
+        certificate = _reduced_certificate(objective, point, result)
+        if best is None or certificate.objective < best[3].objective:
+            best = (point, n_iter, exact, certificate)
+        if exact or (certificate.kind == DUALITY_GAP and certificate.gap <= tol):
+            return point, n_iter, exact, certificate
+        if n_iter >= max_iter:
+            break
+        points.append(point)
+    return best[0], n_iter, best[2], best[3]
 
 
 def _reduced_certificate(objective, point, result):
