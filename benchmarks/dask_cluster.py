@@ -6,11 +6,12 @@ Usage::
     python benchmarks/dask_cluster.py --quick     # 1,000,000 x 20, a minute or two
     python benchmarks/dask_cluster.py             # and 4 GB of X, workers of 1.5 GiB
 
-Both fit an L2-penalized logistic regression without an intercept (dask-ml
-penalizes its intercept, ours is never penalized: without one the two
-objectives coincide). dask-ml (dask-glm) minimizes ``sum_i log-loss +
-lambda / 2 |w|**2`` with ``lambda = 1 / C``; ours the mean log-loss plus
-``alpha / 2 |w|**2``, so ``alpha = lambda / n_samples``. Both objectives are
+Both fit L2-penalized logistic, Poisson (log link) and least-squares
+regressions without an intercept (dask-ml penalizes its intercept, ours is
+never penalized: without one the objectives coincide). dask-ml (dask-glm)
+minimizes ``sum_i loss_i + lambda / 2 |w|**2`` with ``lambda = 1 / C``; ours
+the mean loss plus ``alpha / 2 |w|**2``, so ``alpha = lambda / n_samples``
+(the Poisson losses differ by a constant, ``y log y - y``). Both objectives are
 evaluated by one function, ours, at each fit's coefficients, in the same
 passes over the chunks. The large run keeps X (generated chunk by chunk by
 ``dask.array.random`` on the workers) larger than any worker's memory
@@ -27,29 +28,84 @@ import numpy as np
 from dask import distributed
 from dask.distributed import Client, LocalCluster
 
-from sklearn_losses import LogisticLossClassifier
+from sklearn_losses import (
+    EpsilonInsensitiveLossRegressor,
+    LogisticLossClassifier,
+    PoissonLossRegressor,
+)
 from sklearn_losses._distributed import DistributedObjective
-from sklearn_losses._loss import LogisticLoss
+from sklearn_losses._loss import (
+    LogisticLoss,
+    PoissonLoss,
+    SquaredEpsilonInsensitiveLoss,
+)
 from sklearn_losses._penalty import ElasticNet
 
 
 def make_data(n_samples, n_features, chunk_rows, seed=0):
-    """A logistic model's labels on Gaussian features, generated on the workers."""
+    """Gaussian features and a linear score, generated on the workers; the
+    targets of each model are drawn from the score (``TARGETS``)."""
     state = da.random.RandomState(seed)
     X = state.normal(size=(n_samples, n_features), chunks=(chunk_rows, n_features))
     coef = np.random.default_rng(seed).normal(size=n_features) / np.sqrt(n_features)
-    noise = state.logistic(size=n_samples, chunks=chunk_rows)
-    y = (X @ coef + noise > 0).astype(float)
-    return X, y
+    return X, X @ coef, state
 
 
-def objective_of(X, y, coef, alpha):
-    """Our objective (mean log-loss + alpha / 2 |w|**2) at ``coef``, by passes
-    over the chunks."""
+TARGETS = {
+    "logistic": lambda score, state: (
+        score + state.logistic(size=score.shape[0], chunks=score.chunks[0]) > 0
+    ).astype(float),
+    "poisson": lambda score, state: state.poisson(da.exp(0.5 * score)).astype(float),
+    "linear": lambda score, state: (
+        score + state.normal(size=score.shape[0], chunks=score.chunks[0])
+    ),
+}
+
+
+def models(alpha):
+    """Per model: our estimator, dask-ml's, and our loss (in the encoding of
+    its targets) for evaluating both fits. ``alpha = lambda / n_samples``
+    (``C = 1 / lambda``), no intercept in either."""
+    from dask_ml.linear_model import (
+        LinearRegression,
+        LogisticRegression,
+        PoissonRegression,
+    )
+
+    return {
+        "logistic": (
+            LogisticLossClassifier(alpha=alpha, fit_intercept=False),
+            LogisticRegression,
+            LogisticLoss(),
+            lambda y: np.where(y > 0, 1.0, -1.0),
+        ),
+        "poisson": (
+            PoissonLossRegressor(alpha=alpha, fit_intercept=False),
+            PoissonRegression,
+            PoissonLoss(),
+            lambda y: y,
+        ),
+        "linear": (
+            EpsilonInsensitiveLossRegressor(
+                epsilon=0.0,
+                loss="squared_epsilon_insensitive",
+                alpha=alpha,
+                fit_intercept=False,
+            ),
+            LinearRegression,
+            SquaredEpsilonInsensitiveLoss(0.0),
+            lambda y: y,
+        ),
+    }
+
+
+def objective_of(X, y, coef, alpha, loss):
+    """Our objective (mean loss + alpha / 2 |w|**2) at ``coef``, by passes over
+    the chunks: the same function for both fits."""
     objective = DistributedObjective(
-        LogisticLoss(),
+        loss,
         X,
-        np.where(y > 0, 1.0, -1.0),
+        y,
         np.ones(X.shape[0]),
         penalty=ElasticNet(0.0, alpha),
         fit_intercept=False,
@@ -82,57 +138,83 @@ class PeakMemory:
         self._thread.join()
 
 
-def compare(client, n_samples, n_features, chunk_rows, solvers, memory_limit):
-    from dask_ml.linear_model import LogisticRegression as DaskMLLogisticRegression
-
-    X, y = make_data(n_samples, n_features, chunk_rows)
+def fit_all(client, shape, chunk_rows, kind, fits, alpha=1e-4):
+    """Each fit of ``fits`` ("ours" or a dask-ml solver) on the same data:
+    ``{fit: (seconds, objective, note, peak resident memory per worker)}``."""
+    n_samples, n_features = shape
+    X, score, state = make_data(n_samples, n_features, chunk_rows)
     # Generated once and kept on the workers, for every fit alike.
     X = X.persist()
     distributed.wait(X)
+    ours, peer_class, loss, encode = models(alpha)[kind]
+    y = TARGETS[kind](score, state).persist()
     y_local = y.compute()
-    alpha = 1e-4
-    size_gb = n_samples * n_features * 8 / 1e9
-    print(
-        f"\n## {n_samples:,} x {n_features}, X = {size_gb:.1f} GB in chunks of "
-        f"{chunk_rows:,} rows; workers: {len(client.scheduler_info()['workers'])} x "
-        f"{memory_limit}, alpha = {alpha:g}\n"
-    )
-    print("| fit | seconds | objective | relative to ours | note |")
+    rows = {}
+    for fit in fits:
+        if fit == "ours":
+            model, target = ours, y_local
+        else:
+            model = peer_class(
+                penalty="l2",
+                C=1.0 / (alpha * n_samples),
+                fit_intercept=False,
+                solver=fit,
+                max_iter=100,
+            )
+            target = y
+        with PeakMemory(client) as memory:
+            start = time.perf_counter()
+            try:
+                model.fit(X, target)
+            except Exception as error:  # a worker over its memory limit, say
+                rows[fit] = (np.nan, np.nan, f"failed: {type(error).__name__}", [])
+                continue
+            seconds = time.perf_counter() - start
+        note = (
+            f"{model.n_iter_} Newton steps, gap {model.duality_gap_:.0e}"
+            if fit == "ours"
+            else ""
+        )
+        value = objective_of(X, encode(y_local), model.coef_.ravel(), alpha, loss)
+        rows[fit] = (seconds, value, note, sorted(memory.peaks.values()))
+    return rows
+
+
+def report(title, rows):
+    """The table of ``fit_all``'s rows, ratios to ours."""
+    our_seconds, our_value = rows["ours"][:2]
+    print(f"\n### {title}\n")
+    print("| fit | seconds | time / ours | objective | objective - ours (relative) |")
     print("|---|---|---|---|---|")
-    ours = LogisticLossClassifier(alpha=alpha, fit_intercept=False)
-    with PeakMemory(client) as memory:
-        start = time.perf_counter()
-        ours.fit(X, y_local)
-        seconds = time.perf_counter() - start
-    our_value = objective_of(X, y_local, ours.coef_.ravel(), alpha)
-    print(
-        f"| sklearn_losses | {seconds:.1f} | {our_value:.12f} | 1 | "
-        f"{ours.n_iter_} Newton steps, duality gap {ours.duality_gap_:.1e} |"
-    )
-    for solver in solvers:
-        peer = DaskMLLogisticRegression(
-            penalty="l2",
-            C=1.0 / (alpha * n_samples),
-            fit_intercept=False,
-            solver=solver,
-            max_iter=100,
-        )
-        start = time.perf_counter()
-        peer.fit(X, y)
-        peer_seconds = time.perf_counter() - start
-        value = objective_of(X, y_local, peer.coef_.ravel(), alpha)
+    for fit, (seconds, value, note, _) in rows.items():
+        name = "sklearn_losses" if fit == "ours" else f"dask-ml {fit}"
         print(
-            f"| dask-ml {solver} | {peer_seconds:.1f} | {value:.12f} | "
-            f"{peer_seconds / seconds:.1f}x the time, objective "
-            f"{(value - our_value) / our_value:+.1e} | |"
+            f"| {name} {f'({note})' if note else ''} | {seconds:.1f} | "
+            f"{seconds / our_seconds:.1f} | {value:.12f} | "
+            f"{(value - our_value) / our_value:+.1e} |"
         )
-    peaks = ", ".join(f"{peak / 2**30:.2f}" for peak in sorted(memory.peaks.values()))
+    peaks = ", ".join(f"{peak / 2**30:.2f}" for peak in rows["ours"][3])
     print(f"\nPeak resident memory per worker during our fit (GiB): {peaks}")
+
+
+def cluster(n_workers, memory_limit):
+    """A LocalCluster of single-threaded worker processes, and its client."""
+    local = LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,
+        memory_limit=memory_limit,
+        dashboard_address=":0",
+    )
+    client = Client(local)
+    client.wait_for_workers(n_workers)
+    print(f"Dashboard: {client.dashboard_link}")
+    return local, client
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only the small run")
+    parser.add_argument("--large", action="store_true", help="only the large run")
     arguments = parser.parse_args()
     # No spilling to disk: X must fit in the workers' memory, in pieces.
     dask.config.set(
@@ -142,31 +224,32 @@ def main():
             "distributed.worker.memory.pause": 0.95,
         }
     )
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            memory_limit="4GiB",
-            dashboard_address=":0",
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        print(f"Dashboard: {client.dashboard_link}")
-        client.wait_for_workers(2)
-        compare(client, 1_000_000, 20, 100_000, ["lbfgs", "admm", "newton"], "4GiB")
+    if not arguments.large:
+        local, client = cluster(2, "4GiB")
+        print("\n## 1,000,000 x 20 (0.16 GB), chunks of 100,000 rows, 2 workers")
+        for kind in ("logistic", "poisson", "linear"):
+            rows = fit_all(
+                client,
+                (1_000_000, 20),
+                100_000,
+                kind,
+                ["ours", "lbfgs", "newton", "admm"],
+            )
+            report(kind, rows)
+        client.close()
+        local.close()
     if arguments.quick:
         return
-    with (
-        LocalCluster(
-            n_workers=4,
-            threads_per_worker=1,
-            memory_limit="1.5GiB",
-            dashboard_address=":0",
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        client.wait_for_workers(5)
-        compare(client, 10_000_000, 50, 100_000, ["lbfgs"], "1.5 GiB")
+    # 4 GB of X on five workers of 1.5 GiB: each fit on a fresh cluster, so
+    # that no fit inherits the memory another left to its workers.
+    print("\n## 10,000,000 x 50 (4.0 GB), chunks of 100,000 rows, 5 workers of 1.5 GiB")
+    rows = {}
+    for fit in ("ours", "lbfgs"):
+        local, client = cluster(5, "1.5GiB")
+        rows.update(fit_all(client, (10_000_000, 50), 100_000, "logistic", [fit]))
+        client.close()
+        local.close()
+    report("logistic", rows)
 
 
 if __name__ == "__main__":

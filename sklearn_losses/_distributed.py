@@ -149,7 +149,10 @@ def _block_summary(block):
     values = block.data if sp.issparse(block) else np.asarray(block)
     if values.size == 0:
         return True, 0.0
-    return bool(np.isfinite(values).all()), float(np.abs(values).max())
+    # A NaN makes both extremes NaN, an infinity one of them: no temporary
+    # array of the chunk's size is needed.
+    lowest, highest = float(values.min()), float(values.max())
+    return bool(np.isfinite(lowest) and np.isfinite(highest)), max(-lowest, highest)
 
 
 # The largest magnitude of the Dask arrays validated last, by their names (a
@@ -206,6 +209,7 @@ class DistributedObjective:
         self.n_samples, self.n_features = X.shape
         self.X = X
         self.dtype = X.dtype
+        self.last_value_gradient = None
         weight = np.asarray(sample_weight, dtype=float)
         bounds = np.cumsum((0,) + X.chunks[0])
         blocks = X.to_delayed().ravel()
@@ -283,16 +287,27 @@ class DistributedObjective:
     def smooth_value_gradient(self, params, loss=None):
         """Data term plus the L2 part, and its gradient (as ``LinearObjective``)."""
         value, gradient = self._sum(_chunk_value_gradient, params, loss)
-        return self._with_smooth_penalty(params, value, gradient)
+        return self._remember(
+            params, loss, *self._with_smooth_penalty(params, value, gradient)
+        )
 
     def newton_parts(self, params, loss=None):
         """Value and gradient of the smooth part and its (generalized) Hessian,
         a dense matrix over the packed parameters, in one pass."""
         value, gradient, hessian = self._sum(_chunk_newton_parts, params, loss)
-        value, gradient = self._with_smooth_penalty(params, value, gradient)
+        value, gradient = self._remember(
+            params, loss, *self._with_smooth_penalty(params, value, gradient)
+        )
         coefficients = np.arange(self.n_coef)
         hessian[coefficients, coefficients] += self.penalty.l2
         return value, gradient, hessian
+
+    def _remember(self, params, loss, value, gradient):
+        """Keep the last value and gradient of the objective's own loss, with
+        their point, as ``last_value_gradient`` (a certificate's first pass)."""
+        if loss is None:
+            self.last_value_gradient = (params.copy(), (value, gradient))
+        return value, gradient
 
     def _with_smooth_penalty(self, params, value, gradient):
         coef = params[: self.n_coef]
@@ -414,10 +429,18 @@ def _chunk_second_moment(chunk):
 
 def _chunk_values(chunk, points, loss):
     chunk = _with_loss(chunk, loss)
-    return (
-        chunk.share
-        * np.array([chunk.data_term(*chunk.unpack(point)) for point in points]),
-    )
+    # One product with all the points' coefficients side by side: the chunk
+    # is read once, not once per point.
+    unpacked = [chunk.unpack(point) for point in points]
+    coefs = np.hstack([coef for coef, _ in unpacked])
+    raw = chunk.matvec(coefs)
+    n_outputs = chunk.n_outputs
+    values = np.empty(len(points))
+    for k, (_, intercept) in enumerate(unpacked):
+        scores = raw[:, k * n_outputs : (k + 1) * n_outputs] + intercept
+        scores = scores if chunk.loss.is_multiclass else scores.ravel()
+        values[k] = chunk.sample_weight @ chunk.loss.loss(chunk.y, scores)
+    return (chunk.share * values,)
 
 
 def _chunk_value_gradient(chunk, params, loss):

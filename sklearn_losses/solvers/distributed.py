@@ -84,7 +84,7 @@ def solve_distributed(objective, coef, intercept, *, max_iter, tol, on_iteration
         else:
             params, n_iter, converged, stop = _lbfgs(objective, params, **options)
             method = "distributed-lbfgs"
-        certificate = _certificate(objective, params)
+        certificate = _certificate(objective, params, objective.last_value_gradient)
     coef, centered = objective.unpack(params)
     return SolverResult(
         coef,
@@ -101,12 +101,21 @@ def solve_distributed(objective, coef, intercept, *, max_iter, tol, on_iteration
 def newton(objective, params, *, max_iter, tol, on_iteration, loss=None):
     """(Proximal) Newton's method over chunk sums; ``loss`` replaces the
     objective's (a smoothed one). Returns ``(params, n_iter, converged,
-    stop)``."""
+    stop)``.
+
+    The full step is tried by computing the next step's parts at it (one
+    pass, which near the optimum is always accepted); only where Armijo's
+    condition fails there does a pass of shorter trial steps follow.
+    """
     penalty, n_coef = objective.penalty, objective.n_coef
+
+    def with_l1(point, value):
+        return value + penalty.l1 * np.abs(point[:n_coef]).sum()
+
     n_iter = 0
+    value, gradient, hessian = objective.newton_parts(params, loss)
     while True:
-        value, gradient, hessian = objective.newton_parts(params, loss)
-        current = value + penalty.l1 * np.abs(params[:n_coef]).sum()
+        current = with_l1(params, value)
         if _stationarity(penalty, params, gradient, n_coef) <= tol:
             return params, n_iter, True, ""
         if n_iter >= max_iter:
@@ -126,6 +135,11 @@ def newton(objective, params, *, max_iter, tol, on_iteration, loss=None):
             # The model predicts no decrease above rounding: the optimum as
             # far as floating point resolves it.
             return params, n_iter, True, ""
+        trial = params + step
+        parts = objective.newton_parts(trial, loss)
+        if with_l1(trial, parts[0]) <= current + ARMIJO * decrease:
+            params, (value, gradient, hessian) = trial, parts
+            continue
         accepted = _line_search(objective, params, step, current, decrease, loss)
         if accepted is None:
             return (
@@ -135,12 +149,14 @@ def newton(objective, params, *, max_iter, tol, on_iteration, loss=None):
                 "no step along Newton's direction decreased the objective",
             )
         params = accepted
+        value, gradient, hessian = objective.newton_parts(params, loss)
 
 
 def _line_search(objective, params, step, current, decrease, loss):
     """The longest trial step meeting Armijo's condition, several per pass."""
     for index in range(TRIAL_PASSES):
-        lengths = TRIAL_STEPS * (0.5 * TRIAL_STEPS[-1]) ** index
+        # The full step was tried already.
+        lengths = 0.5 * TRIAL_STEPS * (0.5 * TRIAL_STEPS[-1]) ** index
         points = [params + length * step for length in lengths]
         values = objective.values(points, loss)
         for length, point, value in zip(lengths, points, values, strict=True):
@@ -383,11 +399,16 @@ def _relative(value, dual):
     return max(value - dual, 0.0) / max(abs(value), np.finfo(float).tiny)
 
 
-def _certificate(objective, params):
+def _certificate(objective, params, known=None):
     """Fenchel's duality gap of a smooth convex loss with a penalty (one output),
-    as ``certificate.certify``; else the stationarity residual."""
+    as ``certificate.certify``; else the stationarity residual. ``known``:
+    the smooth part's value and gradient at ``params``, if a solver has them
+    (a pass saved)."""
     loss, penalty, n_coef = objective.loss, objective.penalty, objective.n_coef
-    value, gradient = objective.smooth_value_gradient(params)
+    if known is not None and np.array_equal(known[0], params):
+        value, gradient = known[1]
+    else:
+        value, gradient = objective.smooth_value_gradient(params)
     value += penalty.l1 * np.abs(params[:n_coef]).sum()
     coef = params[:n_coef]
     negligible = penalty.smooth_value(coef) <= np.finfo(float).eps * abs(value)
