@@ -22,7 +22,6 @@ from sklearn.utils.validation import (
 from ._distributed import (
     DistributedObjective,
     as_local,
-    check_in_memory,
     is_dask_array,
     largest_magnitude,
     lazy_rows,
@@ -366,7 +365,6 @@ class LossRegressor(RegressorMixin, LossLinearModel):
     def _path_problems(self, X, y, sample_weight):
         """Validated problems for a path, and the function that sets the
         fitted attributes from their results."""
-        check_in_memory(X)
         X, y, sample_weight = self._validate_fit_data(
             X, y, sample_weight, y_numeric=True
         )

@@ -20,7 +20,6 @@ from sklearn.utils.validation import (
 
 from ._base import LossLinearModel, _summable
 from ._distributed import (
-    check_in_memory,
     is_dask_array,
     lazy_rows,
     validate_dask_data,
@@ -271,7 +270,6 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
     def _path_problems(self, X, y, sample_weight):
         """Validated problems for a path, and the function that sets the
         fitted attributes from their results."""
-        check_in_memory(X)
         X, y, sample_weight = self._validate_fit_data(
             X, y, sample_weight, y_numeric=False
         )

@@ -35,7 +35,7 @@ from sklearn.utils.validation import (
 )
 
 from ._base import _fit_context
-from ._distributed import check_in_memory
+from ._distributed import as_local, is_dask_array, validate_dask_data
 from ._path import PathPoints, alpha_grid, solve_path
 from .metrics import get_scorer
 
@@ -174,19 +174,24 @@ class _LossCV:
         ((10,), (10, 5))
         """
         _raise_for_params(params, self, "fit")
-        check_in_memory(X)
         classifier = is_classifier(self)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            dtype=[np.float64, np.float32],
-            y_numeric=not classifier,
-        )
+        if is_dask_array(X):
+            # Folds of a Dask array are Dask arrays: each path runs on the
+            # cluster, each fold scored lazily.
+            X, y = validate_dask_data(self, X, y, y_numeric=not classifier)
+            sample_weight = as_local(sample_weight)
+        else:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                accept_sparse=["csr", "csc"],
+                dtype=[np.float64, np.float32],
+                y_numeric=not classifier,
+            )
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+                sample_weight, y, dtype=np.float64, ensure_non_negative=True
             )
         if classifier:
             # The labels' checks and messages of the plain estimator, now.

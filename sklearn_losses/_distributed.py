@@ -48,18 +48,6 @@ def is_dask_array(X):
     return type(X).__module__.startswith("dask.array") and hasattr(X, "chunks")
 
 
-def check_in_memory(X):
-    """Raise where a Dask ``X`` reaches what takes in-memory data only (paths
-    and the CV estimators, whose warm-started grids work on all rows at once)."""
-    if is_dask_array(X):
-        raise TypeError(
-            "loss_path and the CV estimators take in-memory X (a NumPy array or "
-            "a SciPy sparse matrix), not a Dask array. On a Dask array, fit the "
-            "plain estimator; a GridSearchCV runs over a cluster through "
-            'joblib\'s Dask backend (with joblib.parallel_backend("dask")).'
-        )
-
-
 def as_local(values):
     """A Dask array (or anything with ``compute``) brought to the client; others
     as they are. For targets and sample weights, one number per row."""
@@ -211,10 +199,17 @@ class DistributedObjective:
         self.dtype = X.dtype
         self.last_value_gradient = None
         weight = np.asarray(sample_weight, dtype=float)
+        # The targets and weights stay on the client too (one number per
+        # row), for what needs no X: the best intercept at W = 0.
+        self.y = y
+        self.sample_weight = weight / weight.sum()
+        self.intercept_for_zero = None
         bounds = np.cumsum((0,) + X.chunks[0])
+        self._bounds = bounds
         blocks = X.to_delayed().ravel()
         totals = np.add.reduceat(weight, bounds[:-1]) if weight.size else weight
         kept = [k for k in range(len(blocks)) if totals[k] > 0]
+        self._kept = kept
         # Rows of zero weight add nothing to any sum: their chunks are left out.
         rows = _to_workers(
             [
@@ -355,6 +350,50 @@ class DistributedObjective:
         ``sum_i s_i u_i`` and ``sum_i s_i L''(f_i)``, with ``u_i = scale *
         L'(f_i)``."""
         return self._sum(_chunk_dual_parts, params, shift, scale)
+
+    def rmatvec(self, values):
+        """``(X - x_mean).T @ values`` for ``values`` per row on the client, each
+        chunk sent its part."""
+        import dask
+
+        bounds = self._bounds
+        parts = _to_workers([values[bounds[k] : bounds[k + 1]] for k in self._kept])
+        products = [
+            dask.delayed(_chunk_rmatvec, pure=False)(chunk, part)
+            for chunk, part in zip(self.chunks, parts, strict=True)
+        ]
+        (total,) = dask.compute(dask.delayed(_summed)(*products))
+        return total[0]
+
+    def rows(self, index):
+        """Dense centered rows ``index`` (sorted indices), gathered to the client."""
+        import dask
+
+        bounds = self._bounds
+        parts = []
+        for k, chunk in zip(self._kept, self.chunks, strict=True):
+            inside = index[(index >= bounds[k]) & (index < bounds[k + 1])]
+            if inside.size:
+                parts.append(dask.delayed(_chunk_rows)(chunk, inside - bounds[k]))
+        return np.vstack(dask.compute(*parts))
+
+    def on_rows(self, X, y, sample_weight, loss=None, penalty=None):
+        """The same problem on rows given on the client, as an in-memory
+        ``LinearObjective`` (a Dask ``X`` without columns becomes an empty
+        array: the problem in the intercept alone)."""
+        if is_dask_array(X):
+            if X.shape[1] != 0:
+                raise ValueError("on_rows takes in-memory rows")
+            X = np.empty((X.shape[0], 0))
+        return LinearObjective(
+            self.loss.for_new_target() if loss is None else loss,
+            X,
+            y,
+            sample_weight,
+            penalty=self.penalty if penalty is None else penalty,
+            fit_intercept=self.fit_intercept,
+            n_outputs=self.n_outputs,
+        )
 
     # -- packing and the centered intercept, as LinearObjective ---------------
     n_coef = property(lambda self: self.n_features * self.n_outputs)
@@ -511,6 +550,15 @@ def _chunk_reduced_rows(chunk, points, reach):
     targets = np.concatenate([y, folded_y.astype(y.dtype, copy=False)])
     weights = chunk.share * np.concatenate([weight[index], totals[present]])
     return rows, targets, weights
+
+
+def _chunk_rmatvec(chunk, values):
+    # The chunk's own weights are not in ``values``: no share.
+    return (chunk.rmatvec(values),)
+
+
+def _chunk_rows(chunk, index):
+    return chunk.rows(index)
 
 
 def _chunk_crossings(chunk, points, reach):

@@ -206,10 +206,7 @@ def _zero_subgradient_bound(model, problem):
         largest = _smallest_subgradient(objective, intercept)
     else:
         zero = np.zeros((objective.n_features, objective.n_outputs))
-        raw = objective.raw_prediction(zero, intercept)
-        _, gradient = objective.smooth_value_gradient(
-            objective.pack(zero, intercept), raw=raw
-        )
+        _, gradient = objective.smooth_value_gradient(objective.pack(zero, intercept))
         largest = np.max(np.abs(gradient[: objective.n_coef]), initial=0.0)
     # J_model = objective_scale * J_solved, W_model = coef_scale * W_solved.
     return largest * problem.objective_scale / problem.coef_scale
@@ -231,6 +228,9 @@ def _smallest_subgradient(objective, intercept):
     free = (np.abs(residual) <= tolerance) & (weight > 0)
     theta = weight * np.where(residual > 0, upper, lower)
     theta[free] = 0.0
+    # Only the targets, weights and the intercept decide theta at W = 0, so
+    # the product and the free rows are all this needs of X (a pass, and a
+    # gathering of those rows, on a Dask array).
     fixed = objective.rmatvec(a * theta).ravel()
     if not free.any():
         return np.max(np.abs(fixed), initial=0.0)

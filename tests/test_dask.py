@@ -222,12 +222,32 @@ def test_sparse_chunks(client):
         np.testing.assert_array_equal(model.predict(X_dask).compute(), model.predict(X))
 
 
-def test_paths_and_cv_estimators_ask_for_in_memory_data(client):
-    from sklearn_losses import HuberLossRegressorCV, loss_path
+def test_paths_and_cv_estimators_on_dask_arrays(client):
+    """The path's alphas (alpha_max from one pass and the rows on the kink)
+    and objectives, and a CV estimator's choice, as in memory."""
+    from sklearn_losses import HingeLossClassifierCV, QuantileLossRegressorCV, loss_path
 
-    X, targets, _ = _data()
-    X_dask = da.from_array(X, chunks=(CHUNK_ROWS, -1))
-    with pytest.raises(TypeError, match="in-memory X"):
-        loss_path(HuberLossRegressor(), X_dask, targets["regression"], n_alphas=3)
-    with pytest.raises(TypeError, match="in-memory X"):
-        HuberLossRegressorCV(cv=2).fit(X_dask, targets["regression"])
+    X, targets, _ = _data(seed=5, n_samples=900)
+    X_dask = da.from_array(X, chunks=(300, -1))
+    for estimator, y in [
+        (HuberLossRegressor(l1_ratio=0.5), targets["regression"]),
+        (QuantileLossRegressor(l1_ratio=1.0), targets["regression"]),
+        (HingeLossClassifier(l1_ratio=0.5), targets["binary"]),
+    ]:
+        reference = loss_path(estimator, X, y, n_alphas=4)
+        path = loss_path(estimator, X_dask, y, n_alphas=4)
+        np.testing.assert_allclose(path.alphas, reference.alphas, rtol=1e-12)
+        np.testing.assert_allclose(path.objectives, reference.objectives, rtol=RELATIVE)
+    for search, y in [
+        (QuantileLossRegressorCV(n_alphas=4, cv=3), targets["regression"]),
+        (
+            HingeLossClassifierCV(n_alphas=4, cv=3, l1_ratio=[0.5, 1.0]),
+            targets["binary"],
+        ),
+    ]:
+        reference = search.fit(X, y)
+        choice = (reference.alpha_, reference.l1_ratio_, reference.objective_)
+        found = search.fit(X_dask, y)
+        assert found.alpha_ == pytest.approx(choice[0], rel=1e-12)
+        assert found.l1_ratio_ == choice[1]
+        assert found.objective_ == pytest.approx(choice[2], rel=RELATIVE)
