@@ -24,9 +24,8 @@ from ._distributed import (
     as_local,
     is_dask_array,
     largest_magnitude,
-    lazy_rows,
+    lazy_prediction,
     validate_dask_data,
-    validate_dask_X,
 )
 from ._objective import LinearObjective
 from ._penalty import ElasticNet
@@ -462,9 +461,9 @@ class LossRegressor(RegressorMixin, LossLinearModel):
         >>> model.predict([[4.0]]).round(6)
         array([4.])
         """
-        check_is_fitted(self)
         if is_dask_array(X):
-            return lazy_rows(validate_dask_X(self, X, reset=False), self.predict)
+            return lazy_prediction(self, X, self.predict)
+        check_is_fitted(self)
         X = validate_data(
             self,
             X,

@@ -14,16 +14,14 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
-    check_is_fitted,
     validate_data,
 )
 
 from ._base import LossLinearModel, _summable
 from ._distributed import (
     is_dask_array,
-    lazy_rows,
+    lazy_prediction,
     validate_dask_data,
-    validate_dask_X,
 )
 from ._penalty import ElasticNet
 
@@ -173,10 +171,8 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
         [-3.0, 3.0]
         """
         if is_dask_array(X):
-            check_is_fitted(self)
-            X = validate_dask_X(self, X, reset=False)
             columns = None if self.coef_.shape[0] == 1 else self.coef_.shape[0]
-            return lazy_rows(X, self.decision_function, columns)
+            return lazy_prediction(self, X, self.decision_function, columns)
         return super().decision_function(X)
 
     def predict(self, X):
@@ -200,9 +196,7 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
         ['a', 'b']
         """
         if is_dask_array(X):
-            check_is_fitted(self)
-            X = validate_dask_X(self, X, reset=False)
-            return lazy_rows(X, self.predict, dtype=self.classes_.dtype)
+            return lazy_prediction(self, X, self.predict, dtype=self.classes_.dtype)
         return super().predict(X)
 
     def _soft_loss(self, n_classes):
@@ -404,9 +398,7 @@ class ProbabilisticLossClassifier(LossClassifier):
         np.float64(1.0)
         """
         if is_dask_array(X):
-            check_is_fitted(self)
-            X = validate_dask_X(self, X, reset=False)
-            return lazy_rows(X, self.predict_proba, self.classes_.size)
+            return lazy_prediction(self, X, self.predict_proba, self.classes_.size)
         scores = self.decision_function(X)
         if scores.ndim == 1:
             positive = expit(scores)
@@ -435,9 +427,7 @@ class ProbabilisticLossClassifier(LossClassifier):
         (2, 2)
         """
         if is_dask_array(X):
-            check_is_fitted(self)
-            X = validate_dask_X(self, X, reset=False)
-            return lazy_rows(X, self.predict_log_proba, self.classes_.size)
+            return lazy_prediction(self, X, self.predict_log_proba, self.classes_.size)
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return np.column_stack([log_expit(-scores), log_expit(scores)])

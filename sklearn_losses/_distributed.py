@@ -33,6 +33,7 @@ import copy
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_array, check_consistent_length
+from sklearn.utils.validation import check_is_fitted
 
 from ._objective import LinearObjective
 from ._parallel import ExecutionSettings
@@ -588,6 +589,16 @@ def _chunk_dual_parts(chunk, params, shift, scale):
 
 
 # -- predictions ------------------------------------------------------------
+def lazy_prediction(estimator, X, method, n_columns=None, dtype=float):
+    """``method`` (an in-memory prediction method of the fitted ``estimator``)
+    on each chunk of rows of a Dask ``X``, lazily, after the checks of
+    ``predict``: fitted, and as many features as in ``fit``."""
+    check_is_fitted(estimator)
+    return lazy_rows(
+        validate_dask_X(estimator, X, reset=False), method, n_columns, dtype
+    )
+
+
 def lazy_rows(X, function, n_columns=None, dtype=float):
     """``function`` applied to each chunk of rows of a Dask ``X``, lazily:
     a Dask array of one value per row (``n_columns=None``) or of
