@@ -29,13 +29,15 @@ stationarity residual.
 """
 
 import numpy as np
+from scipy.linalg import solve_triangular
 from scipy.optimize import minimize
 
 from .._loss import SquaredEpsilonInsensitiveLoss
 from .._objective import LinearObjective
 from .._penalty import ElasticNet
+from .active_set import GAP_FLOOR
 from .certificate import DUALITY_GAP, STATIONARITY, Certificate
-from .linalg import factor_symmetric
+from .linalg import DAMPING, factor_symmetric
 from .result import SolverResult
 from .smoothed_dual import SmoothedLoss
 
@@ -59,9 +61,6 @@ GATHER_MINIMUM = 5000
 GATHER_ENTRIES = 20_000_000
 # Attempts at an exact reduction, each adding the samples that crossed.
 EXPANSIONS = 4
-# The smallest relative gap asked of the piecewise-linear losses, as in
-# memory (active_set.GAP_FLOOR).
-GAP_FLOOR = 1e-8
 
 
 def solve_distributed(objective, coef, intercept, *, max_iter, tol, on_iteration):
@@ -192,10 +191,10 @@ def _proximal_point(objective, hessian, gradient, params):
         m = m - coupling @ (inverse @ right[intercepts])
     diagonal = np.diag(M).copy()
     largest = np.max(diagonal, initial=0.0)
-    diagonal[diagonal <= 1e-10 * largest] = largest if largest > 0 else 1.0
-    factor = np.linalg.cholesky(M + np.diag(1e-10 * diagonal))
+    diagonal[diagonal <= DAMPING * largest] = largest if largest > 0 else 1.0
+    factor = np.linalg.cholesky(M + np.diag(DAMPING * diagonal))
     rows = factor.T
-    target = np.linalg.solve(factor, m)
+    target = solve_triangular(factor, m, lower=True)
     n_rows = rows.shape[0]
     # The mean of n_rows squared residuals is 2 / n_rows times the model.
     least_squares = LinearObjective(
