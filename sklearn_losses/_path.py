@@ -10,12 +10,12 @@ from the previous one's answer (glmnet's way of tuning a penalty).
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.optimize import linprog
 from sklearn.base import clone
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, validate_params
 
 from ._base import LossLinearModel
+from .solvers.certificate import zero_dual_point
 from .solvers.dispatch import best_intercept_for_zero
 
 # Without an L1 part no alpha makes every coefficient zero: the grid then
@@ -203,57 +203,10 @@ def _zero_subgradient_bound(model, problem):
     if intercept is None:
         intercept = problem.intercept
     if objective.loss.is_piecewise_linear:
-        largest = _smallest_subgradient(objective, intercept)
+        largest, _ = zero_dual_point(objective, intercept)
     else:
         zero = np.zeros((objective.n_features, objective.n_outputs))
         _, gradient = objective.smooth_value_gradient(objective.pack(zero, intercept))
         largest = np.max(np.abs(gradient[: objective.n_coef]), initial=0.0)
     # J_model = objective_scale * J_solved, W_model = coef_scale * W_solved.
     return largest * problem.objective_scale / problem.coef_scale
-
-
-def _smallest_subgradient(objective, intercept):
-    """``min max_j |(X.T @ (a * theta))_j|`` over the dual points of ``W = 0``.
-
-    Samples off the kink hold ``theta`` at the end of their box on their
-    residual's side; those on it range over their box, subject to
-    ``a . theta = 0`` with an intercept: a linear program in them and the
-    bound ``t``, posed with each ``theta`` as a share of its box.
-    """
-    c, a = objective.loss.affine_parts(objective.y)
-    lower, upper = objective.loss.dual_box()
-    weight = objective.sample_weight
-    residual = c - a * np.broadcast_to(intercept, c.shape)
-    tolerance = 1e-12 * max(np.abs(c).max(), 1.0)
-    free = (np.abs(residual) <= tolerance) & (weight > 0)
-    theta = weight * np.where(residual > 0, upper, lower)
-    theta[free] = 0.0
-    # Only the targets, weights and the intercept decide theta at W = 0, so
-    # the product and the free rows are all this needs of X (a pass, and a
-    # gathering of those rows, on a Dask array).
-    fixed = objective.rmatvec(a * theta).ravel()
-    if not free.any():
-        return np.max(np.abs(fixed), initial=0.0)
-    width = weight[free] * (upper - lower)
-    columns = (objective.rows(np.flatnonzero(free)) * a[free, None]).T * width
-    n_free, n_features = width.size, objective.n_features
-    # Variables: the free shares u (theta = width * u), then t.
-    ones = np.ones((n_features, 1))
-    rows = np.vstack([np.hstack([columns, -ones]), np.hstack([-columns, -ones])])
-    right = np.concatenate([-fixed, fixed])
-    equality = None
-    if objective.fit_intercept:
-        equality = (np.append(a[free] * width, 0.0)[None, :], [-(a @ theta)])
-    result = linprog(
-        np.append(np.zeros(n_free), 1.0),
-        A_ub=rows,
-        b_ub=right,
-        A_eq=None if equality is None else equality[0],
-        b_eq=None if equality is None else equality[1],
-        bounds=[(lower / (upper - lower), upper / (upper - lower))] * n_free
-        + [(0, None)],
-        method="highs",
-    )
-    if result.status != 0:
-        return np.max(np.abs(fixed), initial=0.0)
-    return float(result.x[-1])

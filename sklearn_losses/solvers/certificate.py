@@ -30,6 +30,7 @@ objective's minimum-norm subgradient.
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import linprog
 
 
 @dataclass
@@ -204,3 +205,57 @@ def _multinomial_shift(objective, raw):
         step -= step.mean()
         shift = shift + step
     return best
+
+
+def zero_dual_point(objective, intercept):
+    """The dual point of a kinked loss at ``W = 0`` (with ``intercept``) whose
+    correlation ``X.T @ (a * theta)`` is smallest: ``(its largest entry,
+    theta)``.
+
+    Samples off the kink hold ``theta`` at the end of their box on their
+    residual's side; those on it range over their box, subject to
+    ``a . theta = 0`` with an intercept: a linear program in them and the
+    bound ``t``, posed with each ``theta`` as a share of its box. ``W = 0``
+    is optimal for an L1 strength at least ``t`` (the path's alpha_max),
+    and with a pure L2 penalty exactly where ``t = 0`` (then ``theta``
+    certifies it: its dual value is ``J(0, intercept)``). Where the program
+    fails, ``theta`` holds the samples on the kink at zero.
+    """
+    c, a = objective.loss.affine_parts(objective.y)
+    lower, upper = objective.loss.dual_box()
+    weight = objective.sample_weight
+    residual = c - a * np.broadcast_to(intercept, c.shape)
+    tolerance = 1e-12 * max(np.abs(c).max(), 1.0)
+    free = (np.abs(residual) <= tolerance) & (weight > 0)
+    theta = weight * np.where(residual > 0, upper, lower)
+    theta[free] = 0.0
+    # Only the targets, weights and the intercept decide theta at W = 0, so
+    # the product and the free rows are all this needs of X (a pass, and a
+    # gathering of those rows, on a Dask array).
+    fixed = objective.rmatvec(a * theta).ravel()
+    if not free.any():
+        return np.max(np.abs(fixed), initial=0.0), theta
+    width = weight[free] * (upper - lower)
+    columns = (objective.rows(np.flatnonzero(free)) * a[free, None]).T * width
+    n_free, n_features = width.size, objective.n_features
+    # Variables: the free shares u (theta = width * u), then t.
+    ones = np.ones((n_features, 1))
+    rows = np.vstack([np.hstack([columns, -ones]), np.hstack([-columns, -ones])])
+    right = np.concatenate([-fixed, fixed])
+    equality = None
+    if objective.fit_intercept:
+        equality = (np.append(a[free] * width, 0.0)[None, :], [-(a @ theta)])
+    result = linprog(
+        np.append(np.zeros(n_free), 1.0),
+        A_ub=rows,
+        b_ub=right,
+        A_eq=None if equality is None else equality[0],
+        b_eq=None if equality is None else equality[1],
+        bounds=[(lower / (upper - lower), upper / (upper - lower))] * n_free
+        + [(0, None)],
+        method="highs",
+    )
+    if result.status != 0:
+        return np.max(np.abs(fixed), initial=0.0), theta
+    theta[free] = width * result.x[:-1]
+    return float(result.x[-1]), theta
