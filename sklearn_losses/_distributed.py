@@ -64,7 +64,7 @@ def validate_dask_data(estimator, X, y, *, y_numeric, multi_output=False):
     ``X``: two dimensions, known chunk sizes, a float dtype (float32 kept,
     others cast to float64), at least one sample and feature, whole rows
     per chunk, finite entries (one pass over the chunks, which also finds
-    the largest magnitude, kept for ``largest_magnitude``); sets
+    the largest magnitude, kept for ``largest_magnitude``: ``_summary``); sets
     ``n_features_in_``. Returns ``(X, y)``.
     """
     X = validate_dask_X(estimator, X, reset=True)
@@ -85,8 +85,6 @@ def validate_dask_X(estimator, X, *, reset):
     """``X`` of ``validate_dask_data``; ``reset=False`` checks the number of
     features against the fit's (no pass over the chunks). Chunks may be
     NumPy arrays or SciPy sparse matrices."""
-    import dask
-
     if X.ndim != 2:
         raise ValueError(
             f"Expected a 2D array, got a {X.ndim}D Dask array instead; reshape "
@@ -120,16 +118,9 @@ def validate_dask_X(estimator, X, *, reset):
     if hasattr(estimator, "feature_names_in_"):
         del estimator.feature_names_in_
     X = X.rechunk({1: -1})
-    summaries = dask.compute(
-        *[dask.delayed(_block_summary)(block) for block in X.to_delayed().ravel()]
-    )
-    finite = all(block_finite for block_finite, _ in summaries)
-    largest = max(block_largest for _, block_largest in summaries)
+    finite, _ = _summary(X)
     if not finite:
         raise ValueError("Input X contains NaN or infinity.")
-    _LARGEST[X.name] = float(largest)
-    while len(_LARGEST) > 16:
-        del _LARGEST[next(iter(_LARGEST))]
     return X
 
 
@@ -144,21 +135,33 @@ def _block_summary(block):
     return bool(np.isfinite(lowest) and np.isfinite(highest)), max(-lowest, highest)
 
 
-# The largest magnitude of the Dask arrays validated last, by their names (a
-# Dask array's name is a hash of its graph: the same data, the same name).
-_LARGEST = {}
+# Whether the entries are finite and their largest magnitude, of the Dask
+# arrays summarized last, by their names (a Dask array's name is a hash of
+# its graph: the same data, the same name).
+_SUMMARIES = {}
 
 
-def largest_magnitude(X):
-    """``max |X|`` of a Dask array: known from its validation, else one pass."""
-    if X.name not in _LARGEST:
+def _summary(X):
+    """``(finite, max |X|)`` of a Dask array: one pass over its chunks, the
+    first time only (validation, then the extreme-scale check of the fit)."""
+    if X.name not in _SUMMARIES:
         import dask
 
         summaries = dask.compute(
             *[dask.delayed(_block_summary)(block) for block in X.to_delayed().ravel()]
         )
-        _LARGEST[X.name] = max(largest for _, largest in summaries)
-    return _LARGEST[X.name]
+        _SUMMARIES[X.name] = (
+            all(block_finite for block_finite, _ in summaries),
+            max(block_largest for _, block_largest in summaries),
+        )
+        while len(_SUMMARIES) > 16:
+            del _SUMMARIES[next(iter(_SUMMARIES))]
+    return _SUMMARIES[X.name]
+
+
+def largest_magnitude(X):
+    """``max |X|`` of a Dask array (``_summary``)."""
+    return _summary(X)[1]
 
 
 class DistributedObjective:
@@ -195,9 +198,8 @@ class DistributedObjective:
         self.penalty = penalty
         self.fit_intercept = fit_intercept
         self.n_outputs = n_outputs
-        self.n_samples, self.n_features = X.shape
+        self.n_features = X.shape[1]
         self.X = X
-        self.dtype = X.dtype
         self.last_value_gradient = None
         weight = np.asarray(sample_weight, dtype=float)
         # The targets and weights stay on the client too (one number per
@@ -212,12 +214,7 @@ class DistributedObjective:
         kept = [k for k in range(len(blocks)) if totals[k] > 0]
         self._kept = kept
         # Rows of zero weight add nothing to any sum: their chunks are left out.
-        rows = _to_workers(
-            [
-                (y[bounds[k] : bounds[k + 1]], weight[bounds[k] : bounds[k + 1]])
-                for k in kept
-            ]
-        )
+        rows = _to_workers(list(zip(self._split(y), self._split(weight), strict=True)))
         chunks = [
             dask.delayed(_chunk_objective)(
                 blocks[k],
@@ -240,14 +237,22 @@ class DistributedObjective:
         )
 
     # -- map-reduce ----------------------------------------------------------
-    def _sum(self, task, *arguments, chunks=None):
-        """``task(chunk, *arguments)`` on every chunk, the tuples summed where
-        the chunks live; only the sum comes back."""
+    def _split(self, values):
+        """``values`` per row, cut into the parts of the kept chunks."""
+        bounds = self._bounds
+        return [values[bounds[k] : bounds[k + 1]] for k in self._kept]
+
+    def _sum(self, task, *arguments, chunks=None, per_chunk=None):
+        """``task(chunk, *arguments)`` on every chunk (``task(chunk, part,
+        *arguments)`` with ``per_chunk``, one part per chunk), the tuples summed
+        where the chunks live; only the sum comes back."""
         import dask
 
+        chunks = self.chunks if chunks is None else chunks
+        own = [()] * len(chunks) if per_chunk is None else [(p,) for p in per_chunk]
         parts = [
-            dask.delayed(task, pure=False)(chunk, *arguments)
-            for chunk in (self.chunks if chunks is None else chunks)
+            dask.delayed(task, pure=False)(chunk, *part, *arguments)
+            for chunk, part in zip(chunks, own, strict=True)
         ]
         while len(parts) > 1:
             # A tree of sums: no worker receives every chunk's part at once.
@@ -355,16 +360,8 @@ class DistributedObjective:
     def rmatvec(self, values):
         """``(X - x_mean).T @ values`` for ``values`` per row on the client, each
         chunk sent its part."""
-        import dask
-
-        bounds = self._bounds
-        parts = _to_workers([values[bounds[k] : bounds[k + 1]] for k in self._kept])
-        products = [
-            dask.delayed(_chunk_rmatvec, pure=False)(chunk, part)
-            for chunk, part in zip(self.chunks, parts, strict=True)
-        ]
-        (total,) = dask.compute(dask.delayed(_summed)(*products))
-        return total[0]
+        parts = _to_workers(self._split(values))
+        return self._sum(_chunk_rmatvec, per_chunk=parts)[0]
 
     def rows(self, index):
         """Dense centered rows ``index`` (sorted indices), gathered to the client."""
