@@ -38,6 +38,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._objective import LinearObjective
 from ._parallel import ExecutionSettings
 from ._penalty import ElasticNet
+from .solvers.smoothed_dual import folded_rows
 
 # Rows of a chunk objective's work run on one thread: the workers' threads
 # (one task per chunk) already keep the cores busy.
@@ -525,29 +526,12 @@ def _sides(chunk, points, reach):
 
 def _chunk_reduced_rows(chunk, points, reach):
     candidates, upper_side = _sides(chunk, points, reach)
-    c, a = chunk.loss.affine_parts(chunk.y)
-    weight = chunk.sample_weight
-    folded = ~candidates & (weight > 0)
+    _, a = chunk.loss.affine_parts(chunk.y)
     group = np.where(upper_side, 2, 0) + (a > 0)
-    index = np.flatnonzero(candidates & (weight > 0))
-    totals = np.bincount(group[folded], weights=weight[folded], minlength=4)
-    present = np.flatnonzero(totals)
-    membership = np.zeros((weight.size, present.size))
-    for column, code in enumerate(present):
-        membership[:, column] = np.where(folded & (group == code), weight, 0.0)
-    folded_rows = np.asarray(chunk.X.T @ membership).T / totals[present, None]
-    folded_c = (c @ membership) / totals[present]
-    folded_a = np.where(present % 2 == 1, 1.0, -1.0)
-    X = chunk.X
-    if sp.issparse(X):
-        rows = sp.vstack([X[index], sp.csr_matrix(folded_rows)], format="csr")
-    else:
-        rows = np.vstack([np.asarray(X[index], dtype=float), folded_rows])
-    y = chunk.y[index]
-    folded_y = chunk.loss.target_from_affine(folded_c, folded_a)
-    targets = np.concatenate([y, folded_y.astype(y.dtype, copy=False)])
-    weights = chunk.share * np.concatenate([weight[index], totals[present]])
-    return rows, targets, weights
+    rows, targets, weights, _, _ = folded_rows(
+        chunk.X, chunk.y, chunk.sample_weight, chunk.loss, candidates, group
+    )
+    return rows, targets, chunk.share * weights
 
 
 def _chunk_rmatvec(chunk, values):

@@ -606,9 +606,28 @@ def _folded_problem(objective, candidates, group):
 
     Returns ``(reduced objective, candidate indices, folded samples)``.
     """
-    loss = objective.loss.piecewise
-    c, _ = loss.affine_parts(objective.y)
-    weight = objective.sample_weight
+    rows, targets, weights, index, folded = folded_rows(
+        objective.X,
+        objective.y,
+        objective.sample_weight,
+        objective.loss.piecewise,
+        candidates,
+        group,
+    )
+    return objective.on_rows(rows, targets, weights), index, folded
+
+
+def folded_rows(X, y, sample_weight, loss, candidates, group):
+    """The candidate rows, then one row per group of the other samples of
+    positive weight (their weighted mean, with their total weight; ``group``
+    codes side and sign, 0 to 3, see ``solve_on_candidates``).
+
+    Returns ``(rows, targets, weights, candidate indices, folded samples)``;
+    ``loss`` is the piecewise-linear loss. Also the per-chunk reduction of
+    a Dask array's problem (``_distributed``).
+    """
+    c, _ = loss.affine_parts(y)
+    weight = sample_weight
     folded = ~candidates & (weight > 0)
     totals = np.bincount(group[folded], weights=weight[folded], minlength=4)
     present = np.flatnonzero(totals)
@@ -616,20 +635,13 @@ def _folded_problem(objective, candidates, group):
     for column, code in enumerate(present):
         membership[:, column] = np.where(folded & (group == code), weight, 0.0)
     totals = totals[present]
-    folded_rows = np.asarray(objective.X.T @ membership).T / totals[:, None]
+    folded_means = np.asarray(X.T @ membership).T / totals[:, None]
     folded_c = (c @ membership) / totals
     folded_a = np.where(present % 2 == 1, 1.0, -1.0)
     index = np.flatnonzero(candidates)
-    X = objective.X
     if sp.issparse(X):
-        rows = sp.vstack([X[index], sp.csr_matrix(folded_rows)], format="csr")
+        rows = sp.vstack([X[index], sp.csr_matrix(folded_means)], format="csr")
     else:
-        rows = np.vstack([X[index], folded_rows])
-    reduced = objective.on_rows(
-        rows,
-        np.concatenate(
-            [objective.y[index], loss.target_from_affine(folded_c, folded_a)]
-        ),
-        np.concatenate([weight[index], totals]),
-    )
-    return reduced, index, folded
+        rows = np.vstack([X[index], folded_means])
+    targets = np.concatenate([y[index], loss.target_from_affine(folded_c, folded_a)])
+    return rows, targets, np.concatenate([weight[index], totals]), index, folded
