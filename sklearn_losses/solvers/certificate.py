@@ -52,18 +52,26 @@ def certify(objective, result):
     coef, intercept = result.coef, result.intercept
     value = objective.value(coef, intercept)
     if result.dual_bound is not None:
-        return Certificate(value, _relative(value, result.dual_bound), DUALITY_GAP)
-    penalty = objective.penalty
-    # An L2 part below the rounding of J at the answer (features of extreme
-    # magnitude, rescaled) makes P* = |z|**2 / (2 l2) of a z at rounding
-    # level astronomical: as without a penalty, no useful bound.
-    negligible = penalty.smooth_value(coef) <= np.finfo(float).eps * abs(value)
-    if objective.loss.has_conjugate and (
-        penalty.has_l1 or (penalty.has_l2 and not negligible)
-    ):
+        return Certificate(value, relative_gap(value, result.dual_bound), DUALITY_GAP)
+    if has_fenchel_dual(objective, coef, value):
         dual = fenchel_dual_value(objective, coef, intercept)
-        return Certificate(value, _relative(value, dual), DUALITY_GAP)
+        return Certificate(value, relative_gap(value, dual), DUALITY_GAP)
     return Certificate(value, stationarity(objective, coef, intercept), STATIONARITY)
+
+
+def has_fenchel_dual(objective, coef, value):
+    """Whether the Fenchel dual bounds the optimum usefully at the answer: a
+    loss with a conjugate and an L1 part, or an L2 part above J's rounding.
+
+    An L2 part below the rounding of J at the answer (features of extreme
+    magnitude, rescaled) makes P* = |z|**2 / (2 l2) of a z at rounding level
+    astronomical: as without a penalty, no useful bound.
+    """
+    penalty = objective.penalty
+    negligible = penalty.smooth_value(coef) <= np.finfo(float).eps * abs(value)
+    return objective.loss.has_conjugate and (
+        penalty.has_l1 or (penalty.has_l2 and not negligible)
+    )
 
 
 def zero_certificate(objective, raw, value, gradient):
@@ -75,16 +83,15 @@ def zero_certificate(objective, raw, value, gradient):
         dual = -(
             objective.sample_weight @ objective.loss.conjugate(objective.y, derivative)
         )
-        return Certificate(value, _relative(value, dual), DUALITY_GAP)
-    n_coef = objective.n_coef
-    residual = objective.penalty.minimum_norm_subgradient(
-        np.zeros(n_coef), gradient[:n_coef]
+        return Certificate(value, relative_gap(value, dual), DUALITY_GAP)
+    residual = stationarity_residual(
+        objective.penalty, np.zeros(gradient.size), gradient, objective.n_coef
     )
-    largest = np.max(np.abs(np.concatenate([residual, gradient[n_coef:]])))
-    return Certificate(value, float(largest), STATIONARITY)
+    return Certificate(value, residual, STATIONARITY)
 
 
-def _relative(value, dual):
+def relative_gap(value, dual):
+    """``(J - D) / |J|``, zero where rounding puts ``D`` above ``J``."""
     return max(value - dual, 0.0) / max(abs(value), np.finfo(float).tiny)
 
 
@@ -92,10 +99,15 @@ def stationarity(objective, coef, intercept):
     """The largest entry of the minimum-norm subgradient of ``J``."""
     params = objective.pack(coef, intercept)
     _, gradient = objective.smooth_value_gradient(params)
-    n_coef = objective.n_coef
-    residual = objective.penalty.minimum_norm_subgradient(
-        params[:n_coef], gradient[:n_coef]
-    )
+    return stationarity_residual(objective.penalty, params, gradient, objective.n_coef)
+
+
+def stationarity_residual(penalty, params, gradient, n_coef):
+    """The largest entry of the minimum-norm subgradient of ``J`` at packed
+    ``params``, from the smooth part's ``gradient`` there (the first
+    ``n_coef`` entries are coefficients, the rest intercepts, never
+    penalized)."""
+    residual = penalty.minimum_norm_subgradient(params[:n_coef], gradient[:n_coef])
     return float(np.max(np.abs(np.concatenate([residual, gradient[n_coef:]]))))
 
 
@@ -108,21 +120,28 @@ def fenchel_dual_value(objective, coef, intercept):
         raw = raw + _intercept_shift(objective, raw)
     derivative = loss.gradient(objective.y, raw)
     weighted = objective.weighted(derivative).reshape(-1, objective.n_outputs)
-    correlation = objective.rmatvec(weighted)
-    if penalty.has_l2:
-        excess = np.maximum(np.abs(correlation) - penalty.l1, 0.0)
-        penalty_conjugate = (excess.ravel() @ excess.ravel()) / (2.0 * penalty.l2)
-    else:
-        # Without an L2 part P* is 0 inside |v| <= l1 and infinite outside:
-        # scaling u keeps it in the loss's domain (which holds 0) and the
-        # intercept's constraint.
-        largest = np.max(np.abs(correlation), initial=0.0)
-        if largest > penalty.l1:
-            derivative = derivative * (penalty.l1 / largest)
-        penalty_conjugate = 0.0
+    conjugate, scale = penalty_conjugate(penalty, objective.rmatvec(weighted))
+    if scale != 1.0:
+        derivative = derivative * scale
     return -(objective.sample_weight @ loss.conjugate(objective.y, derivative)) - (
-        penalty_conjugate
+        conjugate
     )
+
+
+def penalty_conjugate(penalty, correlation):
+    """``(P*(v), scale)`` at the correlation ``v = X.T @ (s * u)``.
+
+    With an L2 part, ``sum_j (|v_j| - l1)_+**2 / (2 l2)`` and a scale of 1.
+    Without one, P* is 0 inside ``|v| <= l1`` and infinite outside: the dual
+    point ``u`` is then scaled by ``scale`` (below 1 where ``|v|`` exceeds
+    ``l1``), which keeps it in the loss's domain (which holds 0) and the
+    intercept's constraint, and P* is 0.
+    """
+    if penalty.has_l2:
+        excess = np.maximum(np.abs(correlation) - penalty.l1, 0.0).ravel()
+        return (excess @ excess) / (2.0 * penalty.l2), 1.0
+    largest = np.max(np.abs(correlation), initial=0.0)
+    return 0.0, (penalty.l1 / largest if largest > penalty.l1 else 1.0)
 
 
 def _intercept_shift(objective, raw):
@@ -145,6 +164,14 @@ def _intercept_shift(objective, raw):
         curvature = weight @ loss.hessian(y, shifted) if loss.has_curvature else 0.0
         return slope, curvature
 
+    return slope_root(slope_and_curvature)
+
+
+def slope_root(slope_and_curvature):
+    """The shift where a non-decreasing slope crosses zero (the intercept's
+    optimum), from ``slope_and_curvature(shift)``: Newton's method inside a
+    bracket of the root, bisecting where a step leaves it or there is no
+    curvature. Also over a Dask array's chunks, a pass per evaluation."""
     low, high = -np.inf, np.inf
     shift = 0.0
     for _ in range(100):

@@ -11,8 +11,9 @@ in ``dispatch.solve``:
   With an L1 part, proximal Newton: the step minimizes the quadratic model
   plus the L1 norm exactly, as a small least-squares problem with an L1
   penalty solved in memory by the solver table (``_proximal_point``).
-- The focal losses (no curvature that keeps the Hessian positive): L-BFGS-B
-  on the split ``W = W+ - W-``, one pass per evaluation.
+- The focal losses (no curvature that keeps the Hessian positive): the
+  in-memory L-BFGS-B on the split ``W = W+ - W-`` (``lbfgs.solve_smooth``),
+  one pass per evaluation.
 - Piecewise-linear losses (hinge, pinball, epsilon-insensitive): their
   Moreau envelopes with continuation, minimized as above, until the
   samples within reach of the kink are few; those rows come to the client,
@@ -30,13 +31,22 @@ stationarity residual.
 
 import numpy as np
 from scipy.linalg import solve_triangular
-from scipy.optimize import minimize
 
 from .._loss import SquaredEpsilonInsensitiveLoss
 from .._objective import LinearObjective
 from .._penalty import ElasticNet
 from .active_set import GAP_FLOOR
-from .certificate import DUALITY_GAP, STATIONARITY, Certificate
+from .certificate import (
+    DUALITY_GAP,
+    STATIONARITY,
+    Certificate,
+    has_fenchel_dual,
+    penalty_conjugate,
+    relative_gap,
+    slope_root,
+    stationarity_residual,
+)
+from .lbfgs import solve_smooth
 from .linalg import DAMPING, factor_symmetric
 from .result import SolverResult
 from .smoothed_dual import SmoothedLoss
@@ -48,8 +58,6 @@ from .smoothed_dual import SmoothedLoss
 TRIAL_STEPS = 0.5 ** np.arange(8)
 TRIAL_PASSES = 6
 ARMIJO = 1e-4
-# L-BFGS-B's fresh starts after a stop on the objective's decrease alone.
-RESTARTS = 5
 # Smoothing rounds of the piecewise-linear losses, each tenfold narrower;
 # the rows within CANDIDATE_REACH smoothings of the kink are gathered once
 # they are at most max(GATHER_PER_PARAMETER * parameters, GATHER_MINIMUM)
@@ -81,7 +89,11 @@ def solve_distributed(objective, coef, intercept, *, max_iter, tol, on_iteration
             params, n_iter, converged, stop = newton(objective, params, **options)
             method = "distributed-newton"
         else:
-            params, n_iter, converged, stop = _lbfgs(objective, params, **options)
+            # The in-memory L-BFGS-B asks only sums of the objective (values,
+            # gradients, the features' scale): each a pass over the chunks.
+            result = solve_smooth(objective, *objective.unpack(params), **options)
+            params = objective.pack(result.coef, result.intercept)
+            n_iter, converged, stop = result.n_iter, result.converged, result.stop
             method = "distributed-lbfgs"
         certificate = _certificate(objective, params, objective.last_value_gradient)
     coef, centered = objective.unpack(params)
@@ -115,7 +127,7 @@ def newton(objective, params, *, max_iter, tol, on_iteration, loss=None):
     value, gradient, hessian = objective.newton_parts(params, loss)
     while True:
         current = with_l1(params, value)
-        if _stationarity(penalty, params, gradient, n_coef) <= tol:
+        if stationarity_residual(penalty, params, gradient, n_coef) <= tol:
             return params, n_iter, True, ""
         if n_iter >= max_iter:
             return params, n_iter, False, ""
@@ -164,11 +176,6 @@ def _line_search(objective, params, step, current, decrease, loss):
     return None
 
 
-def _stationarity(penalty, params, gradient, n_coef):
-    residual = penalty.minimum_norm_subgradient(params[:n_coef], gradient[:n_coef])
-    return float(np.max(np.abs(np.concatenate([residual, gradient[n_coef:]]))))
-
-
 def _proximal_point(objective, hessian, gradient, params):
     """The minimizer of the quadratic model plus the L1 norm.
 
@@ -215,76 +222,6 @@ def _proximal_point(objective, hessian, gradient, params):
     if objective.fit_intercept:
         point[intercepts] = inverse @ (right[intercepts] - coupling.T @ coef)
     return point
-
-
-# -- L-BFGS-B -------------------------------------------------------------------
-def _lbfgs(objective, params, *, max_iter, tol, on_iteration):
-    """L-BFGS-B on ``(V+, V-, b)`` with ``V+, V- >= 0`` (an L1 part is then
-    linear), one pass per evaluation, as ``lbfgs.solve_smooth`` in memory:
-    on coefficients scaled by the root of the Hessian's diagonal for a
-    unit-curvature loss (``W = V / D``), restarted where it stops on the
-    objective's decrease alone."""
-    penalty, n_coef = objective.penalty, objective.n_coef
-    scale = np.repeat(objective.feature_scale(), objective.n_outputs)
-    bounds = [(0, None)] * (2 * n_coef) + [(None, None)] * (params.size - n_coef)
-
-    def joined(split):
-        coef = (split[:n_coef] - split[n_coef : 2 * n_coef]) / scale
-        return np.concatenate([coef, split[2 * n_coef :]])
-
-    def value_gradient(split):
-        value, gradient = objective.smooth_value_gradient(joined(split))
-        value += penalty.l1 * (split[: 2 * n_coef] / np.tile(scale, 2)).sum()
-        coef_gradient = gradient[:n_coef] / scale
-        l1_gradient = penalty.l1 / scale
-        return value, np.concatenate(
-            [
-                coef_gradient + l1_gradient,
-                -coef_gradient + l1_gradient,
-                gradient[n_coef:],
-            ]
-        )
-
-    n_iter, previous = 0, None
-    coef = params[:n_coef] * scale
-    start = np.concatenate([np.maximum(coef, 0), np.maximum(-coef, 0), params[n_coef:]])
-    for _ in range(RESTARTS + 1):
-        result = minimize(
-            value_gradient,
-            start,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            callback=lambda _: on_iteration(),
-            options=dict(
-                maxiter=max(max_iter - n_iter, 1),
-                gtol=tol,
-                ftol=64 * np.finfo(float).eps,
-                maxcor=20,
-            ),
-        )
-        n_iter += result.nit
-        if previous is not None and result.nit <= 1:
-            # A fresh start that stops after a step: the point before it was
-            # already at the resolution of floating point.
-            result = previous
-            break
-        params = joined(result.x)
-        _, gradient = objective.smooth_value_gradient(params)
-        if (
-            result.status != 0
-            or _stationarity(penalty, params, gradient, n_coef) <= tol
-            or n_iter >= max_iter
-        ):
-            break
-        # A stop on the objective's decrease alone, which a stale memory can
-        # cause: a fresh start from there (as lbfgs.solve_smooth).
-        start, previous = result.x, result
-    # Status 0 (a test met) and 2 (no decrease left in floating point) are
-    # as converged as in memory.
-    converged = result.status in (0, 2)
-    stop = "" if result.status in (0, 1, 2) else f"L-BFGS-B: {result.message}"
-    return joined(result.x), max(n_iter, 1), converged, stop
 
 
 # -- piecewise-linear losses -------------------------------------------------------
@@ -390,61 +327,37 @@ def _reduced_certificate(objective, point, result):
     if reduced.kind != DUALITY_GAP:
         return Certificate(value, reduced.gap, reduced.kind)
     dual = reduced.objective - reduced.gap * abs(reduced.objective)
-    return Certificate(value, _relative(value, dual), DUALITY_GAP)
+    return Certificate(value, relative_gap(value, dual), DUALITY_GAP)
 
 
 # -- certificates ------------------------------------------------------------------
-def _relative(value, dual):
-    return max(value - dual, 0.0) / max(abs(value), np.finfo(float).tiny)
-
-
 def _certificate(objective, params, known=None):
     """Fenchel's duality gap of a smooth convex loss with a penalty (one output),
-    as ``certificate.certify``; else the stationarity residual. ``known``:
-    the smooth part's value and gradient at ``params``, if a solver has them
-    (a pass saved)."""
-    loss, penalty, n_coef = objective.loss, objective.penalty, objective.n_coef
+    as ``certificate.certify``, its sums over the chunks; else the
+    stationarity residual. ``known``: the smooth part's value and gradient
+    at ``params``, if a solver has them (a pass saved)."""
+    penalty, n_coef = objective.penalty, objective.n_coef
     if known is not None and np.array_equal(known[0], params):
         value, gradient = known[1]
     else:
         value, gradient = objective.smooth_value_gradient(params)
     value += penalty.l1 * np.abs(params[:n_coef]).sum()
-    coef = params[:n_coef]
-    negligible = penalty.smooth_value(coef) <= np.finfo(float).eps * abs(value)
-    if (
-        objective.n_outputs > 1
-        or not loss.has_conjugate
-        or not (penalty.has_l1 or (penalty.has_l2 and not negligible))
+    if objective.n_outputs > 1 or not has_fenchel_dual(
+        objective, params[:n_coef], value
     ):
-        residual = _stationarity(penalty, params, gradient, n_coef)
+        residual = stationarity_residual(penalty, params, gradient, n_coef)
         return Certificate(value, residual, STATIONARITY)
-    shift = _intercept_shift(objective, params) if objective.fit_intercept else 0.0
-    conjugate, correlation, _, _ = objective.dual_parts(params, shift, 1.0)
-    if penalty.has_l2:
-        excess = np.maximum(np.abs(correlation) - penalty.l1, 0.0).ravel()
-        penalty_conjugate = (excess @ excess) / (2.0 * penalty.l2)
-    else:
-        largest = np.max(np.abs(correlation), initial=0.0)
-        if largest > penalty.l1:
-            scale = penalty.l1 / largest
-            conjugate = objective.dual_parts(params, shift, scale)[0]
-        penalty_conjugate = 0.0
-    dual = -conjugate - penalty_conjugate
-    return Certificate(value, _relative(value, dual), DUALITY_GAP)
-
-
-def _intercept_shift(objective, params):
-    """The shift of every score making ``sum_i s_i L'(f_i)`` zero (the dual's
-    constraint), by Newton's method on it, one pass per step: the answer's
-    intercept is already optimal to ``tol``, so one or two steps."""
     shift = 0.0
-    for _ in range(8):
-        _, _, slope, curvature = objective.dual_parts(params, shift, 1.0)
-        slope = float(np.ravel(slope)[0])
-        if slope == 0 or curvature <= 0:
-            return shift
-        step = -slope / curvature
-        if abs(step) <= 4 * np.finfo(float).eps * (1 + abs(shift)):
-            return shift + step
-        shift += step
-    return shift
+    if objective.fit_intercept:
+        # The dual's constraint sum_i s_i L'(f_i) = 0, by moving every score.
+        def slope_and_curvature(shift):
+            _, _, slope, curvature = objective.dual_parts(params, shift, 1.0)
+            return float(np.ravel(slope)[0]), curvature
+
+        shift = slope_root(slope_and_curvature)
+    conjugate, correlation, _, _ = objective.dual_parts(params, shift, 1.0)
+    conjugate_of_penalty, scale = penalty_conjugate(penalty, correlation)
+    if scale != 1.0:
+        conjugate = objective.dual_parts(params, shift, scale)[0]
+    dual = -conjugate - conjugate_of_penalty
+    return Certificate(value, relative_gap(value, dual), DUALITY_GAP)
