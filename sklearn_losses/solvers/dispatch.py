@@ -300,23 +300,31 @@ def _zero_if_as_good(objective, result, options):
     """
     if not np.any(result.coef):
         return result
-    zero = np.zeros_like(result.coef)
-    intercept = best_intercept_for_zero(objective, result.intercept, options)
-    if intercept is None:
+    compared = _against_zero(objective, result, options)
+    if compared is None:
         return result
-    at_zero = objective.value(zero, intercept)
-    value = objective.value(result.coef, result.intercept)
+    intercept, at_zero, value, slack = compared
     # Zero where it is strictly lower, and where the two agree to the
     # rounding of their sums while the answer's penalty is resolved in J
     # (the two vertices of the segment of optima at alpha_max). Where the
     # penalty is below J's rounding (targets of 1e160, say), a tie says
     # nothing, and the answer is the one the solver resolved.
-    slack = ROUNDING_SLACK * np.finfo(float).eps * abs(value)
     tie = at_zero <= value + slack and objective.penalty.value(result.coef) > slack
     if not (at_zero < value or tie):
         return result
-    result.coef, result.intercept = zero, intercept
+    result.coef, result.intercept = np.zeros_like(result.coef), intercept
     return result
+
+
+def _against_zero(objective, result, options):
+    """``(best intercept at W = 0, J there, J at the answer, the rounding
+    slack of J)``, or None where the intercept's problem did not converge."""
+    intercept = best_intercept_for_zero(objective, result.intercept, options)
+    if intercept is None:
+        return None
+    at_zero = objective.value(np.zeros_like(result.coef), intercept)
+    value = objective.value(result.coef, result.intercept)
+    return intercept, at_zero, value, ROUNDING_SLACK * np.finfo(float).eps * abs(value)
 
 
 def _zero_if_certified(objective, result, options):
@@ -333,13 +341,11 @@ def _zero_if_certified(objective, result, options):
     the best intercept at zero and, where zero is at least as good as the
     answer, one pass and the linear program.
     """
-    intercept = best_intercept_for_zero(objective, result.intercept, options)
-    if intercept is None:
+    compared = _against_zero(objective, result, options)
+    if compared is None:
         return result
-    zero = np.zeros_like(result.coef)
-    at_zero = objective.value(zero, intercept)
-    value = objective.value(result.coef, result.intercept)
-    if at_zero > value + ROUNDING_SLACK * np.finfo(float).eps * abs(value):
+    intercept, at_zero, value, slack = compared
+    if at_zero > value + slack:
         return result
     largest, theta = zero_dual_point(objective, intercept)
     if largest > 0:
@@ -347,7 +353,7 @@ def _zero_if_certified(objective, result, options):
     dual = objective.dual_value(theta)
     if (at_zero - dual) > max(options["tol"], GAP_FLOOR) * abs(at_zero):
         return result
-    result.coef, result.intercept = zero, intercept
+    result.coef, result.intercept = np.zeros_like(result.coef), intercept
     result.converged, result.stop, result.dual_bound = True, "", dual
     result.certificate = None
     return result
