@@ -144,24 +144,25 @@ class LossLinearModel(CallbackSupportMixin, BaseEstimator):
         the loss itself, 1, unless the estimator says otherwise."""
         return self._get_loss(n_classes), 1.0
 
-    def _validate_fit_data(self, X, y, sample_weight, *, y_numeric):
+    def _validate_fit_data(self, X, y, sample_weight, *, y_numeric, multi_output=False):
         if is_dask_array(X):
-            X, y = validate_dask_data(self, X, y, y_numeric=y_numeric)
-            sample_weight = _check_sample_weight(
-                as_local(sample_weight), y, dtype=np.float64, ensure_non_negative=True
+            X, y = validate_dask_data(
+                self, X, y, y_numeric=y_numeric, multi_output=multi_output
             )
-            return X, y, _summable(sample_weight)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            dtype=[np.float64, np.float32],
-            y_numeric=y_numeric,
-            reset=True,
-        )
+        else:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                accept_sparse=["csr", "csc"],
+                dtype=[np.float64, np.float32],
+                y_numeric=y_numeric,
+                multi_output=multi_output,
+                reset=True,
+            )
+        # One weight per row of y (the rows of X, wherever X lives).
         sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            as_local(sample_weight), y, dtype=np.float64, ensure_non_negative=True
         )
         return X, y, _summable(sample_weight)
 

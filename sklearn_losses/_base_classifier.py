@@ -14,14 +14,12 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
-    validate_data,
 )
 
 from ._base import LossLinearModel, _summable
 from ._distributed import (
     is_dask_array,
     lazy_prediction,
-    validate_dask_data,
 )
 from ._penalty import ElasticNet
 
@@ -214,19 +212,9 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
                 "class_weight weighs samples by their class: with soft labels "
                 "(class probabilities) there is none; pass sample_weight."
             )
-        if is_dask_array(X):
-            X, y = validate_dask_data(self, X, y, y_numeric=True, multi_output=True)
-        else:
-            X, y = validate_data(
-                self,
-                X,
-                y,
-                accept_sparse=["csr", "csc"],
-                dtype=[np.float64, np.float32],
-                multi_output=True,
-                y_numeric=True,
-                reset=True,
-            )
+        X, y, sample_weight = self._validate_fit_data(
+            X, y, sample_weight, y_numeric=True, multi_output=True
+        )
         y = np.asarray(y, dtype=np.float64)
         n_classes = y.shape[1]
         tolerance = np.sqrt(np.finfo(np.float64).eps) * n_classes
@@ -239,11 +227,6 @@ class LossClassifier(LinearClassifierMixin, LossLinearModel):
                 "Soft labels must be class probabilities: non-negative, with "
                 f"each row summing to 1 (within {tolerance:.1e})."
             )
-        sample_weight = _summable(
-            _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
-            )
-        )
         self.classes_ = np.arange(n_classes)
         loss, divisor = self._soft_loss(n_classes)
         outputs = 1 if n_classes == 2 else n_classes

@@ -162,10 +162,17 @@ def test_float32_soft_labels_and_string_classes(client):
     )
     soft = np.full((X.shape[0], 3), 0.05)
     soft[np.arange(X.shape[0]), targets["three"]] = 0.9
-    reference = LogisticLossClassifier(alpha=1e-3).fit(X, soft).objective_
+    weight = np.linspace(0.5, 2.0, X.shape[0])
+    reference = (
+        LogisticLossClassifier(alpha=1e-3).fit(X, soft, sample_weight=weight).objective_
+    )
     value = (
         LogisticLossClassifier(alpha=1e-3)
-        .fit(da.from_array(X, chunks=(CHUNK_ROWS, -1)), soft)
+        .fit(
+            da.from_array(X, chunks=(CHUNK_ROWS, -1)),
+            soft,
+            sample_weight=da.from_array(weight, chunks=CHUNK_ROWS),
+        )
         .objective_
     )
     assert abs(value - reference) <= RELATIVE * reference
