@@ -544,9 +544,10 @@ def _chunk_rows(chunk, index):
 
 
 def _chunk_crossings(chunk, points, reach):
-    candidates, _ = _sides(chunk, points[:-1], reach)
-    moved, _ = _sides(chunk, points, reach)
-    return (np.count_nonzero(moved & ~candidates & (chunk.sample_weight > 0)),)
+    candidates, upper_side = _sides(chunk, points[:-1], reach)
+    residual = _residual(chunk, points[-1])
+    crossed = np.where(upper_side, residual <= 0, residual >= 0)
+    return (np.count_nonzero(crossed & ~candidates & (chunk.sample_weight > 0)),)
 
 
 def _chunk_dual_parts(chunk, params, shift, scale):
@@ -573,22 +574,14 @@ def _chunk_dual_parts(chunk, params, shift, scale):
 def lazy_prediction(estimator, X, method, n_columns=None, dtype=float):
     """``method`` (an in-memory prediction method of the fitted ``estimator``)
     on each chunk of rows of a Dask ``X``, lazily, after the checks of
-    ``predict``: fitted, and as many features as in ``fit``."""
+    ``predict``: fitted, and as many features as in ``fit``. A Dask array
+    of one value per row (``n_columns=None``) or of ``n_columns`` columns."""
     check_is_fitted(estimator)
-    return lazy_rows(
-        validate_dask_X(estimator, X, reset=False), method, n_columns, dtype
-    )
-
-
-def lazy_rows(X, function, n_columns=None, dtype=float):
-    """``function`` applied to each chunk of rows of a Dask ``X``, lazily:
-    a Dask array of one value per row (``n_columns=None``) or of
-    ``n_columns`` columns."""
-    X = X.rechunk({1: -1})
+    X = validate_dask_X(estimator, X, reset=False)  # whole rows per chunk
     if n_columns is None:
-        return X.map_blocks(function, drop_axis=1, dtype=dtype, meta=np.empty(0, dtype))
+        return X.map_blocks(method, drop_axis=1, dtype=dtype, meta=np.empty(0, dtype))
     return X.map_blocks(
-        function,
+        method,
         chunks=(X.chunks[0], (n_columns,)),
         dtype=dtype,
         meta=np.empty((0, 0), dtype),
