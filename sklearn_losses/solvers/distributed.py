@@ -47,7 +47,7 @@ from .certificate import (
     stationarity_residual,
 )
 from .lbfgs import solve_smooth
-from .linalg import DAMPING, factor_symmetric
+from .linalg import factor_symmetric, marquardt_damped
 from .result import SolverResult
 from .smoothed_dual import SmoothedLoss
 
@@ -196,10 +196,7 @@ def _proximal_point(objective, hessian, gradient, params):
         inverse = np.linalg.pinv(hessian[intercepts, intercepts])
         M = M - coupling @ inverse @ coupling.T
         m = m - coupling @ (inverse @ right[intercepts])
-    diagonal = np.diag(M).copy()
-    largest = np.max(diagonal, initial=0.0)
-    diagonal[diagonal <= DAMPING * largest] = largest if largest > 0 else 1.0
-    factor = np.linalg.cholesky(M + np.diag(DAMPING * diagonal))
+    factor = np.linalg.cholesky(marquardt_damped(M))
     rows = factor.T
     target = solve_triangular(factor, m, lower=True)
     n_rows = rows.shape[0]

@@ -92,6 +92,18 @@ def conjugate_gradient(operator, right, rtol, maxiter, preconditioner=None, fini
     return solution, products
 
 
+def marquardt_damped(matrix):
+    """``matrix`` plus ``DAMPING`` times its diagonal, each entry below that
+    share of the largest taken as the largest (see ``factor_symmetric``)."""
+    diagonal = np.diag(matrix).copy()
+    largest = np.max(diagonal, initial=0.0)
+    if largest > 0:
+        diagonal[diagonal <= DAMPING * largest] = largest
+    else:
+        diagonal[:] = 1.0
+    return matrix + np.diag(DAMPING * diagonal)
+
+
 def factor_symmetric(matrix):
     """A solver for a positive semi-definite system, damped where it is singular.
 
@@ -114,13 +126,7 @@ def factor_symmetric(matrix):
     triangular solves (``cho_solve``, one right-hand side) stay in SciPy:
     NumPy has none.
     """
-    diagonal = np.diag(matrix).copy()
-    largest = np.max(diagonal, initial=0.0)
-    if largest > 0:
-        diagonal[diagonal <= DAMPING * largest] = largest
-    else:
-        diagonal[:] = 1.0
-    matrix = matrix + np.diag(DAMPING * diagonal)
+    matrix = marquardt_damped(matrix)
     try:
         factor = (np.linalg.cholesky(matrix), True)
     except np.linalg.LinAlgError:
