@@ -189,6 +189,9 @@ class DistributedObjective:
     """
 
     is_distributed = True
+    # The in-memory problems built from this one (on_rows) take their
+    # threads as a fit in memory does.
+    settings = None
 
     def __init__(
         self, loss, X, y, sample_weight, *, penalty, fit_intercept, n_outputs=1
@@ -384,15 +387,7 @@ class DistributedObjective:
             if X.shape[1] != 0:
                 raise ValueError("on_rows takes in-memory rows")
             X = np.empty((X.shape[0], 0))
-        return LinearObjective(
-            self.loss.for_new_target() if loss is None else loss,
-            X,
-            y,
-            sample_weight,
-            penalty=self.penalty if penalty is None else penalty,
-            fit_intercept=self.fit_intercept,
-            n_outputs=self.n_outputs,
-        )
+        return LinearObjective.on_rows(self, X, y, sample_weight, loss, penalty)
 
     # -- packing and the centered intercept, as LinearObjective ---------------
     n_coef = property(lambda self: self.n_features * self.n_outputs)
