@@ -54,22 +54,23 @@ def _problem(loss, l1, l2, n_samples=40, n_features=3, n_outputs=1, shift=0.0):
         (HuberLoss(1.0), 0.0, 1e-3, 3, 1, 2),
         (HuberLoss(1e-12), 0.0, 1e-3, 3, 1, 1),
         (HuberLoss(1.0), 1e-3, 0.0, 3, 1, 3),
-        (HuberLoss(1.0), 1e-3, 1e-3, 3, 1, 4),
+        (HuberLoss(1.0), 1e-3, 1e-3, 3, 1, 5),
         (LogisticLoss(), 0.0, 0.0, 3, 1, 2),
+        (LogisticLoss(), 1e-3, 1e-3, 3, 1, 4),
         (SquaredHingeLoss(), 1e-3, 0.0, 3, 1, 4),
-        (MultinomialLoss(), 0.0, 1e-3, 3, 3, 5),
-        (MultinomialLoss(), 1e-3, 1e-3, 3, 3, 6),
-        (FocalLoss(2.0), 1e-3, 0.0, 3, 1, 6),
-        (FocalLoss(2.0), 0.0, 1e-3, 3, 1, 7),
-        (MultinomialFocalLoss(2.0), 0.0, 0.0, 3, 3, 7),
-        (HingeLoss(), 0.0, 0.0, 3, 1, 8),
-        (PinballLoss(0.3), 1e-3, 0.0, 3, 1, 8),
-        (HingeLoss(), 0.0, 1e-60, 50, 1, 9),
-        (HingeLoss(), 0.0, 1e-60, 3, 1, 10),
-        (HingeLoss(), 1e-3, 1e-60, 50, 1, 10),
-        (PinballLoss(0.5), 0.0, 1e-3, 50, 1, 11),
-        (PinballLoss(0.5), 0.0, 1e-3, 3, 1, 12),
-        (HingeLoss(), 1e-3, 1e-3, 50, 1, 12),
+        (MultinomialLoss(), 0.0, 1e-3, 3, 3, 6),
+        (MultinomialLoss(), 1e-3, 1e-3, 3, 3, 7),
+        (FocalLoss(2.0), 1e-3, 0.0, 3, 1, 7),
+        (FocalLoss(2.0), 0.0, 1e-3, 3, 1, 8),
+        (MultinomialFocalLoss(2.0), 0.0, 0.0, 3, 3, 8),
+        (HingeLoss(), 0.0, 0.0, 3, 1, 9),
+        (PinballLoss(0.3), 1e-3, 0.0, 3, 1, 9),
+        (HingeLoss(), 0.0, 1e-60, 50, 1, 10),
+        (HingeLoss(), 0.0, 1e-60, 3, 1, 11),
+        (HingeLoss(), 1e-3, 1e-60, 50, 1, 11),
+        (PinballLoss(0.5), 0.0, 1e-3, 50, 1, 12),
+        (PinballLoss(0.5), 0.0, 1e-3, 3, 1, 13),
+        (HingeLoss(), 1e-3, 1e-3, 50, 1, 13),
     ],
 )
 def test_each_kind_of_problem_takes_its_row_of_the_table(
@@ -80,6 +81,13 @@ def test_each_kind_of_problem_takes_its_row_of_the_table(
     problem = _problem(loss, l1, l2, n_features=n_features, n_outputs=n_outputs)
     assert route_of(problem) is ROUTES[route - 1]
     assert all(name in METHODS for route in ROUTES for name in route.methods)
+
+
+def test_l1_on_many_samples_and_features_takes_the_orthant_route():
+    """Row 5, not 4: more than 1,000 samples and features (the working sets'
+    dense Hessians would outgrow DIRECT_NEWTON_SIZE)."""
+    problem = _problem(LogisticLoss(), 1e-3, 0.0, n_samples=1001, n_features=1001)
+    assert route_of(problem) is ROUTES[4]
 
 
 class _Recorded:

@@ -15,28 +15,32 @@ table; the first row whose condition holds is taken:
 3   linear tails; pure L1                   zero-check, orthant-newton,
                                             linear-tails-start, orthant-newton,
                                             lbfgs-split
-4   curvature per sample; L1 part           zero-check, subsample-start,
+4   curvature per sample, no linear tails;  zero-check, subsample-start-proximal,
+    L1 part; at most 1000 samples or        proximal-newton, orthant-newton,
+    features                                lbfgs-split
+5   curvature per sample; L1 part           zero-check, subsample-start,
                                             orthant-newton, lbfgs-split
-5   multinomial; no L1                      newton
-6   other smooth (multinomial, focal);      zero-check, lbfgs-split
+6   multinomial; no L1                      newton
+7   other smooth (multinomial, focal);      zero-check, lbfgs-split
     L1 part
-7   other smooth (focal); no L1             lbfgs-split
-8   piecewise linear; no L2                 linear-program
-9   piecewise linear; L2 below 1e-50;       linear-program-if-l2-negligible,
+8   other smooth (focal); no L1             lbfgs-split
+9   piecewise linear; no L2                 linear-program
+10  piecewise linear; L2 below 1e-50;       linear-program-if-l2-negligible,
     many features, no L1                    box-dual, smoothed-dual
-10  piecewise linear; L2 below 1e-50        linear-program-if-l2-negligible,
+11  piecewise linear; L2 below 1e-50        linear-program-if-l2-negligible,
                                             smoothed-dual
-11  piecewise linear; L2; many features,    box-dual, smoothed-dual
+12  piecewise linear; L2; many features,    box-dual, smoothed-dual
     no L1
-12  piecewise linear; L2 or elastic net     smoothed-dual
+13  piecewise linear; L2 or elastic net     smoothed-dual
 ==  ======================================  =====================================
 
 The rule of a route: each later method runs only where the one before did
 not finish (not converged, or not certified) and iterations remain; it
 starts from that one's point, and the iterations add up. Three methods
 never finish a fit on their own account but hand a start on: the zero
-check (finishes only where ``W = 0`` is optimal), the subsample start and
-the linear-tails start; the linear program with a negligible L2 term
+check (finishes only where ``W = 0`` is optimal), the subsample start
+(whose subsample is solved by the rest of its route) and the linear-tails
+start; the linear program with a negligible L2 term
 finishes only where that term is below rounding at its optimum, and
 otherwise hands on the original start.
 
@@ -66,8 +70,9 @@ from .certificate import DUALITY_GAP, certify, zero_certificate, zero_dual_point
 from .distributed import solve_distributed
 from .lbfgs import solve_smooth
 from .linear_program import solve_linear_program
-from .newton import solve_newton
+from .newton import DIRECT_NEWTON_SIZE, solve_newton
 from .orthant_newton import solve_orthant_newton
+from .proximal_newton import solve_proximal_newton
 from .result import SolverResult, no_callback
 from .smoothed_dual import solve_smoothed_dual, subsample_start
 
@@ -131,6 +136,22 @@ ROUTES = (
             "zero-check",
             "orthant-newton",
             "linear-tails-start",
+            "orthant-newton",
+            "lbfgs-split",
+        ),
+    ),
+    Route(
+        "smooth, curvature per sample, no linear tails; L1 or elastic net; "
+        "at most DIRECT_NEWTON_SIZE samples or features",
+        lambda o: (
+            _curvature(o)
+            and not o.loss.has_linear_tails
+            and min(o.X.shape) <= DIRECT_NEWTON_SIZE
+        ),
+        (
+            "zero-check",
+            "subsample-start-proximal",
+            "proximal-newton",
             "orthant-newton",
             "lbfgs-split",
         ),
@@ -588,28 +609,33 @@ def _smoothed_dual(objective, coef, intercept, **options):
     )
 
 
-def _subsample_start(objective, coef, intercept, **options):
+def _subsample_start(objective, coef, intercept, *, methods, **options):
     """A start from the same problem on a subsample (cold starts on many
-    samples), solved by the rest of route 4."""
+    samples), solved by ``methods`` (the rest of its route)."""
 
-    def orthant_then_lbfgs(problem, coef, intercept, **options):
-        return run_route(
-            ("orthant-newton", "lbfgs-split"), problem, coef, intercept, options
-        )
+    def rest_of_route(problem, coef, intercept, **options):
+        return run_route(methods, problem, coef, intercept, options)
 
-    return subsample_start(objective, orthant_then_lbfgs, coef, intercept, options)
+    return subsample_start(objective, rest_of_route, coef, intercept, options)
 
 
 METHODS = {
     "newton": functools.partial(solve_newton, approach=True),
     "newton-without-approach": solve_newton,
     "orthant-newton": solve_orthant_newton,
+    "proximal-newton": solve_proximal_newton,
     "orthant-newton-long": functools.partial(
         solve_orthant_newton, newton_steps=SMOOTHED_ORTHANT_NEWTON_STEPS
     ),
     "lbfgs-split": solve_smooth,
     "zero-check": _zero_check,
-    "subsample-start": _subsample_start,
+    "subsample-start": functools.partial(
+        _subsample_start, methods=("orthant-newton", "lbfgs-split")
+    ),
+    "subsample-start-proximal": functools.partial(
+        _subsample_start,
+        methods=("proximal-newton", "orthant-newton", "lbfgs-split"),
+    ),
     "linear-tails-start": _linear_tails_start,
     "least-absolute-deviations": _least_absolute_deviations,
     "linear-program": _linear_program,
