@@ -411,6 +411,80 @@ def cells_for(n_samples, sparse=False):
     return cells
 
 
+def hard_cells(n_samples):
+    """The L1 and elastic-net cells on more features than samples (issue #26).
+
+    Peers at their default tolerance and, where that leaves their objective
+    well above ours, at a tight one, so that the time to the same optimum
+    is in the table too.
+    """
+    n, l1 = n_samples, 1e-3
+    linear_svc_l1 = dict(penalty="l1", dual=False, C=1 / (n * l1), fit_intercept=False)
+    return [
+        Cell(
+            "squared hinge L1, no intercept",
+            "binary",
+            "squared_hinge",
+            l1,
+            1.0,
+            HingeLossClassifier(
+                loss="squared_hinge", alpha=l1, l1_ratio=1.0, fit_intercept=False
+            ),
+            [
+                # C sum squared hinge + |w|_1, C = 1 / (n alpha).
+                ("sklearn LinearSVC", LinearSVC(**linear_svc_l1), "default tol"),
+                (
+                    "sklearn LinearSVC",
+                    LinearSVC(**linear_svc_l1, tol=1e-6, max_iter=100_000),
+                    "tol 1e-6",
+                ),
+            ],
+        ),
+        Cell(
+            "squared hinge elastic net",
+            "binary",
+            "squared_hinge",
+            l1,
+            0.5,
+            HingeLossClassifier(loss="squared_hinge", alpha=l1, l1_ratio=0.5),
+        ),
+        Cell(
+            "logistic L1, no intercept",
+            "binary",
+            "logistic",
+            l1,
+            1.0,
+            LogisticLossClassifier(alpha=l1, l1_ratio=1.0, fit_intercept=False),
+            [
+                (
+                    "sklearn LogisticRegression liblinear",
+                    LogisticRegression(
+                        C=1 / (n * l1),
+                        l1_ratio=1.0,
+                        solver="liblinear",
+                        fit_intercept=False,
+                    ),
+                    "default tol",
+                ),
+                (
+                    "sklearn LogisticRegression liblinear",
+                    LogisticRegression(
+                        C=1 / (n * l1),
+                        l1_ratio=1.0,
+                        solver="liblinear",
+                        fit_intercept=False,
+                        tol=1e-8,
+                        max_iter=10_000,
+                    ),
+                    "tol 1e-8",
+                ),
+            ],
+        ),
+        _sparse_logistic_cell("logistic L1", n, l1, 1.0),
+        _sparse_logistic_cell("logistic elastic net", n, l1, 0.5),
+    ]
+
+
 def _data_kind(cell):
     """The data of a cell: counts, real targets or two classes."""
     return cell.kind if cell.kind in ("counts", "regression") else "binary"
@@ -874,12 +948,14 @@ def main(argv=None):
             (10_000, 50),
             [1_000, 10_000, 100_000],
         )
+        wide_size = (300, 1_500)
     else:
         datasets = [
             ("dense 30,000 x 100", 30_000, 100, False),
             ("dense 200,000 x 50", 200_000, 50, False),
         ]
         sparse_size, multinomial_size = (50_000, 20_000), (30_000, 100)
+        wide_size = (500, 5_000)
         sizes = [1_000, 10_000, 100_000, 1_000_000]
     default_output = "results-quick.md" if args.quick else "RESULTS.md"
     if args.only is not None:
@@ -914,6 +990,17 @@ def main(argv=None):
             report.append(format_table(title, rows))
         # Written as it goes: a long run leaves its finished tables behind.
         output.write_text("\n".join(report))
+    n_samples, n_features = wide_size
+    title = f"wide dense {n_samples:,d} x {n_features:,d} (more features than samples)"
+    rows = []
+    for cell in hard_cells(n_samples):
+        if not selected(cell.name):
+            continue
+        X, y = make_data(_data_kind(cell), n_samples, n_features)
+        print(f"{title}: {cell.name}", file=sys.stderr)
+        rows += run_cell(cell, X, y, repeats, measure_memory=True)
+    if rows:
+        report.append(format_table(title, rows))
     n_samples, n_features = sparse_size
     title = f"sparse CSR {n_samples:,d} x {n_features:,d}, density 0.2%"
     rows = []

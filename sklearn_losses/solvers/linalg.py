@@ -101,7 +101,9 @@ def marquardt_damped(matrix):
         diagonal[diagonal <= DAMPING * largest] = largest
     else:
         diagonal[:] = 1.0
-    return matrix + np.diag(DAMPING * diagonal)
+    damped = np.array(matrix, dtype=float)
+    damped[np.diag_indices_from(damped)] += DAMPING * diagonal
+    return damped
 
 
 def factor_symmetric(matrix):
