@@ -116,3 +116,16 @@ def test_hessians_are_formed_on_working_sets_only(monkeypatch):
     assert 0 < non_zeros < 150
     assert max(sizes) <= 2 * non_zeros + 1 + 10
     assert estimator.duality_gap_ <= GAP
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_hinge_elastic_net_on_more_features_than_samples(seed):
+    """The smoothed problems of a hinge elastic net on 120 x 600 left the
+    orthant-wise method and L-BFGS-B at gaps of 1.7 and 15 after 1,000
+    iterations (with a warning); proximal Newton solves them."""
+    X, y = _wide(seed)
+    estimator = HingeLossClassifier(alpha=1e-3, l1_ratio=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        estimator.fit(X, y)
+    assert estimator.duality_gap_ <= GAP

@@ -46,7 +46,8 @@ otherwise hands on the original start.
 
 The smoothed problems inside the smoothed dual and the screening of the
 linear program are solved by ``SMOOTHED_ROUTES``: Newton's method without
-an L1 part, projected Newton on orthants then L-BFGS-B with one.
+an L1 part; with one, proximal Newton on working sets (at most 1,000
+samples or features), projected Newton on orthants, then L-BFGS-B.
 
 ``forced_method`` replaces the route of every fit in its context (a hook
 for tests and experiments). A problem on a Dask array
@@ -208,6 +209,12 @@ SMOOTHED_ROUTES = (
         "smoothed piecewise-linear loss; L2 or none",
         lambda o: not o.penalty.has_l1,
         ("newton-without-approach",),
+    ),
+    Route(
+        "smoothed piecewise-linear loss; L1 part; at most DIRECT_NEWTON_SIZE "
+        "samples or features",
+        lambda o: min(o.X.shape) <= DIRECT_NEWTON_SIZE,
+        ("proximal-newton", "orthant-newton-long", "lbfgs-split"),
     ),
     Route(
         "smoothed piecewise-linear loss; L1 part",
