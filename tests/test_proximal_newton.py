@@ -129,3 +129,19 @@ def test_hinge_elastic_net_on_more_features_than_samples(seed):
         warnings.simplefilter("error")
         estimator.fit(X, y)
     assert estimator.duality_gap_ <= GAP
+
+
+def test_hinge_elastic_net_whose_optimum_has_more_non_zeros_than_samples():
+    """With a dense signal (half the features), the optimum has more
+    non-zeros than samples: proximal Newton hands over to the orthant-wise
+    method, which alone stopped at a gap of 0.8 (as before proximal Newton:
+    0.9), and then takes over again."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 600))
+    signal = X @ (rng.standard_normal(600) * (rng.random(600) < 0.5))
+    y = (signal + 2 * rng.logistic(size=120) > 0).astype(int)
+    estimator = HingeLossClassifier(alpha=1e-3, l1_ratio=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        estimator.fit(X, y)
+    assert estimator.duality_gap_ <= GAP

@@ -47,7 +47,9 @@ otherwise hands on the original start.
 The smoothed problems inside the smoothed dual and the screening of the
 linear program are solved by ``SMOOTHED_ROUTES``: Newton's method without
 an L1 part; with one, proximal Newton on working sets (at most 1,000
-samples or features), projected Newton on orthants, then L-BFGS-B.
+samples or features) until the non-zeros are as many as the samples, then
+projected Newton on orthants, then proximal Newton to the end, then
+L-BFGS-B.
 
 ``forced_method`` replaces the route of every fit in its context (a hook
 for tests and experiments). A problem on a Dask array
@@ -214,7 +216,12 @@ SMOOTHED_ROUTES = (
         "smoothed piecewise-linear loss; L1 part; at most DIRECT_NEWTON_SIZE "
         "samples or features",
         lambda o: min(o.X.shape) <= DIRECT_NEWTON_SIZE,
-        ("proximal-newton", "orthant-newton-long", "lbfgs-split"),
+        (
+            "proximal-newton",
+            "orthant-newton",
+            "proximal-newton-throughout",
+            "lbfgs-split",
+        ),
     ),
     Route(
         "smoothed piecewise-linear loss; L1 part",
@@ -631,6 +638,9 @@ METHODS = {
     "newton-without-approach": solve_newton,
     "orthant-newton": solve_orthant_newton,
     "proximal-newton": solve_proximal_newton,
+    "proximal-newton-throughout": functools.partial(
+        solve_proximal_newton, hand_over=False
+    ),
     "orthant-newton-long": functools.partial(
         solve_orthant_newton, newton_steps=SMOOTHED_ORTHANT_NEWTON_STEPS
     ),

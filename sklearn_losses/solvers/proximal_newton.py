@@ -71,7 +71,14 @@ POLISH_STEPS = 3
 
 
 def solve_proximal_newton(
-    objective, coef, intercept, *, max_iter, tol, on_iteration=no_callback
+    objective,
+    coef,
+    intercept,
+    *,
+    max_iter,
+    tol,
+    on_iteration=no_callback,
+    hand_over=True,
 ):
     """Proximal Newton's method on working sets, for a loss with a curvature
     per sample (one output) plus a penalty with an L1 part.
@@ -91,7 +98,11 @@ def solve_proximal_newton(
     non-zeros as samples.
     """
     n_coef = objective.n_coef
-    largest_support = min(DIRECT_NEWTON_SIZE, objective.X.shape[0])
+    largest_support = (
+        min(DIRECT_NEWTON_SIZE, objective.X.shape[0])
+        if hand_over
+        else DIRECT_NEWTON_SIZE
+    )
     params = objective.pack(coef, intercept)
     # The damping, carried from one working set to the next, and the last
     # Hessian formed, with the curvature and the problem it was formed for.
