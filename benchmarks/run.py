@@ -302,26 +302,7 @@ def cells_for(n_samples, sparse=False):
                 )
             ],
         ),
-        Cell(
-            "squared hinge L1, no intercept",
-            "binary",
-            "squared_hinge",
-            l1,
-            1.0,
-            HingeLossClassifier(
-                loss="squared_hinge", alpha=l1, l1_ratio=1.0, fit_intercept=False
-            ),
-            [
-                (
-                    "sklearn LinearSVC",
-                    # |w|_1 + C sum sq. hinge = n C (mean + alpha |w|_1).
-                    LinearSVC(
-                        penalty="l1", dual=False, C=1 / (n * l1), fit_intercept=False
-                    ),
-                    "",
-                )
-            ],
-        ),
+        _squared_hinge_l1_cell(n, l1),
         Cell(
             "logistic L2",
             "binary",
@@ -411,6 +392,36 @@ def cells_for(n_samples, sparse=False):
     return cells
 
 
+def _squared_hinge_l1_cell(n_samples, alpha, tight=False):
+    """Squared hinge L1 without an intercept against LinearSVC (which would
+    penalize it), at its default tolerance and, if ``tight``, at 1e-6."""
+    # |w|_1 + C sum sq. hinge = n C (mean + alpha |w|_1), C = 1 / (n alpha).
+    settings = dict(
+        penalty="l1", dual=False, C=1 / (n_samples * alpha), fit_intercept=False
+    )
+    note = "default tol" if tight else ""
+    peers = [("sklearn LinearSVC", LinearSVC(**settings), note)]
+    if tight:
+        peers.append(
+            (
+                "sklearn LinearSVC",
+                LinearSVC(**settings, tol=1e-6, max_iter=100_000),
+                "tol 1e-6",
+            )
+        )
+    return Cell(
+        "squared hinge L1, no intercept",
+        "binary",
+        "squared_hinge",
+        alpha,
+        1.0,
+        HingeLossClassifier(
+            loss="squared_hinge", alpha=alpha, l1_ratio=1.0, fit_intercept=False
+        ),
+        peers,
+    )
+
+
 def hard_cells(n_samples):
     """The L1 and elastic-net cells on more features than samples (issue #26).
 
@@ -419,27 +430,8 @@ def hard_cells(n_samples):
     is in the table too.
     """
     n, l1 = n_samples, 1e-3
-    linear_svc_l1 = dict(penalty="l1", dual=False, C=1 / (n * l1), fit_intercept=False)
     return [
-        Cell(
-            "squared hinge L1, no intercept",
-            "binary",
-            "squared_hinge",
-            l1,
-            1.0,
-            HingeLossClassifier(
-                loss="squared_hinge", alpha=l1, l1_ratio=1.0, fit_intercept=False
-            ),
-            [
-                # C sum squared hinge + |w|_1, C = 1 / (n alpha).
-                ("sklearn LinearSVC", LinearSVC(**linear_svc_l1), "default tol"),
-                (
-                    "sklearn LinearSVC",
-                    LinearSVC(**linear_svc_l1, tol=1e-6, max_iter=100_000),
-                    "tol 1e-6",
-                ),
-            ],
-        ),
+        _squared_hinge_l1_cell(n, l1, tight=True),
         Cell(
             "squared hinge elastic net",
             "binary",
@@ -978,40 +970,38 @@ def main(argv=None):
         "",
     ]
     started = time.perf_counter()
-    for title, n_samples, n_features, _ in datasets:
+
+    def section(title, cells, n_samples, n_features, sparse=False):
+        """The table of ``cells`` on one dataset, appended to the report."""
         rows = []
-        for cell in cells_for(n_samples):
+        for cell in cells:
             if not selected(cell.name):
                 continue
-            X, y = make_data(_data_kind(cell), n_samples, n_features)
+            X, y = make_data(_data_kind(cell), n_samples, n_features, sparse=sparse)
             print(f"{title}: {cell.name}", file=sys.stderr)
             rows += run_cell(cell, X, y, repeats, measure_memory=True)
         if rows:
             report.append(format_table(title, rows))
         # Written as it goes: a long run leaves its finished tables behind.
         output.write_text("\n".join(report))
+
+    for title, n_samples, n_features, _ in datasets:
+        section(title, cells_for(n_samples), n_samples, n_features)
     n_samples, n_features = wide_size
-    title = f"wide dense {n_samples:,d} x {n_features:,d} (more features than samples)"
-    rows = []
-    for cell in hard_cells(n_samples):
-        if not selected(cell.name):
-            continue
-        X, y = make_data(_data_kind(cell), n_samples, n_features)
-        print(f"{title}: {cell.name}", file=sys.stderr)
-        rows += run_cell(cell, X, y, repeats, measure_memory=True)
-    if rows:
-        report.append(format_table(title, rows))
+    section(
+        f"wide dense {n_samples:,d} x {n_features:,d} (more features than samples)",
+        hard_cells(n_samples),
+        n_samples,
+        n_features,
+    )
     n_samples, n_features = sparse_size
-    title = f"sparse CSR {n_samples:,d} x {n_features:,d}, density 0.2%"
-    rows = []
-    for cell in cells_for(n_samples, sparse=True):
-        if not selected(cell.name):
-            continue
-        X, y = make_data(_data_kind(cell), n_samples, n_features, sparse=True)
-        print(f"{title}: {cell.name}", file=sys.stderr)
-        rows += run_cell(cell, X, y, repeats, measure_memory=True)
-    if rows:
-        report.append(format_table(title, rows))
+    section(
+        f"sparse CSR {n_samples:,d} x {n_features:,d}, density 0.2%",
+        cells_for(n_samples, sparse=True),
+        n_samples,
+        n_features,
+        sparse=True,
+    )
     n_samples, n_features = multinomial_size
     multinomial = multinomial_cell(n_samples)
     if selected(multinomial.name):
