@@ -430,6 +430,11 @@ def hard_cells(n_samples):
     is in the table too.
     """
     n, l1 = n_samples, 1e-3
+    # C sum log-loss + |w|_1, C = 1 / (n alpha); liblinear would penalize
+    # an intercept.
+    liblinear_l1 = dict(
+        C=1 / (n * l1), l1_ratio=1.0, solver="liblinear", fit_intercept=False
+    )
     return [
         _squared_hinge_l1_cell(n, l1, tight=True),
         Cell(
@@ -450,24 +455,12 @@ def hard_cells(n_samples):
             [
                 (
                     "sklearn LogisticRegression liblinear",
-                    LogisticRegression(
-                        C=1 / (n * l1),
-                        l1_ratio=1.0,
-                        solver="liblinear",
-                        fit_intercept=False,
-                    ),
+                    LogisticRegression(**liblinear_l1),
                     "default tol",
                 ),
                 (
                     "sklearn LogisticRegression liblinear",
-                    LogisticRegression(
-                        C=1 / (n * l1),
-                        l1_ratio=1.0,
-                        solver="liblinear",
-                        fit_intercept=False,
-                        tol=1e-8,
-                        max_iter=10_000,
-                    ),
+                    LogisticRegression(**liblinear_l1, tol=1e-8, max_iter=10_000),
                     "tol 1e-8",
                 ),
             ],
