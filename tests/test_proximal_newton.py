@@ -6,9 +6,13 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_classification
+from sklearn.datasets import make_classification, make_regression
 
-from sklearn_losses import HingeLossClassifier, LogisticLossClassifier
+from sklearn_losses import (
+    HingeLossClassifier,
+    HuberLossRegressor,
+    LogisticLossClassifier,
+)
 from sklearn_losses._objective import LinearObjective
 from sklearn_losses.solvers.proximal_newton import lasso_of_quadratic
 
@@ -141,6 +145,19 @@ def test_hinge_elastic_net_whose_optimum_has_more_non_zeros_than_samples():
     signal = X @ (rng.standard_normal(600) * (rng.random(600) < 0.5))
     y = (signal + 2 * rng.logistic(size=120) > 0).astype(int)
     estimator = HingeLossClassifier(alpha=1e-3, l1_ratio=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        estimator.fit(X, y)
+    assert estimator.duality_gap_ <= GAP
+
+
+def test_huber_l1_on_more_features_than_samples():
+    """Huber with a pure L1 penalty on 200 x 1,000 (heavy-tailed noise): the
+    orthant-wise method after the least-absolute-deviations start ran to
+    max_iter at a gap of 2e-3; proximal Newton finishes it."""
+    X, y = make_regression(200, 1000, n_informative=30, noise=5, random_state=1)
+    y = y + np.random.default_rng(1).standard_t(2, 200) * 10
+    estimator = HuberLossRegressor(alpha=1e-2, l1_ratio=1.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         estimator.fit(X, y)

@@ -13,8 +13,9 @@ table; the first row whose condition holds is taken:
     narrower than 1e-9
 2   curvature per sample; no L1             newton
 3   linear tails; pure L1                   zero-check, orthant-newton,
-                                            linear-tails-start, orthant-newton,
-                                            lbfgs-split
+                                            linear-tails-start,
+                                            proximal-newton-throughout,
+                                            orthant-newton, lbfgs-split
 4   curvature per sample, no linear tails;  zero-check, subsample-start-proximal,
     L1 part; at most 1000 samples or        proximal-newton, orthant-newton,
     features                                lbfgs-split
@@ -139,6 +140,7 @@ ROUTES = (
             "zero-check",
             "orthant-newton",
             "linear-tails-start",
+            "proximal-newton-throughout",
             "orthant-newton",
             "lbfgs-split",
         ),
