@@ -59,6 +59,14 @@ def test_lasso_of_quadratic_meets_its_optimality_conditions(seed, rank):
         assert 0 < np.count_nonzero(point[penalized]) <= min(rank, size - 1)
 
 
+def _assert_certified_without_warning(estimator, X, y):
+    """Fits with every warning an error; the certified gap is within GAP."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        estimator.fit(X, y)
+    assert estimator.duality_gap_ <= GAP
+
+
 def _wide(seed, n_samples=120, n_features=600):
     return make_classification(
         n_samples, n_features, n_informative=20, random_state=seed
@@ -82,10 +90,7 @@ def test_more_features_than_samples_converges_with_a_certificate(seed, estimator
     samples ran to max_iter (gaps 1e-2 to 0.3, orthant-wise Newton then
     L-BFGS-B); now no warning at default settings and a certified gap."""
     X, y = _wide(seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        estimator.fit(X, y)
-    assert estimator.duality_gap_ <= GAP
+    _assert_certified_without_warning(estimator, X, y)
     assert estimator.n_iter_ < estimator.max_iter
 
 
@@ -129,10 +134,7 @@ def test_hinge_elastic_net_on_more_features_than_samples(seed):
     iterations (with a warning); proximal Newton solves them."""
     X, y = _wide(seed)
     estimator = HingeLossClassifier(alpha=1e-3, l1_ratio=0.5)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        estimator.fit(X, y)
-    assert estimator.duality_gap_ <= GAP
+    _assert_certified_without_warning(estimator, X, y)
 
 
 def test_hinge_elastic_net_whose_optimum_has_more_non_zeros_than_samples():
@@ -145,10 +147,7 @@ def test_hinge_elastic_net_whose_optimum_has_more_non_zeros_than_samples():
     signal = X @ (rng.standard_normal(600) * (rng.random(600) < 0.5))
     y = (signal + 2 * rng.logistic(size=120) > 0).astype(int)
     estimator = HingeLossClassifier(alpha=1e-3, l1_ratio=0.5)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        estimator.fit(X, y)
-    assert estimator.duality_gap_ <= GAP
+    _assert_certified_without_warning(estimator, X, y)
 
 
 def test_huber_l1_on_more_features_than_samples():
@@ -158,7 +157,4 @@ def test_huber_l1_on_more_features_than_samples():
     X, y = make_regression(200, 1000, n_informative=30, noise=5, random_state=1)
     y = y + np.random.default_rng(1).standard_t(2, 200) * 10
     estimator = HuberLossRegressor(alpha=1e-2, l1_ratio=1.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        estimator.fit(X, y)
-    assert estimator.duality_gap_ <= GAP
+    _assert_certified_without_warning(estimator, X, y)
