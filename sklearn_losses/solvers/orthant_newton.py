@@ -48,24 +48,14 @@ def solve_orthant_newton(
     keeps failing to give a descent direction (the solver table then
     hands over).
     """
-    n_coef = objective.n_coef
-    penalty = objective.penalty
     params = objective.pack(coef, intercept)
-
-    def full_value(point, raw=None):
-        """Objective, gradient of its smooth part, and the prediction, at point."""
-        if raw is None:
-            raw = objective.raw_prediction(*objective.unpack(point))
-        smooth, gradient = objective.smooth_value_gradient(point, raw=raw)
-        return smooth + penalty.l1 * np.abs(point[:n_coef]).sum(), gradient, raw
-
-    value, gradient, raw = full_value(params)
+    value, gradient, raw = full_value(objective, params)
     converged, stop = False, ""
     n_iter = 0
     gradient_steps = 0
     while n_iter < min(max_iter, newton_steps):
         # The minimum-norm subgradient: the optimality residual.
-        residual = _residual(objective, params, gradient)
+        residual = optimality_residual(objective, params, gradient)
         if np.max(np.abs(residual)) <= tol:
             converged = True
             break
@@ -79,8 +69,8 @@ def solve_orthant_newton(
         )
         newton_failed = trial is None
         if newton_failed:
-            trial, trial_raw = _step_below_resolution(
-                objective, params, value, direction, orthant, residual, full_value
+            trial, trial_raw = step_below_resolution(
+                objective, params, value, direction, orthant, residual
             )
             newton_failed = trial is None
         if newton_failed:
@@ -94,7 +84,7 @@ def solve_orthant_newton(
             stop = "" if converged else stalled(np.max(np.abs(residual)))
             break
         params = trial
-        value, gradient, raw = full_value(params, trial_raw)
+        value, gradient, raw = full_value(objective, params, trial_raw)
         gradient_steps = gradient_steps + 1 if newton_failed else 0
         if gradient_steps > GRADIENT_STEPS:
             # Newton's direction keeps failing (too little curvature, as
@@ -107,7 +97,17 @@ def solve_orthant_newton(
     )
 
 
-def _residual(objective, params, gradient):
+def full_value(objective, point, raw=None):
+    """The objective with its L1 part, the gradient of its smooth part, and
+    the prediction, at ``point`` (``raw``: the prediction, if known)."""
+    if raw is None:
+        raw = objective.raw_prediction(*objective.unpack(point))
+    smooth, gradient = objective.smooth_value_gradient(point, raw=raw)
+    l1_part = objective.penalty.l1 * np.abs(point[: objective.n_coef]).sum()
+    return smooth + l1_part, gradient, raw
+
+
+def optimality_residual(objective, params, gradient):
     """The minimum-norm subgradient of the objective: its optimality
     residual (the intercepts' part is their gradient)."""
     n_coef = objective.n_coef
@@ -121,9 +121,7 @@ def _residual(objective, params, gradient):
     )
 
 
-def _step_below_resolution(
-    objective, params, value, direction, orthant, residual, full_value
-):
+def step_below_resolution(objective, params, value, direction, orthant, residual):
     """The full projected Newton step where the value cannot tell.
 
     Near the optimum the decrease a step promises falls below the rounding
@@ -132,7 +130,9 @@ def _step_below_resolution(
     certified gap of 5e-6 where a cold fit reached 1e-13). As in Newton's
     method (``newton._resolved``), the step counts where the value stays
     within its rounding and the largest residual entry at least halves.
-    Returns ``(trial, raw prediction at trial)`` or ``(None, None)``.
+    ``orthant`` all zeros projects nothing (a step off orthants, as
+    proximal Newton's). Returns ``(trial, raw prediction at trial)`` or
+    ``(None, None)``.
     """
     n_coef = objective.n_coef
     if not np.all(np.isfinite(direction)):
@@ -142,8 +142,8 @@ def _step_below_resolution(
     # A full step may overflow the loss (an exponential one): then it does
     # not count, silently.
     with np.errstate(over="ignore", invalid="ignore"):
-        trial_value, gradient, trial_raw = full_value(trial)
-        trial_residual = _residual(objective, trial, gradient)
+        trial_value, gradient, trial_raw = full_value(objective, trial)
+        trial_residual = optimality_residual(objective, trial, gradient)
     if np.all(np.isfinite(trial_residual)) and halved_within_rounding(
         value,
         trial_value,

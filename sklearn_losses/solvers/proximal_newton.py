@@ -21,9 +21,9 @@ from .newton import (
     DIRECT_NEWTON_SIZE,
     ROUNDING_GRADIENT,
     curvature_is_close,
-    halved_within_rounding,
     stalled,
 )
+from .orthant_newton import full_value, optimality_residual, step_below_resolution
 from .result import SolverResult, no_callback
 
 # Fewest zero coefficients a working set takes in beside the non-zero ones.
@@ -113,7 +113,7 @@ def solve_proximal_newton(
     while True:
         raw = objective.raw_prediction(*objective.unpack(params))
         _, gradient = objective.smooth_value_gradient(params, raw=raw)
-        residual = _residual(objective, params, gradient)
+        residual = optimality_residual(objective, params, gradient)
         largest = np.max(np.abs(residual))
         converged = largest <= tol
         if stop:
@@ -195,20 +195,6 @@ def working_set(coef, residual):
     return np.sort(np.concatenate([nonzero, violating]))
 
 
-def _residual(objective, params, gradient):
-    """The minimum-norm subgradient of the objective (the intercept's part is
-    its gradient): zero exactly at the optimum."""
-    n_coef = objective.n_coef
-    return np.concatenate(
-        [
-            objective.penalty.minimum_norm_subgradient(
-                params[:n_coef], gradient[:n_coef]
-            ),
-            gradient[n_coef:],
-        ]
-    )
-
-
 def _proximal_newton_steps(objective, params, max_iter, tol, on_iteration, kept):
     """Proximal Newton steps on all coefficients of ``objective`` (the problem
     on a working set) until the largest residual entry is at most ``tol``.
@@ -220,12 +206,10 @@ def _proximal_newton_steps(objective, params, max_iter, tol, on_iteration, kept)
     n_coef = objective.n_coef
     l1 = objective.penalty.l1
     penalized = np.arange(params.size) < n_coef
-    raw = objective.raw_prediction(*objective.unpack(params))
-    smooth, gradient = objective.smooth_value_gradient(params, raw=raw)
-    value = smooth + l1 * np.abs(params[:n_coef]).sum()
+    value, gradient, raw = full_value(objective, params)
     steps = 0
     while steps < max_iter:
-        residual = _residual(objective, params, gradient)
+        residual = optimality_residual(objective, params, gradient)
         largest = np.max(np.abs(residual))
         if largest <= tol:
             break
@@ -251,13 +235,16 @@ def _proximal_newton_steps(objective, params, max_iter, tol, on_iteration, kept)
         found = _line_search(objective, params, raw, value, step, predicted)
         if found is not None:
             _adapt_damping(kept, found, value, predicted + step @ hessian @ step / 2)
-            found = found[:3]
+            trial, trial_raw = found[0], found[1]
         else:
-            found = _step_below_resolution(objective, params, value, step, largest)
-        if found is None:
+            # No orthant to project onto: all zeros.
+            trial, trial_raw = step_below_resolution(
+                objective, params, value, step, np.zeros_like(step), residual
+            )
+        if trial is None:
             return params, steps, stalled(largest)
-        params, raw, value = found
-        smooth, gradient = objective.smooth_value_gradient(params, raw=raw)
+        params = trial
+        value, gradient, raw = full_value(objective, params, trial_raw)
     return params, steps, ""
 
 
@@ -313,24 +300,6 @@ def _line_search(objective, params, raw, value, step, predicted):
         ):
             return trial, trial_raw, trial_value, length
         length *= 0.5
-    return None
-
-
-def _step_below_resolution(objective, params, value, step, largest):
-    """``(params, raw, value)`` after the full step where the value cannot
-    tell, or None: it counts where the value stays within its rounding and
-    the largest residual entry halves (as ``newton._resolved``)."""
-    n_coef = objective.n_coef
-    trial = params + step
-    trial_raw = objective.raw_prediction(*objective.unpack(trial))
-    with np.errstate(over="ignore", invalid="ignore"):
-        smooth, gradient = objective.smooth_value_gradient(trial, raw=trial_raw)
-        trial_value = smooth + objective.penalty.l1 * np.abs(trial[:n_coef]).sum()
-        trial_largest = np.max(np.abs(_residual(objective, trial, gradient)))
-    if np.isfinite(trial_largest) and halved_within_rounding(
-        value, trial_value, largest, trial_largest
-    ):
-        return trial, trial_raw, trial_value
     return None
 
 
