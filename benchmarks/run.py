@@ -121,7 +121,7 @@ def objective_value(loss, X, y, coef, intercept, *, alpha, l1_ratio, **params):
     elif loss == "squared_hinge":
         data = squared_hinge_loss(y, scores.ravel() if scores.shape[1] == 1 else scores)
     elif loss == "log_cosh":
-        data = log_cosh_loss(y, scores.ravel(), delta=params["delta"])
+        data = log_cosh_loss(y, scores.ravel(), scale=params["scale"])
     elif loss == "poisson":
         data = poisson_loss(y, np.exp(scores.ravel()))
     elif loss == "epsilon_insensitive":
@@ -327,9 +327,9 @@ def cells_for(n_samples, sparse=False):
             "log_cosh",
             l2,
             0.0,
-            LogCoshLossRegressor(alpha=l2, delta=1.0),
+            LogCoshLossRegressor(alpha=l2, scale=1.0),
             [],
-            {"delta": 1.0},
+            {"scale": 1.0},
         ),
         Cell(
             "poisson L2",

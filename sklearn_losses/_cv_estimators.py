@@ -94,8 +94,8 @@ class QuantileLossRegressorCV(_LossCV, QuantileLossRegressor):
 @_document_cv(
     LogCoshLossRegressor,
     "neg_log_cosh_loss",
-    """delta : float, default=1.0
-        The scale of the residuals, ``delta > 0``, in the units of ``y``.""",
+    """scale : float, default=1.0
+        The scale of the residuals, ``scale > 0``, in the units of ``y``.""",
     _REGRESSION_EXAMPLE.format(name="LogCoshLossRegressorCV"),
 )
 class LogCoshLossRegressorCV(_LossCV, LogCoshLossRegressor):
@@ -105,7 +105,7 @@ class LogCoshLossRegressorCV(_LossCV, LogCoshLossRegressor):
     def __init__(
         self,
         *,
-        delta=1.0,
+        scale=1.0,
         alphas=None,
         n_alphas=100,
         eps=1e-3,
@@ -118,11 +118,11 @@ class LogCoshLossRegressorCV(_LossCV, LogCoshLossRegressor):
         n_jobs=None,
         refit=True,
     ):
-        self.delta = delta
+        self.scale = scale
         _set_cv_parameters(self, locals())
 
     def _default_scorer(self):
-        return make_loss_scorer("neg_log_cosh_loss", delta=self.delta)
+        return make_loss_scorer("neg_log_cosh_loss", scale=self.scale)
 
 
 @_document_cv(

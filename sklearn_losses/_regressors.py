@@ -211,12 +211,12 @@ class QuantileLossRegressor(LossRegressor):
     """Linear regression with the log-cosh loss: smooth and robust.
 
     The loss of the residual ``r = y - f`` is
-    ``delta**2 * log(cosh(r / delta))``: ``r**2 / 2`` near zero and
-    ``delta * |r| - delta**2 * log(2)`` for ``|r|`` well beyond ``delta``,
-    so outliers pull on the fit with a force bounded by ``delta``, as with
-    the Huber loss of the same ``delta``, but the loss is smooth to every
-    order (its curvature ``1 - tanh(r / delta)**2`` fades instead of
-    stopping at ``delta``).
+    ``scale**2 * log(cosh(r / scale))``: ``r**2 / 2`` near zero and
+    ``scale * |r| - scale**2 * log(2)`` for ``|r|`` well beyond ``scale``,
+    so outliers pull on the fit with a force bounded by ``scale``, as with
+    the Huber loss of ``delta = scale``, but the loss is smooth to every
+    order (its curvature ``1 - tanh(r / scale)**2`` fades instead of
+    stopping at ``scale``).
 {objective}
 
     Solver: Newton's method with the analytic Hessian and a line search;
@@ -227,8 +227,8 @@ class QuantileLossRegressor(LossRegressor):
 
     Parameters
     ----------
-    delta : float, default=1.0
-        The scale of the residuals, ``delta > 0``, in the units of ``y``:
+    scale : float, default=1.0
+        The scale of the residuals, ``scale > 0``, in the units of ``y``:
         quadratic well inside it, linear well beyond.
 
     {common}
@@ -248,7 +248,7 @@ class QuantileLossRegressor(LossRegressor):
     >>> X = np.arange(20.0).reshape(-1, 1)
     >>> y = 2.0 * X.ravel() + 1.0
     >>> y[-1] = 200.0  # one gross outlier; least squares gives a slope of 4.3
-    >>> model = LogCoshLossRegressor(delta=1.0, alpha=0.0).fit(X, y)
+    >>> model = LogCoshLossRegressor(scale=1.0, alpha=0.0).fit(X, y)
     >>> round(float(model.coef_[0]), 3), round(model.intercept_, 3)
     (2.018, 0.894)
     """
@@ -256,13 +256,13 @@ class QuantileLossRegressor(LossRegressor):
 class LogCoshLossRegressor(LossRegressor):
     _parameter_constraints = {
         **LossRegressor._parameter_constraints,
-        "delta": [Interval(Real, 0, None, closed="neither")],
+        "scale": [Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(
         self,
         *,
-        delta=1.0,
+        scale=1.0,
         alpha=1e-4,
         l1_ratio=0.0,
         fit_intercept=True,
@@ -278,19 +278,19 @@ class LogCoshLossRegressor(LossRegressor):
             tol=tol,
             warm_start=warm_start,
         )
-        self.delta = delta
+        self.scale = scale
 
-    # delta**2 log cosh(scale * r / delta) = scale**2 * (delta / scale)**2
-    # log cosh(r / (delta / scale)).
+    # scale**2 log cosh(c * r / scale) = c**2 * (scale / c)**2
+    # log cosh(r / (scale / c)): the targets' factor c enters squared.
     _loss_degree = 2
 
     def _get_loss(self):
-        return LogCoshLoss(self.delta)
+        return LogCoshLoss(self.scale)
 
     def _scaled_loss(self, target_scale, y, sample_weight):
-        """The loss on targets divided by ``target_scale`` (``delta`` with
-        them), divided by ``delta'`` where that is below one, as Huber's."""
-        return _band_loss(LogCoshLoss, self.delta / target_scale)
+        """The loss on targets divided by ``target_scale`` (``scale`` with
+        them), divided by the new scale where that is below one, as Huber's."""
+        return _band_loss(LogCoshLoss, self.scale / target_scale)
 
 
 @_document(

@@ -138,6 +138,7 @@ _LABELS = ["array-like", None]
 # The loss parameters, shared by the metrics and make_loss_scorer.
 _LOSS_PARAMETERS = {
     "delta": [Interval(Real, 0, None, closed="neither")],
+    "scale": [Interval(Real, 0, None, closed="neither")],
     "quantile": [Interval(Real, 0, 1, closed="neither")],
     "gamma": [Interval(Real, 0, None, closed="left")],
     "epsilon": [Interval(Real, 0, None, closed="left")],
@@ -191,15 +192,15 @@ def huber_loss(y_true, y_pred, *, delta=1.0, sample_weight=None):
     {
         "y_true": ["array-like"],
         "y_pred": ["array-like"],
-        "delta": _LOSS_PARAMETERS["delta"],
+        "scale": _LOSS_PARAMETERS["scale"],
         "sample_weight": _SAMPLE_WEIGHT,
     },
     prefer_skip_nested_validation=True,
 )
-def log_cosh_loss(y_true, y_pred, *, delta=1.0, sample_weight=None):
+def log_cosh_loss(y_true, y_pred, *, scale=1.0, sample_weight=None):
     """Weighted mean log-cosh loss.
 
-    With ``r = y_true - y_pred``: ``delta**2 * log(cosh(r / delta))``; the
+    With ``r = y_true - y_pred``: ``scale**2 * log(cosh(r / scale))``; the
     data term ``LogCoshLossRegressor`` minimizes.
 
     Parameters
@@ -208,8 +209,8 @@ def log_cosh_loss(y_true, y_pred, *, delta=1.0, sample_weight=None):
         Target values.
     y_pred : array-like of shape (n_samples,)
         Predicted values.
-    delta : float, default=1.0
-        The scale of the residuals, ``delta > 0``.
+    scale : float, default=1.0
+        The scale of the residuals, ``scale > 0``.
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative sample weights.
 
@@ -225,7 +226,7 @@ def log_cosh_loss(y_true, y_pred, *, delta=1.0, sample_weight=None):
     1.214722
     """
     y_true, y_pred = _regression_inputs(y_true, y_pred)
-    return _weighted_mean(LogCoshLoss(delta).loss(y_true, y_pred), sample_weight)
+    return _weighted_mean(LogCoshLoss(scale).loss(y_true, y_pred), sample_weight)
 
 
 _EPSILON_PARAMETERS = {
@@ -643,7 +644,8 @@ def make_loss_scorer(name, **loss_params):
         ``neg_squared_hinge_loss``, ``neg_logistic_loss``, ``neg_focal_loss``,
         ``neg_kl_divergence`` (soft labels).
     **loss_params
-        The loss's parameters (``delta``, ``quantile``, ``epsilon``, ``gamma``).
+        The loss's parameters (``delta``, ``scale``, ``quantile``, ``epsilon``,
+        ``gamma``).
 
     Returns
     -------

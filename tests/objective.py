@@ -28,8 +28,8 @@ def pointwise(loss, y, f, **params):
         log_p = -np.logaddexp(0, -margin)
         return -np.exp(-gamma * np.logaddexp(0, margin)) * log_p
     if loss == "log_cosh":
-        delta = params.get("delta", 1.0)
-        return delta**2 * np.log(np.cosh((y - f) / delta))
+        scale = params.get("scale", 1.0)
+        return scale**2 * np.log(np.cosh((y - f) / scale))
     if loss == "epsilon_insensitive":
         return np.maximum(np.abs(y - f) - params.get("epsilon", 0.0), 0.0)
     if loss == "squared_epsilon_insensitive":

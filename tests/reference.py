@@ -50,10 +50,10 @@ def reference_optimum(
         elif loss == "logistic":
             pointwise = cp.logistic(-cp.multiply(y, f))
         elif loss == "log_cosh":
-            delta = params.get("delta", 1.0)
-            ratio = cp.reshape((y - f) / delta, (n_samples, 1), order="C")
+            scale = params.get("scale", 1.0)
+            ratio = cp.reshape((y - f) / scale, (n_samples, 1), order="C")
             both = cp.hstack([ratio, -ratio])
-            pointwise = delta**2 * (cp.log_sum_exp(both, axis=1) - np.log(2.0))
+            pointwise = scale**2 * (cp.log_sum_exp(both, axis=1) - np.log(2.0))
         elif loss in ("epsilon_insensitive", "squared_epsilon_insensitive"):
             excess = cp.pos(cp.abs(y - f) - params.get("epsilon", 0.0))
             pointwise = excess if loss == "epsilon_insensitive" else cp.square(excess)

@@ -51,7 +51,7 @@ SPECIFIC_INVALID = {
     HuberLossRegressor: {"delta": [0.0, -1.0, "one"]},
     QuantileLossRegressor: {"quantile": [0.0, 1.0, 1.5, -0.2]},
     EpsilonInsensitiveLossRegressor: {"epsilon": [-0.1, "one"], "loss": ["huber"]},
-    LogCoshLossRegressor: {"delta": [0.0, -1.0, "one"]},
+    LogCoshLossRegressor: {"scale": [0.0, -1.0, "one"]},
     HingeLossClassifier: {"loss": ["squared", "log"], "class_weight": ["even"]},
     LogisticLossClassifier: {"class_weight": ["even", 3]},
     FocalLossClassifier: {"gamma": [-0.5, "two"], "class_weight": ["even"]},

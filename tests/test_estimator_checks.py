@@ -38,7 +38,7 @@ ESTIMATORS = [
     PoissonLossRegressor(),
     PoissonLossRegressor(alpha=0.01, l1_ratio=0.5),
     LogCoshLossRegressor(),
-    LogCoshLossRegressor(delta=0.3, alpha=0.01, l1_ratio=1.0),
+    LogCoshLossRegressor(scale=0.3, alpha=0.01, l1_ratio=1.0),
     EpsilonInsensitiveLossRegressor(),
     EpsilonInsensitiveLossRegressor(epsilon=0.2, alpha=0.01, l1_ratio=0.5),
     EpsilonInsensitiveLossRegressor(loss="squared_epsilon_insensitive", epsilon=0.2),

@@ -33,7 +33,7 @@ def test_loss_derivatives_and_conjugate(delta, scale, rng):
     y = rng.standard_normal(300) * 3
     f = rng.standard_normal(300) * 3
     np.testing.assert_allclose(
-        loss.loss(y, f), scale * pointwise("log_cosh", y, f, delta=delta), rtol=1e-12
+        loss.loss(y, f), scale * pointwise("log_cosh", y, f, scale=delta), rtol=1e-12
     )
     step = 1e-6
     numerical = (loss.loss(y, f + step) - loss.loss(y, f - step)) / (2 * step)
@@ -68,7 +68,7 @@ def test_optimum_matches_cvxpy_with_weights(l1_ratio, fit_intercept):
     X, y = _data(seed=1)
     weight = np.random.default_rng(2).uniform(0.5, 2.0, len(y))
     model = LogCoshLossRegressor(
-        delta=0.8, alpha=0.02, l1_ratio=l1_ratio, fit_intercept=fit_intercept
+        scale=0.8, alpha=0.02, l1_ratio=l1_ratio, fit_intercept=fit_intercept
     ).fit(X, y, sample_weight=weight)
     value, _, _ = reference_optimum(
         "log_cosh",
@@ -78,7 +78,7 @@ def test_optimum_matches_cvxpy_with_weights(l1_ratio, fit_intercept):
         alpha=0.02,
         l1_ratio=l1_ratio,
         fit_intercept=fit_intercept,
-        delta=0.8,
+        scale=0.8,
     )
     ours = objective(
         "log_cosh",
@@ -89,18 +89,18 @@ def test_optimum_matches_cvxpy_with_weights(l1_ratio, fit_intercept):
         model.intercept_,
         alpha=0.02,
         l1_ratio=l1_ratio,
-        delta=0.8,
+        scale=0.8,
     )
     assert ours == pytest.approx(model.objective_, rel=1e-12)
     assert ours <= value + 1e-8 * abs(value)
     assert model.duality_gap_ <= 1e-9
 
 
-def test_a_wide_delta_is_least_squares():
-    """delta far beyond every residual: log-cosh is r**2 / 2 to 1e-9
+def test_a_wide_scale_is_least_squares():
+    """A scale far beyond every residual: log-cosh is r**2 / 2 to 1e-9
     relative, so the fit is scikit-learn's Ridge(alpha = n * alpha)."""
     X, y = _data(seed=3)
-    model = LogCoshLossRegressor(delta=1e5, alpha=0.01).fit(X, y)
+    model = LogCoshLossRegressor(scale=1e5, alpha=0.01).fit(X, y)
     ridge = Ridge(alpha=len(y) * 0.01, tol=1e-14).fit(X, y)
     np.testing.assert_allclose(model.coef_, ridge.coef_, rtol=1e-7)
     assert model.intercept_ == pytest.approx(ridge.intercept_, rel=1e-7)
@@ -112,23 +112,23 @@ def test_outliers_pull_less_than_on_least_squares():
     y_corrupt = y.copy()
     y_corrupt[:15] += 1000.0
     robust = LogCoshLossRegressor(alpha=0.0).fit(X, y_corrupt).coef_
-    squares = LogCoshLossRegressor(alpha=0.0, delta=1e6).fit(X, y_corrupt).coef_
+    squares = LogCoshLossRegressor(alpha=0.0, scale=1e6).fit(X, y_corrupt).coef_
     assert np.abs(robust - clean).max() < 0.1 * np.abs(squares - clean).max()
 
 
 @pytest.mark.parametrize("target_scale", [1e-120, 1e200])
 @pytest.mark.parametrize("l1_ratio", [0.0, 1.0])
 def test_targets_of_extreme_magnitude_scale_the_fit(target_scale, l1_ratio):
-    """y and delta times c multiply the loss by c**2: with the L2 strength
+    """y and the scale times c multiply the loss by c**2: with the L2 strength
     as it is (or the L1 strength times c) the coefficients are times c
     (1e-8), with no warning."""
     X, y = _data(seed=5)
-    base = LogCoshLossRegressor(delta=0.5, alpha=0.01, l1_ratio=l1_ratio).fit(X, y)
+    base = LogCoshLossRegressor(scale=0.5, alpha=0.01, l1_ratio=l1_ratio).fit(X, y)
     alpha = 0.01 * (target_scale if l1_ratio == 1.0 else 1.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         scaled = LogCoshLossRegressor(
-            delta=0.5 * target_scale, alpha=alpha, l1_ratio=l1_ratio
+            scale=0.5 * target_scale, alpha=alpha, l1_ratio=l1_ratio
         ).fit(X, y * target_scale)
     np.testing.assert_allclose(
         scaled.coef_ / target_scale, base.coef_, rtol=1e-8, atol=1e-12
@@ -141,12 +141,12 @@ def test_metric_scorer_and_cv():
     estimator chooses what GridSearchCV over its grid and folds chooses,
     and its path starts at the exact alpha_max."""
     X, y = _data(seed=6)
-    model = LogCoshLossRegressor(delta=2.0, alpha=0.01).fit(X, y)
+    model = LogCoshLossRegressor(scale=2.0, alpha=0.01).fit(X, y)
     data_term = model.objective_ - 0.01 / 2 * (model.coef_**2).sum()
-    assert log_cosh_loss(y, model.predict(X), delta=2.0) == pytest.approx(
+    assert log_cosh_loss(y, model.predict(X), scale=2.0) == pytest.approx(
         data_term, rel=1e-12
     )
-    scorer = make_loss_scorer("neg_log_cosh_loss", delta=2.0)
+    scorer = make_loss_scorer("neg_log_cosh_loss", scale=2.0)
     assert scorer(model, X, y) == pytest.approx(-data_term, rel=1e-12)
     assert get_scorer("neg_log_cosh_loss")._kwargs == {}
     path = loss_path(LogCoshLossRegressor(l1_ratio=1.0), X, y, n_alphas=5)
@@ -155,9 +155,9 @@ def test_metric_scorer_and_cv():
         LogCoshLossRegressor(alpha=0.99 * path.alphas[0], l1_ratio=1.0).fit(X, y).coef_
     )
     folds = list(KFold(4, shuffle=True, random_state=0).split(X))
-    search = LogCoshLossRegressorCV(delta=2.0, n_alphas=8, cv=folds).fit(X, y)
+    search = LogCoshLossRegressorCV(scale=2.0, n_alphas=8, cv=folds).fit(X, y)
     grid = GridSearchCV(
-        LogCoshLossRegressor(delta=2.0),
+        LogCoshLossRegressor(scale=2.0),
         {"alpha": list(search.alphas_)},
         cv=folds,
         scoring=scorer,
