@@ -610,7 +610,7 @@ class MultinomialLoss(PointwiseLoss):
         summed over the classes, per sample."""
         proba = dual.copy()
         proba[np.arange(proba.shape[0]), y_true] += 1.0
-        return _x_log_x(np.clip(proba, 0.0, 1.0)) @ np.ones(proba.shape[1])
+        return _row_sums_of_x_log_x(np.clip(proba, 0.0, 1.0, out=proba))
 
     def loss_gradient(self, y_true, raw_prediction):
         with _underflow_to_zero():
@@ -624,10 +624,11 @@ class MultinomialLoss(PointwiseLoss):
             proba[rows, y_true] -= 1.0
             return loss, proba
 
-    def probabilities(self, raw_prediction):
-        """The softmax of the scores, per sample."""
+    def probabilities(self, raw_prediction, out=None):
+        """The softmax of the scores, per sample (in ``out`` if given, which
+        may be ``raw_prediction`` itself)."""
         with _underflow_to_zero():
-            _, proba, total = _shifted_exponentials(raw_prediction)
+            _, proba, total = _shifted_exponentials(raw_prediction, out=out)
             proba /= total[:, None]
         return proba
 
@@ -635,20 +636,18 @@ class MultinomialLoss(PointwiseLoss):
         """Per-sample Hessian ``diag(p) - p p.T`` as a function of score changes.
 
         The function takes the changes of the scores of the samples
-        ``rows`` (a slice, by default all), one row per sample.
+        ``rows`` (a slice, by default all), one row per sample, and returns
+        the product in their place (with many classes they are as large as
+        a block of ``X``).
         """
         all_proba = self.probabilities(raw_prediction)
-        ones = np.ones(all_proba.shape[1])
 
         def product(change, rows=slice(None)):
             proba = all_proba[rows]
-            result = proba * change
-            # Row sums by a matrix-vector product: a reduction along a short
-            # axis of a C-ordered array is several times slower.
-            expected = result @ ones
-            np.subtract(change, expected[:, None], out=result)
-            result *= proba
-            return result
+            expected = np.einsum("ij,ij->i", proba, change)
+            change -= expected[:, None]
+            change *= proba
+            return change
 
         return product
 
@@ -663,8 +662,8 @@ class SoftMultinomialLoss(MultinomialLoss):
 
     def conjugate(self, y_true, dual):
         """The negative entropy of ``u + p`` (a point of the simplex)."""
-        proba = np.clip(dual + y_true, 0.0, 1.0)
-        return _x_log_x(proba) @ np.ones(proba.shape[1])
+        proba = dual + y_true
+        return _row_sums_of_x_log_x(np.clip(proba, 0.0, 1.0, out=proba))
 
     def loss_gradient(self, y_true, raw_prediction):
         with _underflow_to_zero():
@@ -725,7 +724,16 @@ def _x_log_x(values):
         return np.where(values > 0, values * np.log(values), 0.0)
 
 
-def _shifted_exponentials(raw_prediction):
+def _row_sums_of_x_log_x(values):
+    """``sum_k x_k log x_k`` per row of non-negative ``values`` (zero at
+    ``x = 0``), with one temporary as large as ``values`` (with many classes
+    it is as large as ``X``)."""
+    logs = np.zeros_like(values)
+    np.log(values, out=logs, where=values > 0)
+    return np.einsum("ij,ij->i", values, logs)
+
+
+def _shifted_exponentials(raw_prediction, out=None):
     """``exp(f - max_k f_k)`` per sample and class, with the maxima and row sums.
 
     The shift keeps every exponential in ``[0, 1]`` with the largest equal to
@@ -737,7 +745,7 @@ def _shifted_exponentials(raw_prediction):
     top = raw_prediction[:, 0].copy()
     for column in range(1, raw_prediction.shape[1]):
         np.maximum(top, raw_prediction[:, column], out=top)
-    exponentials = raw_prediction - top[:, None]
+    exponentials = np.subtract(raw_prediction, top[:, None], out=out)
     np.exp(exponentials, out=exponentials)
     return top, exponentials, exponentials @ np.ones(raw_prediction.shape[1])
 

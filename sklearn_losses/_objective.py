@@ -308,7 +308,9 @@ class LinearObjective:
             per_sample = self.loss.hessian_product_factory(self.y, raw)
 
             def curvature_times(change, rows=slice(None)):
-                return self.weighted(per_sample(change, rows), rows)
+                result = per_sample(change, rows)
+                result *= self.sample_weight[rows][:, None]
+                return result
 
             if not sp.issparse(self.X):
                 return self._dense_hessian_product(curvature_times)

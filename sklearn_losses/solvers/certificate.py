@@ -113,19 +113,33 @@ def stationarity_residual(penalty, params, gradient, n_coef):
 
 @np.errstate(over="ignore", invalid="ignore")
 def fenchel_dual_value(objective, coef, intercept):
-    """``D(u)`` at the dual point the answer ``(coef, intercept)`` gives."""
+    """``D(u)`` at the dual point the answer ``(coef, intercept)`` gives.
+
+    Each per-sample array lives only as long as it is needed: with many
+    classes each is as large as ``X``.
+    """
     loss, penalty = objective.loss, objective.penalty
-    raw = objective.raw_prediction(coef, intercept)
-    if objective.fit_intercept:
-        raw = raw + _intercept_shift(objective, raw)
-    derivative = loss.gradient(objective.y, raw)
-    weighted = objective.weighted(derivative).reshape(-1, objective.n_outputs)
-    conjugate, scale = penalty_conjugate(penalty, objective.rmatvec(weighted))
+    derivative = loss.gradient(objective.y, _optimal_scores(objective, coef, intercept))
+    conjugate, scale = penalty_conjugate(
+        penalty,
+        objective.rmatvec(
+            objective.weighted(derivative).reshape(-1, objective.n_outputs)
+        ),
+    )
     if scale != 1.0:
-        derivative = derivative * scale
+        derivative *= scale
     return -(objective.sample_weight @ loss.conjugate(objective.y, derivative)) - (
         conjugate
     )
+
+
+def _optimal_scores(objective, coef, intercept):
+    """The scores of the answer, with the intercept's exact optimum for its
+    coefficients."""
+    raw = objective.raw_prediction(coef, intercept)
+    if objective.fit_intercept:
+        raw += _intercept_shift(objective, raw)
+    return raw
 
 
 def penalty_conjugate(penalty, correlation):
@@ -214,9 +228,14 @@ def _multinomial_shift(objective, raw):
     )
     shift = np.zeros(n_classes)
     best, best_size = shift, np.inf
+    # One buffer for the shifted scores and their softmax: with many
+    # classes it is as large as X.
+    buffer = np.empty_like(raw)
+    root_weight = np.sqrt(weight)[:, None]
     for _ in range(50):
-        proba = loss.probabilities(raw + shift)
-        slope = weight @ proba - shares
+        proba = loss.probabilities(np.add(raw, shift, out=buffer), out=buffer)
+        expected = weight @ proba
+        slope = expected - shares
         size = np.max(np.abs(slope))
         if size >= 0.5 * best_size:
             # Newton's method converges quadratically; a slope that no
@@ -226,8 +245,8 @@ def _multinomial_shift(objective, raw):
         best, best_size = shift.copy(), size
         if size <= 1e-15:
             break
-        weighted = proba * weight[:, None]
-        hessian = np.diag(weighted.sum(axis=0)) - proba.T @ weighted
+        proba *= root_weight
+        hessian = np.diag(expected) - proba.T @ proba
         step = np.linalg.lstsq(hessian, -slope, rcond=None)[0]
         step -= step.mean()
         shift = shift + step

@@ -41,9 +41,13 @@ class _Line:
     """The smooth objective along ``params + t * step``: value and derivative.
 
     The derivative along the line is ``sum_i s_i * L'_i . q_i`` plus the L2
-    term's: with ``s * q`` formed once, one dot product per trial. Far
-    along a long step the value may overflow to inf: that only means "too
-    far", which the search handles.
+    term's. Far along a long step the value may overflow to inf: that only
+    means "too far", which the search handles.
+
+    Memory: with many classes each per-sample array (scores, their change,
+    the derivatives) is as large as ``X`` itself (50 classes on 50
+    features), so the line holds the scores, their change and one trial at
+    a time, and forms no weighted copy of the change.
     """
 
     def __init__(self, objective, params, raw, step):
@@ -56,7 +60,6 @@ class _Line:
         self.coef_coef = coef.ravel() @ coef.ravel()
         self.coef_step = coef.ravel() @ step_coef.ravel()
         self.step_step = step_coef.ravel() @ step_coef.ravel()
-        self.weighted_change = objective.weighted(self.change).ravel()
         self.values = {}
         # The prediction and per-sample results of the latest trial, handed
         # back if accepted.
@@ -64,9 +67,10 @@ class _Line:
 
     @np.errstate(over="ignore", invalid="ignore")
     def __call__(self, length):
+        # The previous trial goes before this one is formed.
+        self.latest.clear()
         trial_raw = self.raw + length * self.change
         pointwise = self.objective.pointwise(trial_raw)
-        self.latest.clear()
         self.latest[length] = trial_raw, pointwise
         penalty = (
             0.5
@@ -78,15 +82,22 @@ class _Line:
             )
         )
         self.values[length] = self.objective.sample_weight @ pointwise[0] + penalty
-        derivative = pointwise[1].ravel() @ self.weighted_change + self.l2 * (
-            self.coef_step + length * self.step_step
-        )
+        derivative = self.objective.sample_weight @ _row_dots(
+            pointwise[1], self.change
+        ) + self.l2 * (self.coef_step + length * self.step_step)
         return self.values[length], derivative
 
     def result(self, length):
         if length in self.latest:
             return LineSearchResult(length, *self.latest[length])
         return LineSearchResult(length, self.raw + length * self.change, None)
+
+
+def _row_dots(derivatives, change):
+    """``L'_i . q_i`` per sample, without an array of products per class."""
+    if derivatives.ndim == 1 or derivatives.shape[1] == 1:
+        return derivatives.ravel() * change.ravel()
+    return np.einsum("ij,ij->i", derivatives, change)
 
 
 def line_search(objective, params, raw, step, value, slope):

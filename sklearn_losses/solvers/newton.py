@@ -130,9 +130,7 @@ def solve_newton(
     ``precondition_after`` products (``ConjugateGradients``). Returns a
     ``NewtonResult``.
     """
-    params = objective.pack(coef, intercept)
-    raw = objective.raw_prediction(coef, intercept)
-    point = _Point(params, raw, *objective.smooth_value_gradient(params, raw=raw))
+    point = _start_point(objective, coef, intercept)
     dense = use_dense_hessian(objective, objective.n_coef)
     inner = (
         FactoredHessian(objective)
@@ -188,6 +186,14 @@ def solve_newton(
         hessian_products=inner.total_products,
         preconditioned_steps=inner.preconditioned_steps,
     )
+
+
+def _start_point(objective, coef, intercept):
+    """The ``_Point`` at ``(coef, intercept)``; its scores live only as long
+    as the point (with many classes they are as large as ``X``)."""
+    params = objective.pack(coef, intercept)
+    raw = objective.raw_prediction(coef, intercept)
+    return _Point(params, raw, *objective.smooth_value_gradient(params, raw=raw))
 
 
 def stalled(largest):
@@ -252,15 +258,17 @@ class _Progress:
     """
 
     def __init__(self, point):
-        self.mark, self.steps = point, 0
+        # The mark's value and largest entry, not the point: its scores are
+        # as large as X with many classes.
+        self.value, self.largest, self.steps = point.value, point.largest, 0
 
     def stalled(self, point):
         self.steps += 1
         if self.steps < STALL_STEPS:
             return False
-        decreased = self.mark.value - point.value > VALUE_RESOLUTION * abs(point.value)
-        shrunk = point.largest <= 0.5 * self.mark.largest
-        self.mark, self.steps = point, 0
+        decreased = self.value - point.value > VALUE_RESOLUTION * abs(point.value)
+        shrunk = point.largest <= 0.5 * self.largest
+        self.value, self.largest, self.steps = point.value, point.largest, 0
         return not (decreased or shrunk)
 
 
