@@ -24,7 +24,7 @@ exceeds the float64 range once the margin (residual) is beyond about
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit, log_expit, log_softmax, logsumexp, softmax, xlogy
+from scipy.special import expit, log_expit, xlogy
 
 
 def _underflow_to_zero():
@@ -768,18 +768,23 @@ class MultinomialFocalLoss(PointwiseLoss):
 
     def loss_gradient(self, y_true, raw_prediction):
         with _underflow_to_zero():
-            n_samples, n_classes = raw_prediction.shape
-            rows = np.arange(n_samples)
-            log_proba = log_softmax(raw_prediction, axis=1)
-            log_p = log_proba[rows, y_true]
-            # The scores of the other classes; the true class is masked out.
-            others = raw_prediction.copy()
-            others[rows, y_true] = -np.inf
-            log_u = logsumexp(others, axis=1) - logsumexp(raw_prediction, axis=1)
-            log_u = np.minimum(log_u, 0.0)
+            rows = np.arange(raw_prediction.shape[0])
+            true_score = raw_prediction[rows, y_true]
+            # The other classes' exponentials, shifted by their own maximum
+            # (the true class masked out), become their softmax in place: one
+            # array as large as the scores (with many classes, as X).
+            direction = raw_prediction.copy()
+            direction[rows, y_true] = -np.inf
+            top, direction, total = _shifted_exponentials(direction, out=direction)
+            # With d = log sum_{k != y} e**f_k - f_y: log p_y = -log(1 + e**d)
+            # and log u = -log(1 + e**-d), each exact to rounding.
+            excess = top + np.log(total) - true_score
+            log_p = -np.logaddexp(0.0, excess)
+            log_u = np.minimum(-np.logaddexp(0.0, -excess), 0.0)
             modulating = np.exp(self.gamma * log_u)
             loss = -modulating * log_p
             scale = modulating * (self.gamma * np.exp(log_p) * log_p - np.exp(log_u))
-            direction = -softmax(others, axis=1)
+            direction /= -total[:, None]
             direction[rows, y_true] = 1.0
-            return self.scale * loss, direction * (self.scale * scale)[:, None]
+            direction *= (self.scale * scale)[:, None]
+            return self.scale * loss, direction

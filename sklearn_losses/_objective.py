@@ -242,13 +242,16 @@ class LinearObjective:
         """The full objective ``J(W, b)``."""
         return self.data_term(coef, intercept) + self.penalty.value(coef)
 
-    def weighted(self, values, rows=slice(None)):
+    def weighted(self, values, rows=slice(None), out=None):
         """``values`` per sample (and class) times each sample's weight.
 
-        ``rows`` (a slice) when ``values`` are of those samples only.
+        ``rows`` (a slice) when ``values`` are of those samples only;
+        ``out`` as NumPy's (``values`` itself to weight in place).
         """
         weight = self.sample_weight[rows]
-        return values * (weight[:, None] if values.ndim == 2 else weight)
+        return np.multiply(
+            values, weight[:, None] if values.ndim == 2 else weight, out=out
+        )
 
     def pointwise(self, raw):
         """``loss.loss_gradient(y, raw)``: the loss and its derivative per sample.
@@ -274,12 +277,17 @@ class LinearObjective:
         """
         coef, intercept = self.unpack(params)
         if pointwise is None:
-            if raw is None:
-                raw = self.raw_prediction(coef, intercept)
-            pointwise = self.pointwise(raw)
-        loss, dloss = pointwise
+            loss, dloss = self.pointwise(
+                self.raw_prediction(coef, intercept) if raw is None else raw
+            )
+            # Its own derivatives, weighted in place: with many classes each
+            # per-sample array is as large as X.
+            weighted = self.weighted(dloss, out=dloss)
+        else:
+            loss, dloss = pointwise
+            weighted = self.weighted(dloss)
         # Weighted derivative per sample (and class): the chain rule's inner part.
-        weighted = self.weighted(dloss).reshape(-1, self.n_outputs)
+        weighted = weighted.reshape(-1, self.n_outputs)
         coef_gradient = self.rmatvec(weighted) + self.penalty.l2 * coef
         value = self.sample_weight @ loss + self.penalty.smooth_value(coef)
         parts = [coef_gradient.ravel()]
@@ -309,8 +317,7 @@ class LinearObjective:
 
             def curvature_times(change, rows=slice(None)):
                 result = per_sample(change, rows)
-                result *= self.sample_weight[rows][:, None]
-                return result
+                return self.weighted(result, rows, out=result)
 
             if not sp.issparse(self.X):
                 return self._dense_hessian_product(curvature_times)

@@ -297,20 +297,34 @@ class RowExecution:
     def concatenate_over_ranges(self, task):
         """``task(rows)`` for each range, its per-sample arrays joined in order.
 
-        With the caller's floating-point error handling in each thread (NumPy
-        keeps it per thread).
+        Each range is done block by block of rows (``product_block_entries``
+        entries of the widest array), each block written into the joined
+        arrays at once: joining whole ranges' arrays would hold every
+        per-sample array twice, which with many classes is as large as
+        ``X``. With the caller's floating-point error handling in each thread
+        (NumPy keeps it per thread).
         """
         ranges = self.ranges
         if len(ranges) == 1:
             return task(ranges[0])
         error_handling = np.geterr()
+        # One row gives the arrays' shapes and types.
+        first = task(slice(0, 1))
+        n_rows = self.X.shape[0]
+        joined = tuple(
+            np.empty((n_rows, *part.shape[1:]), part.dtype) for part in first
+        )
+        widest = max(max(part[0].size, 1) for part in first)
+        rows_per_block = max(1, self.settings.product_block_entries // widest)
 
         def range_part(k):
             with np.errstate(**error_handling):
-                return task(ranges[k])
+                for rows in blocks(ranges[k], rows_per_block):
+                    for whole, part in zip(joined, task(rows), strict=True):
+                        whole[rows] = part
 
-        parts = on_threads(range_part, len(ranges))
-        return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))
+        on_threads(range_part, len(ranges))
+        return joined
 
 
 def product(X, coef):
