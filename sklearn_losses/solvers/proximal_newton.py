@@ -20,6 +20,7 @@ from .line_search import VALUE_RESOLUTION
 from .newton import (
     DIRECT_NEWTON_SIZE,
     ROUNDING_GRADIENT,
+    chord_steps_pay,
     curvature_is_close,
     stalled,
 )
@@ -252,9 +253,10 @@ def _hessian(objective, params, raw, kept):
     """The generalized Hessian of the smooth part at ``params``, or the one of
     an earlier step on the same problem where no sample's curvature has
     moved by more than ``newton.CURVATURE_DRIFT`` since (chord steps: on
-    many samples, forming it is most of a step's cost)."""
+    many samples, forming it is most of a step's cost; not where it is
+    cheap, ``chord_steps_pay``)."""
     curvature = objective.curvature(raw)
-    if kept["hessian"] is not None:
+    if kept["hessian"] is not None and chord_steps_pay(objective, params.size):
         problem, reference, hessian = kept["hessian"]
         if problem is objective and curvature_is_close(curvature, reference):
             return hessian
