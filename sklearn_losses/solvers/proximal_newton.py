@@ -62,11 +62,12 @@ HALVINGS = 50
 # Sufficient decrease: the share of the model's first-order decrease that a
 # step must achieve (Armijo).
 SUFFICIENT_DECREASE = 1e-4
-# After the stopping test passes, up to POLISH_STEPS more steps are taken
-# while the largest residual entry is above POLISH_SHARE of tol: near the
-# optimum each cuts it quadratically, and without an L2 part the duality
-# gap is about the residual over l1 (1e-10 / 1e-3 leaves a relative gap of
-# 1e-7; 3e-13 / 1e-4 one of 3e-9).
+# Without an L2 part, after the stopping test passes, up to POLISH_STEPS
+# more steps are taken while the largest residual entry is above
+# POLISH_SHARE of tol: near the optimum each cuts it quadratically, and the
+# duality gap is about the residual over l1 (1e-10 / 1e-3 leaves a relative
+# gap of 1e-7; 3e-13 / 1e-4 one of 3e-9). With an L2 part the dual's P*
+# is finite and the gap is of the order of the residual squared: no polish.
 POLISH_SHARE = 1e-3
 POLISH_STEPS = 3
 
@@ -123,7 +124,11 @@ def solve_proximal_newton(
             converged = largest <= max(tol, ROUNDING_GRADIENT)
             stop = "" if converged else stalled(largest)
             break
-        polished = polishing == POLISH_STEPS or largest <= POLISH_SHARE * tol
+        polished = (
+            objective.penalty.has_l2
+            or polishing == POLISH_STEPS
+            or largest <= POLISH_SHARE * tol
+        )
         if (converged and polished) or n_iter >= max_iter:
             break
         if np.count_nonzero(params[:n_coef]) >= largest_support:
