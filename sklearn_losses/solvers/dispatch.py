@@ -12,7 +12,7 @@ table; the first row whose condition holds is taken:
 1   linear tails (Huber, log-cosh), band    least-absolute-deviations (its tails)
     narrower than 1e-9
 2   curvature per sample; no L1             newton
-3   linear tails; pure L1                   zero-check, orthant-newton,
+3   linear tails; pure L1                   zero-check, proximal-newton-probe,
                                             linear-tails-start,
                                             proximal-newton-throughout,
                                             orthant-newton, lbfgs-split
@@ -91,6 +91,17 @@ NEGLIGIBLE_L2 = 1e-50
 # steps than ORTHANT_NEWTON_STEPS: each moves only the samples near the
 # band's edges, about p / 3 steps at narrow smoothing (101 at p = 300).
 SMOOTHED_ORTHANT_NEWTON_STEPS = 500
+# Proximal Newton steps tried on a Huber or log-cosh pure L1 problem before
+# the linear-tails start is considered: where most residuals sit in the
+# band at the optimum it finishes in 11 to 100 (wide, 500 x 5,000: 0.1 to
+# 0.9 s, where the start's linear program alone takes 9 s); where most lie
+# in the tails (targets far larger than delta) it creeps (938 steps), and
+# the start serves.
+PROXIMAL_NEWTON_PROBE = 60
+# ... and the share of samples (weighted) within the band at its point that
+# lets it go on instead (measured: 0.998 to 1 in the band's regime, 0 to
+# 0.03 in the tails').
+BAND_SHARE = 0.5
 # Units in the last place of J by which two evaluations of one value may
 # differ in their sums' rounding (_midpoint_intercept).
 ROUNDING_SLACK = 64
@@ -138,7 +149,7 @@ ROUTES = (
         lambda o: _curvature(o) and o.loss.has_linear_tails and not o.penalty.has_l2,
         (
             "zero-check",
-            "orthant-newton",
+            "proximal-newton-probe",
             "linear-tails-start",
             "proximal-newton-throughout",
             "orthant-newton",
@@ -586,6 +597,44 @@ def _least_absolute_deviations(objective, coef, intercept, **options):
     return result
 
 
+def _proximal_newton_probe(objective, coef, intercept, *, max_iter, **options):
+    """Proximal Newton (without the hand-over) where the residuals sit in the
+    band; else a start for the linear-tails start.
+
+    After ``PROXIMAL_NEWTON_PROBE`` steps unconverged, the weighted share of
+    samples within ``delta`` of their target decides: at least
+    ``BAND_SHARE``, the method goes on to the end (Huber L1 on 500 x 20,000:
+    0.998 of them, 71 steps in all, 1 s); below, the curvature is in the
+    few samples on the band and the linear program of the tails is the
+    better start (targets far beyond delta: 0 to 0.03 of them).
+    """
+    result = solve_proximal_newton(
+        objective,
+        coef,
+        intercept,
+        max_iter=min(max_iter, PROXIMAL_NEWTON_PROBE),
+        hand_over=False,
+        **options,
+    )
+    if result.converged or result.n_iter >= max_iter:
+        return result
+    raw = objective.raw_prediction(result.coef, result.intercept)
+    inside = np.abs(objective.y - raw) <= objective.loss.delta
+    weight = objective.sample_weight
+    if weight @ inside < BAND_SHARE * weight.sum():
+        return result
+    rest = solve_proximal_newton(
+        objective,
+        result.coef,
+        result.intercept,
+        max_iter=max_iter - result.n_iter,
+        hand_over=False,
+        **options,
+    )
+    rest.n_iter += result.n_iter
+    return rest
+
+
 def _linear_program_if_l2_negligible(objective, coef, intercept, **options):
     """The linear program (which leaves out the L2 term), where that term is
     below rounding at its optimum; else the start, unconverged.
@@ -643,6 +692,7 @@ METHODS = {
     "proximal-newton-throughout": functools.partial(
         solve_proximal_newton, hand_over=False
     ),
+    "proximal-newton-probe": _proximal_newton_probe,
     "orthant-newton-long": functools.partial(
         solve_orthant_newton, newton_steps=SMOOTHED_ORTHANT_NEWTON_STEPS
     ),
