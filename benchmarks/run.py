@@ -467,6 +467,62 @@ def hard_cells(n_samples):
         ),
         _sparse_logistic_cell("logistic L1", n, l1, 1.0),
         _sparse_logistic_cell("logistic elastic net", n, l1, 0.5),
+        Cell(
+            "huber L1, no intercept",
+            "regression",
+            "huber",
+            HUBER_L1_WIDE,
+            1.0,
+            HuberLossRegressor(alpha=HUBER_L1_WIDE, l1_ratio=1.0, fit_intercept=False),
+            _skglm_huber_l1(HUBER_L1_WIDE),
+            {"delta": 1.0},
+        ),
+    ]
+
+
+# The wide Huber L1 cell's strength: a few hundred non-zeros on the wide
+# data (the shape of issue #26's 500 x 20,000).
+HUBER_L1_WIDE = 0.02
+
+
+class SkglmHuberL1(sklearn.base.BaseEstimator):
+    """skglm's Huber datafit with an L1 penalty and no intercept, as an
+    estimator that scikit-learn's ``clone`` takes (skglm's own
+    ``GeneralizedLinearEstimator`` reports nested parameters it does not
+    accept back): mean huber(delta) + alpha |w|_1."""
+
+    def __init__(self, alpha=1.0, delta=1.0, tol=1e-4, max_iter=50):
+        self.alpha = alpha
+        self.delta = delta
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def fit(self, X, y):
+        from skglm import GeneralizedLinearEstimator
+        from skglm.datafits import Huber
+        from skglm.penalties import L1
+        from skglm.solvers import AndersonCD
+
+        solver = AndersonCD(tol=self.tol, max_iter=self.max_iter, fit_intercept=False)
+        model = GeneralizedLinearEstimator(Huber(self.delta), L1(self.alpha), solver)
+        model.fit(X, y)
+        self.coef_, self.intercept_ = model.coef_, 0.0
+        return self
+
+
+def _skglm_huber_l1(alpha):
+    """skglm at its default tol and at 1e-8, where installed."""
+    try:
+        import skglm  # noqa: F401
+    except ImportError:
+        return []
+    return [
+        ("skglm Huber + L1", SkglmHuberL1(alpha), "default tol"),
+        (
+            "skglm Huber + L1",
+            SkglmHuberL1(alpha, tol=1e-8, max_iter=1000),
+            "tol 1e-8",
+        ),
     ]
 
 
