@@ -616,7 +616,8 @@ def _proximal_newton_probe(objective, coef, intercept, *, max_iter, **options):
         hand_over=False,
         **options,
     )
-    if result.converged or result.n_iter >= max_iter:
+    if result.converged or result.stop or result.n_iter >= max_iter:
+        # Finished, stalled (which more steps will not mend) or out of steps.
         return result
     raw = objective.raw_prediction(result.coef, result.intercept)
     inside = np.abs(objective.y - raw) <= objective.loss.delta
