@@ -42,6 +42,13 @@ from ._parallel import (
 _CURVED_SHARE = 0.75
 
 
+def row_dots(derivatives, change):
+    """``L'_i . q_i`` per sample, without an array of products per class."""
+    if derivatives.ndim == 1 or derivatives.shape[1] == 1:
+        return derivatives.ravel() * change.ravel()
+    return np.einsum("ij,ij->i", derivatives, change)
+
+
 class LinearObjective:
     """A pointwise loss lifted to the linear model ``f = X @ W + b``.
 
@@ -265,6 +272,35 @@ class LinearObjective:
         return self.execution.concatenate_over_ranges(
             lambda rows: self.loss.loss_gradient(self.y[rows], raw[rows])
         )
+
+    def value_and_slope_along(self, raw, change, length):
+        """``sum_i s_i L(y_i, f_i + t q_i)`` and its derivative in ``t``,
+        ``sum_i s_i L'_i . q_i``, at ``t = length`` along the score change
+        ``q = change`` from ``f = raw``.
+
+        Block by block of rows (``product_block_entries`` scores each), on
+        the ranges' threads, keeping no per-sample array: with many classes
+        each is as large as ``X`` (the line search of the multinomial fit).
+        """
+        rows_per_block = max(
+            1, self.settings.product_block_entries // max(raw[0].size, 1)
+        )
+        error_handling = np.geterr()
+
+        def range_part(rows):
+            sums = np.zeros(2)
+            with np.errstate(**error_handling):
+                for block in blocks(rows, rows_per_block):
+                    loss, derivative = self.loss.loss_gradient(
+                        self.y[block], raw[block] + length * change[block]
+                    )
+                    weight = self.sample_weight[block]
+                    sums[0] += weight @ loss
+                    sums[1] += weight @ row_dots(derivative, change[block])
+            return (sums,)
+
+        (sums,) = self.execution.sum_over_ranges(range_part)
+        return sums[0], sums[1]
 
     def smooth_value_gradient(self, params, raw=None, pointwise=None):
         """Data term plus the L2 part of the penalty, and its gradient.

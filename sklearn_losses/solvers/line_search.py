@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._objective import row_dots
+
 # The line search accepts a step once the derivative along the line has
 # shrunk to this fraction of its size at the start (strong Wolfe).
 CURVATURE_CONDITION = 0.001
@@ -46,8 +48,12 @@ class _Line:
 
     Memory: with many classes each per-sample array (scores, their change,
     the derivatives) is as large as ``X`` itself (50 classes on 50
-    features), so the line holds the scores, their change and one trial at
-    a time, and forms no weighted copy of the change.
+    features); there the line holds only the scores and their change, and
+    evaluates a trial block by block of rows (``value_and_slope_along``);
+    the accepted point's derivatives are computed once more, by the caller.
+    Where they are smaller (one output, or a few classes on many
+    features), the line keeps the latest trial's scores and derivatives
+    and hands them back, which saves that evaluation.
     """
 
     def __init__(self, objective, params, raw, step):
@@ -61,6 +67,9 @@ class _Line:
         self.coef_step = coef.ravel() @ step_coef.ravel()
         self.step_step = step_coef.ravel() @ step_coef.ravel()
         self.values = {}
+        # Scores of several classes at least a quarter the size of X (its
+        # stored entries, dense or sparse) are evaluated by blocks.
+        self.by_blocks = objective.n_outputs > 1 and 4 * raw.size >= objective.X.size
         # The prediction and per-sample results of the latest trial, handed
         # back if accepted.
         self.latest = {}
@@ -69,9 +78,16 @@ class _Line:
     def __call__(self, length):
         # The previous trial goes before this one is formed.
         self.latest.clear()
-        trial_raw = self.raw + length * self.change
-        pointwise = self.objective.pointwise(trial_raw)
-        self.latest[length] = trial_raw, pointwise
+        if self.by_blocks:
+            data, slope = self.objective.value_and_slope_along(
+                self.raw, self.change, length
+            )
+        else:
+            trial_raw = self.raw + length * self.change
+            pointwise = self.objective.pointwise(trial_raw)
+            self.latest[length] = trial_raw, pointwise
+            data = self.objective.sample_weight @ pointwise[0]
+            slope = self.objective.sample_weight @ row_dots(pointwise[1], self.change)
         penalty = (
             0.5
             * self.l2
@@ -81,23 +97,14 @@ class _Line:
                 + length**2 * self.step_step
             )
         )
-        self.values[length] = self.objective.sample_weight @ pointwise[0] + penalty
-        derivative = self.objective.sample_weight @ _row_dots(
-            pointwise[1], self.change
-        ) + self.l2 * (self.coef_step + length * self.step_step)
+        self.values[length] = data + penalty
+        derivative = slope + self.l2 * (self.coef_step + length * self.step_step)
         return self.values[length], derivative
 
     def result(self, length):
         if length in self.latest:
             return LineSearchResult(length, *self.latest[length])
         return LineSearchResult(length, self.raw + length * self.change, None)
-
-
-def _row_dots(derivatives, change):
-    """``L'_i . q_i`` per sample, without an array of products per class."""
-    if derivatives.ndim == 1 or derivatives.shape[1] == 1:
-        return derivatives.ravel() * change.ravel()
-    return np.einsum("ij,ij->i", derivatives, change)
 
 
 def line_search(objective, params, raw, step, value, slope):
