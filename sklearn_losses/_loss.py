@@ -644,7 +644,7 @@ class MultinomialLoss(PointwiseLoss):
 
         def product(change, rows=slice(None)):
             proba = all_proba[rows]
-            expected = np.einsum("ij,ij->i", proba, change)
+            expected = row_dots(proba, change)
             change -= expected[:, None]
             change *= proba
             return change
@@ -724,13 +724,21 @@ def _x_log_x(values):
         return np.where(values > 0, values * np.log(values), 0.0)
 
 
+def row_dots(left, right):
+    """``left_i . right_i`` per sample (row), without an array of products
+    per class (with many classes it would be as large as ``X``)."""
+    if left.ndim == 1 or left.shape[1] == 1:
+        return left.ravel() * right.ravel()
+    return np.einsum("ij,ij->i", left, right)
+
+
 def _row_sums_of_x_log_x(values):
     """``sum_k x_k log x_k`` per row of non-negative ``values`` (zero at
     ``x = 0``), with one temporary as large as ``values`` (with many classes
     it is as large as ``X``)."""
     logs = np.zeros_like(values)
     np.log(values, out=logs, where=values > 0)
-    return np.einsum("ij,ij->i", values, logs)
+    return row_dots(values, logs)
 
 
 def _shifted_exponentials(raw_prediction, out=None):

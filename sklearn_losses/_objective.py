@@ -29,6 +29,7 @@ one range of rows).
 import numpy as np
 import scipy.sparse as sp
 
+from ._loss import row_dots
 from ._parallel import (
     ExecutionSettings,
     RowExecution,
@@ -40,13 +41,6 @@ from ._parallel import (
 # Hessian products on sparse X use only the samples of non-zero curvature
 # when they are at most this share of all (copying them costs one pass).
 _CURVED_SHARE = 0.75
-
-
-def row_dots(derivatives, change):
-    """``L'_i . q_i`` per sample, without an array of products per class."""
-    if derivatives.ndim == 1 or derivatives.shape[1] == 1:
-        return derivatives.ravel() * change.ravel()
-    return np.einsum("ij,ij->i", derivatives, change)
 
 
 class LinearObjective:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._objective import row_dots
+from .._loss import row_dots
 
 # The line search accepts a step once the derivative along the line has
 # shrunk to this fraction of its size at the start (strong Wolfe).
