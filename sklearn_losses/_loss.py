@@ -26,6 +26,11 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, log_expit, xlogy
 
+# Entries per block of rows where a per-sample sum is formed block by block
+# (0.5 MB in float64): small against X, large enough that the per-block
+# calls cost little.
+ROW_BLOCK_ENTRIES = 65_536
+
 
 def _underflow_to_zero():
     """Exponentials of very negative numbers are meant to flush to zero."""
@@ -608,9 +613,13 @@ class MultinomialLoss(PointwiseLoss):
     def conjugate(self, y_true, dual):
         """The negative entropy of ``p = u + e_y`` (a point of the simplex),
         summed over the classes, per sample."""
-        proba = dual.copy()
-        proba[np.arange(proba.shape[0]), y_true] += 1.0
-        return _row_sums_of_x_log_x(np.clip(proba, 0.0, 1.0, out=proba))
+
+        def entropy(rows):
+            proba = dual[rows].copy()
+            proba[np.arange(proba.shape[0]), y_true[rows]] += 1.0
+            return _row_sums_of_x_log_x(np.clip(proba, 0.0, 1.0, out=proba))
+
+        return _per_row_in_blocks(entropy, *dual.shape)
 
     def loss_gradient(self, y_true, raw_prediction):
         with _underflow_to_zero():
@@ -662,8 +671,12 @@ class SoftMultinomialLoss(MultinomialLoss):
 
     def conjugate(self, y_true, dual):
         """The negative entropy of ``u + p`` (a point of the simplex)."""
-        proba = dual + y_true
-        return _row_sums_of_x_log_x(np.clip(proba, 0.0, 1.0, out=proba))
+
+        def entropy(rows):
+            proba = dual[rows] + y_true[rows]
+            return _row_sums_of_x_log_x(np.clip(proba, 0.0, 1.0, out=proba))
+
+        return _per_row_in_blocks(entropy, *dual.shape)
 
     def loss_gradient(self, y_true, raw_prediction):
         with _underflow_to_zero():
@@ -730,6 +743,19 @@ def row_dots(left, right):
     if left.ndim == 1 or left.shape[1] == 1:
         return left.ravel() * right.ravel()
     return np.einsum("ij,ij->i", left, right)
+
+
+def _per_row_in_blocks(per_row, n_rows, n_columns):
+    """``per_row(rows)`` (one number per row of the slice ``rows``) over all
+    ``n_rows`` rows, block by block of ``ROW_BLOCK_ENTRIES`` entries: the
+    temporaries of ``per_row`` are then as large as a block, not as the
+    ``n_rows x n_columns`` arrays it reads (with many classes, as ``X``)."""
+    result = np.empty(n_rows)
+    rows_per_block = max(1, ROW_BLOCK_ENTRIES // max(n_columns, 1))
+    for start in range(0, n_rows, rows_per_block):
+        rows = slice(start, min(start + rows_per_block, n_rows))
+        result[rows] = per_row(rows)
+    return result
 
 
 def _row_sums_of_x_log_x(values):

@@ -129,7 +129,7 @@ class LinearObjective:
         result = product(rows_of_X, coef)
         if not self.fit_intercept:  # nothing to center
             return result
-        return result - self.x_mean @ coef
+        return _shifted_in_place(result, self.x_mean @ coef, np.subtract)
 
     def rmatvec(self, values, rows_of_X=None):
         """``(X - x_mean).T @ values`` without forming the centered matrix.
@@ -231,7 +231,7 @@ class LinearObjective:
     # -- values ------------------------------------------------------------
     def raw_prediction(self, coef, intercept):
         """``X @ W + b``, raveled to one dimension for single-output losses."""
-        raw = self.matvec(coef) + intercept
+        raw = _shifted_in_place(self.matvec(coef), intercept, np.add)
         return raw if self.loss.is_multiclass else raw.ravel()
 
     def data_term(self, coef, intercept):
@@ -267,17 +267,39 @@ class LinearObjective:
             lambda rows: self.loss.loss_gradient(self.y[rows], raw[rows])
         )
 
+    @property
+    def scores_rival_X(self):
+        """Whether the scores (several per sample) are at least a quarter the
+        size of ``X`` (its stored entries, dense or sparse): then every
+        per-sample array weighs on the peak memory as ``X`` itself does."""
+        return self.n_outputs > 1 and 4 * self.X.shape[0] * self.n_outputs >= (
+            self.X.size
+        )
+
+    def pointwise_over_scores(self, raw):
+        """``pointwise(raw)``, the derivatives written over ``raw`` (the
+        caller's own scores, no longer needed), block by block of rows on
+        the ranges' threads: where the scores rival ``X`` in size, a
+        separate array of derivatives would be one ``X`` more at the peak."""
+        loss = np.empty(raw.shape[0])
+
+        def block_part(rows):
+            loss[rows], raw[rows] = self.loss.loss_gradient(self.y[rows], raw[rows])
+
+        self.execution.over_blocks(block_part, raw[0].size)
+        return loss, raw
+
     def value_and_slope_along(self, raw, change, length):
         """``sum_i s_i L(y_i, f_i + t q_i)`` and its derivative in ``t``,
         ``sum_i s_i L'_i . q_i``, at ``t = length`` along the score change
         ``q = change`` from ``f = raw``.
 
-        Block by block of rows (``product_block_entries`` scores each), on
+        Block by block of rows (``score_block_entries`` scores each), on
         the ranges' threads, keeping no per-sample array: with many classes
         each is as large as ``X`` (the line search of the multinomial fit).
         """
         rows_per_block = max(
-            1, self.settings.product_block_entries // max(raw[0].size, 1)
+            1, self.settings.score_block_entries // max(raw[0].size, 1)
         )
         error_handling = np.geterr()
 
@@ -306,7 +328,14 @@ class LinearObjective:
         ``pointwise``, if given, is ``pointwise(raw)``, also known.
         """
         coef, intercept = self.unpack(params)
-        if pointwise is None:
+        if pointwise is None and raw is None and self.scores_rival_X:
+            # The scores are this function's own: the derivatives take
+            # their place.
+            loss, dloss = self.pointwise_over_scores(
+                self.raw_prediction(coef, intercept)
+            )
+            weighted = self.weighted(dloss, out=dloss)
+        elif pointwise is None:
             loss, dloss = self.pointwise(
                 self.raw_prediction(coef, intercept) if raw is None else raw
             )
@@ -394,7 +423,11 @@ class LinearObjective:
         """
         X = self.X
         rows_per_block = max(
-            1, self.settings.product_block_entries // max(self.n_features, 1)
+            1,
+            min(
+                self.settings.product_block_entries // max(self.n_features, 1),
+                self.settings.score_block_entries // self.n_outputs,
+            ),
         )
         ones = np.ones(min(rows_per_block, X.shape[0]))
 
@@ -638,3 +671,11 @@ class LinearObjective:
             # The slope jumps across zero at this kink: a unique minimizer.
             return kinks[first]
         return 0.5 * (kinks[first] + kinks[last])
+
+
+def _shifted_in_place(scores, shift, operation):
+    """``operation(scores, shift)`` written over ``scores`` (a fresh product)
+    where the types allow: with many classes the scores are as large as
+    ``X``, and a second copy would raise the peak memory by one ``X``."""
+    in_place = scores.dtype == np.result_type(scores, shift)
+    return operation(scores, shift, out=scores if in_place else None)

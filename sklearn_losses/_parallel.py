@@ -68,6 +68,12 @@ class ExecutionSettings:
     lifted_block_entries : int
         Entries per block of the lifted rows ``z_i (x) p_i`` of the sampled
         multinomial Hessian (8 MB).
+    score_block_entries : int
+        Scores (samples x outputs) per block where per-sample arrays are
+        made block by block (the multinomial line search's trials and
+        Hessian products, per-sample results joined over ranges; 0.5 MB):
+        with many classes they are as large as ``X``, so a block is kept
+        small against it (the peak memory).
     """
 
     threads: int = 1
@@ -77,6 +83,7 @@ class ExecutionSettings:
     gram_rows_per_thread: int = 8192
     product_block_entries: int = 200_000
     lifted_block_entries: int = 2**20
+    score_block_entries: int = 65_536
 
     @classmethod
     def from_blas(cls, **sizes):
@@ -294,10 +301,27 @@ class RowExecution:
         with blas_on_one_thread():
             return summed(on_threads(lambda k: task(ranges[k]), len(ranges)))
 
+    def over_blocks(self, task, width):
+        """``task(rows)`` for every block of rows of ``score_block_entries``
+        entries of arrays ``width`` wide, each range's blocks on its own
+        thread (one range: on this one), with the caller's floating-point
+        error handling in each thread (NumPy keeps it per thread).
+        ``task`` returns nothing: it writes its results where they belong.
+        """
+        rows_per_block = max(1, self.settings.score_block_entries // max(width, 1))
+        error_handling = np.geterr()
+
+        def range_part(k):
+            with np.errstate(**error_handling):
+                for rows in blocks(self.ranges[k], rows_per_block):
+                    task(rows)
+
+        on_threads(range_part, len(self.ranges))
+
     def concatenate_over_ranges(self, task):
         """``task(rows)`` for each range, its per-sample arrays joined in order.
 
-        Each range is done block by block of rows (``product_block_entries``
+        Each range is done block by block of rows (``score_block_entries``
         entries of the widest array), each block written into the joined
         arrays at once: joining whole ranges' arrays would hold every
         per-sample array twice, which with many classes is as large as
@@ -315,7 +339,7 @@ class RowExecution:
             np.empty((n_rows, *part.shape[1:]), part.dtype) for part in first
         )
         widest = max(max(part[0].size, 1) for part in first)
-        rows_per_block = max(1, self.settings.product_block_entries // widest)
+        rows_per_block = max(1, self.settings.score_block_entries // widest)
 
         def range_part(k):
             with np.errstate(**error_handling):
@@ -440,7 +464,9 @@ class ThreadedDenseRows:
         )
 
         def range_product(rows):
-            result[rows] = np.dot(self.X[rows], other)
+            # Written into the result: a range's product as a temporary would
+            # hold the result twice over while the ranges run.
+            np.dot(self.X[rows], other, out=result[rows])
 
         self._on_ranges(range_product)
         return result

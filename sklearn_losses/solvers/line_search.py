@@ -67,9 +67,7 @@ class _Line:
         self.coef_step = coef.ravel() @ step_coef.ravel()
         self.step_step = step_coef.ravel() @ step_coef.ravel()
         self.values = {}
-        # Scores of several classes at least a quarter the size of X (its
-        # stored entries, dense or sparse) are evaluated by blocks.
-        self.by_blocks = objective.n_outputs > 1 and 4 * raw.size >= objective.X.size
+        self.by_blocks = objective.scores_rival_X
         # The prediction and per-sample results of the latest trial, handed
         # back if accepted.
         self.latest = {}
@@ -102,9 +100,15 @@ class _Line:
         return self.values[length], derivative
 
     def result(self, length):
+        """The ``LineSearchResult`` at ``length``; the line is used up: its
+        score change becomes the result's scores, in place (with many
+        classes a new array would be one ``X`` more at the peak)."""
         if length in self.latest:
             return LineSearchResult(length, *self.latest[length])
-        return LineSearchResult(length, self.raw + length * self.change, None)
+        trial_raw, self.change = self.change, None
+        trial_raw *= length
+        trial_raw += self.raw
+        return LineSearchResult(length, trial_raw, None)
 
 
 def line_search(objective, params, raw, step, value, slope):

@@ -213,7 +213,13 @@ def stalled(largest):
 
 def _step_along(objective, point, step):
     """The point the line search reaches along ``step`` (steepest descent
-    where ``step`` is not a usable descent direction)."""
+    where ``step`` is not a usable descent direction).
+
+    ``point`` loses its scores (``raw``) once the line search is done: only
+    its parameters, value and gradient serve afterwards, and with many
+    classes the scores are as large as ``X``, so holding them while the
+    trial's derivatives are formed would make the peak one ``X`` higher.
+    """
     # A (nearly) singular Hessian can give a step too long to represent:
     # then steepest descent, whose length the line search chooses.
     step_is_usable = np.all(np.abs(step) < LONGEST_STEP)
@@ -222,6 +228,7 @@ def _step_along(objective, point, step):
         step = -point.gradient
         slope = -(np.linalg.norm(point.gradient) ** 2)
     found = line_search(objective, point.params, point.raw, step, point.value, slope)
+    point.raw = None
     trial = point.params + found.length * step
     value, gradient = objective.smooth_value_gradient(
         trial, raw=found.raw, pointwise=found.pointwise
