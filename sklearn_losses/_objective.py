@@ -539,17 +539,17 @@ class LinearObjective:
             gram, weighted_sum = self._sparse_gram(curvature, columns)
         else:
             gram, weighted_sum = self._dense_gram(curvature, columns)
-        mean = self.x_mean if columns is None else self.x_mean[columns]
-        total = curvature.sum()
-        gram = (
-            gram
-            - np.outer(mean, weighted_sum)
-            - np.outer(weighted_sum, mean)
-            + total * np.outer(mean, mean)
-        )
         gram[np.diag_indices_from(gram)] += self.penalty.l2
         if not self.fit_intercept:
             return gram
+        mean = self.x_mean if columns is None else self.x_mean[columns]
+        total = curvature.sum()
+        # The centering, G - m s' - s m' + t m m' = G - m u' - u m' with
+        # u = s - t m / 2, in place: the Gram matrix of many columns can be
+        # as large as X.
+        half_corrected = weighted_sum - 0.5 * total * mean
+        gram -= np.outer(mean, half_corrected)
+        gram -= np.outer(half_corrected, mean)
         size = gram.shape[0] + 1
         hessian = np.empty((size, size))
         hessian[:-1, :-1] = gram
@@ -597,20 +597,33 @@ class LinearObjective:
         # One buffer for the scaled blocks: a fresh block per step costs page
         # faults (docs/solvers.rst).
         buffer = np.empty((min(block_rows, rows.stop - rows.start), size))
+        first = True
         for block in blocks(rows, block_rows):
             curved = np.flatnonzero(curvature[block] > 0) + block.start
             if curved.size == 0:
                 continue
-            if columns is None:
-                part = (
-                    X[block] if curved.size == block.stop - block.start else X[curved]
-                )
+            # Copies of float64 rows are scaled where they are; a view of
+            # X, or float32 rows, into the buffer.
+            if columns is None and curved.size == block.stop - block.start:
+                part, copied = X[block], False
+            elif columns is None:
+                part, copied = X[curved], True
             else:
-                part = X[np.ix_(curved, columns)]
+                part, copied = X[np.ix_(curved, columns)], True
+            own = copied and part.dtype == np.float64
             scaled = np.multiply(
-                part, root[curved, None], out=buffer[: curved.size], dtype=float
+                part,
+                root[curved, None],
+                out=part if own else buffer[: curved.size],
+                dtype=float,
             )
-            gram += scaled.T @ scaled
+            # The first block's product written into the Gram matrix: a
+            # temporary of many columns would weigh as much as X.
+            if first:
+                np.matmul(scaled.T, scaled, out=gram)
+                first = False
+            else:
+                gram += scaled.T @ scaled
             weighted_sum += scaled.T @ root[curved]
         return gram, weighted_sum
 

@@ -95,32 +95,42 @@ def conjugate_gradient(operator, right, rtol, maxiter, preconditioner=None, fini
 def marquardt_damped(matrix):
     """``matrix`` plus ``DAMPING`` times its diagonal, each entry below that
     share of the largest taken as the largest (see ``factor_symmetric``)."""
-    diagonal = np.diag(matrix).copy()
+    damped = np.array(matrix, dtype=float)
+    damped[np.diag_indices_from(damped)] += _marquardt_shift(damped)
+    return damped
+
+
+def _marquardt_shift(matrix):
+    """What ``marquardt_damped`` adds to the diagonal of ``matrix``."""
+    diagonal = np.diag(matrix).astype(float)
     largest = np.max(diagonal, initial=0.0)
     if largest > 0:
         diagonal[diagonal <= DAMPING * largest] = largest
     else:
         diagonal[:] = 1.0
-    damped = np.array(matrix, dtype=float)
-    damped[np.diag_indices_from(damped)] += DAMPING * diagonal
-    return damped
+    return DAMPING * diagonal
 
 
-def factor_symmetric(matrix):
+class SymmetricFactor:
     """A solver for a positive semi-definite system, damped where it is singular.
 
-    Returns a function ``right -> solution``. A generalized Hessian can be
-    singular (no curvature along the intercept when every sample sits on a
-    linear piece): a small damping (Marquardt's, ``DAMPING`` times each
-    diagonal entry, or times the largest where an entry is below that
-    share of it) turns those directions into long gradient steps, whose
-    length the line search then chooses, instead of dropping them. Relative
-    to each entry, not to the largest: with features of scales 1e2 to 1e4,
-    1e-10 of the largest entry exceeded the L2 curvature along the
-    Hessian's near-null direction, and Newton's steps zigzagged for
-    hundreds of iterations (a 16 x 5 squared hinge: 166; some badly scaled
-    small fits ran to max_iter at a gap of 8.7). Least squares where
-    Cholesky fails.
+    A generalized Hessian can be singular (no curvature along the intercept
+    when every sample sits on a linear piece): a small damping (Marquardt's,
+    ``DAMPING`` times each diagonal entry, or times the largest where an
+    entry is below that share of it) turns those directions into long
+    gradient steps, whose length the line search then chooses, instead of
+    dropping them. Relative to each entry, not to the largest: with
+    features of scales 1e2 to 1e4, 1e-10 of the largest entry exceeded the
+    L2 curvature along the Hessian's near-null direction, and Newton's
+    steps zigzagged for hundreds of iterations (a 16 x 5 squared hinge: 166;
+    some badly scaled small fits ran to max_iter at a gap of 8.7). Least
+    squares where Cholesky fails.
+
+    With ``overwrite``, ``matrix`` (the caller's scratch) is damped in
+    place, and only the Cholesky factor is kept: a Hessian of more
+    coefficients than samples weighs as much as ``X``, and the matrix, its
+    damped copy and the factor would be three of them. ``times`` gives the
+    undamped matrix's products from the factor.
 
     The factorization is NumPy's, like the products that form the matrix:
     SciPy's ``cho_factor`` runs on SciPy's own OpenBLAS thread pool, which
@@ -128,20 +138,41 @@ def factor_symmetric(matrix):
     triangular solves (``cho_solve``, one right-hand side) stay in SciPy:
     NumPy has none.
     """
-    matrix = marquardt_damped(matrix)
-    try:
-        factor = (np.linalg.cholesky(matrix), True)
-    except np.linalg.LinAlgError:
-        factor = None
 
-    def solve(right):
-        if factor is not None:
-            solution = cho_solve(factor, right, check_finite=False)
+    def __init__(self, matrix, overwrite=False):
+        self.shift = _marquardt_shift(matrix)
+        damped = matrix if overwrite else np.array(matrix, dtype=float)
+        damped[np.diag_indices_from(damped)] += self.shift
+        try:
+            self.lower = np.linalg.cholesky(damped)
+            self.damped = None
+        except np.linalg.LinAlgError:
+            self.lower, self.damped = None, damped
+
+    def solve(self, right):
+        """The damped system's solution for ``right``."""
+        if self.lower is not None:
+            solution = cho_solve((self.lower, True), right, check_finite=False)
             if np.all(np.isfinite(solution)):
                 return solution
-        return np.linalg.lstsq(matrix, right, rcond=None)[0]
+        damped = self.damped
+        if damped is None:  # rounding broke the solve: rebuild the matrix once
+            damped = self.damped = self.lower @ self.lower.T
+        return np.linalg.lstsq(damped, right, rcond=None)[0]
 
-    return solve
+    def times(self, vector):
+        """The undamped matrix times ``vector`` (to the factor's rounding)."""
+        if self.lower is not None:
+            product = self.lower @ (self.lower.T @ vector)
+        else:
+            product = self.damped @ vector
+        return product - self.shift * vector
+
+
+def factor_symmetric(matrix, overwrite=False):
+    """``SymmetricFactor(matrix, overwrite).solve``: a function ``right ->
+    solution`` of the damped system."""
+    return SymmetricFactor(matrix, overwrite).solve
 
 
 def solve_symmetric(matrix, right):

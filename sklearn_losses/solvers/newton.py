@@ -329,7 +329,8 @@ class FactoredHessian:
             self.factor = factor_symmetric(
                 self.objective.hessian_matrix(
                     point.params, raw=point.raw, curvature=curvature
-                )
+                ),
+                overwrite=True,
             )
             self.factored = curvature
         return self.factor(-point.gradient)

@@ -15,7 +15,7 @@ non-zeros, not the number of features.
 
 import numpy as np
 
-from .linalg import factor_symmetric
+from .linalg import SymmetricFactor
 from .line_search import VALUE_RESOLUTION
 from .newton import (
     DIRECT_NEWTON_SIZE,
@@ -133,7 +133,7 @@ def solve_proximal_newton(
             break
         if np.count_nonzero(params[:n_coef]) >= largest_support:
             break
-        working = working_set(params[:n_coef], residual[:n_coef])
+        working = working_set(params[:n_coef], residual[:n_coef], objective.X.shape[0])
         indices = np.concatenate([working, np.arange(n_coef, params.size)])
         restricted = _restricted(objective, working, restricted)
         problem = restricted[1]
@@ -181,11 +181,13 @@ def _restricted(objective, working, previous):
     return working, restricted
 
 
-def working_set(coef, residual):
+def working_set(coef, residual, n_samples):
     """Indices of the working set: the non-zero coefficients, and the zero
     ones of largest optimality residual, as many as the non-zeros (at least
     ``SMALLEST_WORKING_SET``, at most ``DIRECT_NEWTON_SIZE`` in all); all
-    coefficients where that is more than half of them."""
+    coefficients where that is more than half of them and no more than
+    ``n_samples`` (their Hessian then no larger than ``X``; on more
+    features than samples it would be up to ``p / n`` times ``X``)."""
     nonzero = np.flatnonzero(coef)
     violating = np.flatnonzero((coef == 0) & (residual != 0))
     room = min(
@@ -194,7 +196,7 @@ def working_set(coef, residual):
     if violating.size > room:
         size = np.abs(residual[violating])
         violating = violating[np.argpartition(-size, room - 1)[:room]]
-    if 2 * (nonzero.size + violating.size) > coef.size:
+    if 2 * (nonzero.size + violating.size) > coef.size and coef.size <= n_samples:
         # Most of the coefficients: all of them, which spares the copy of
         # the columns (a pass over most of X, each time the set changes).
         return np.arange(coef.size)
@@ -222,16 +224,18 @@ def _proximal_newton_steps(objective, params, max_iter, tol, on_iteration, kept)
         steps += 1
         on_iteration()
         hessian = _hessian(objective, params, raw, kept)
-        damped = hessian.copy()
-        damped[np.diag_indices_from(damped)] *= 1 + kept["damping"]
+        # The damped Hessian is H + diag(damping); not formed: a copy of H
+        # on a working set of more coefficients than samples weighs as X.
+        damping = kept["damping"] * np.diagonal(hessian)
         target = lasso_of_quadratic(
-            damped,
-            gradient - damped @ params,
+            hessian,
+            gradient - hessian @ params - damping * params,
             params,
             penalized,
             l1,
             0.5 * tol,
             max_solves=MODEL_SOLVES,
+            diagonal=damping,
         )
         step = target - params
         # The model's first-order decrease (the L1 norm's change included).
@@ -265,6 +269,9 @@ def _hessian(objective, params, raw, kept):
         problem, reference, hessian = kept["hessian"]
         if problem is objective and curvature_is_close(curvature, reference):
             return hessian
+    # The old Hessian goes before the new one is formed: on a working set
+    # of more coefficients than samples each weighs as much as X.
+    kept["hessian"] = None
     hessian = objective.hessian_matrix(params, raw=raw, curvature=curvature)
     kept["hessian"] = (objective, curvature, hessian)
     return hessian
@@ -311,9 +318,13 @@ def _line_search(objective, params, raw, value, step, predicted):
 
 
 def lasso_of_quadratic(
-    hessian, linear, start, penalized, l1, threshold, max_solves=None
+    hessian, linear, start, penalized, l1, threshold, max_solves=None, diagonal=None
 ):
     """``argmin_z linear . z + z . H z / 2 + l1 * |z[penalized]|_1``, exactly.
+
+    ``H`` is ``hessian`` plus ``diag(diagonal)`` where ``diagonal`` is given
+    (a damping, added to each block solved rather than to a copy of
+    ``hessian``).
 
     An active-set method over orthants (the feature-sign search of Lee,
     Battle, Raina and Ng, 2007), from ``start``: on the current orthant the
@@ -341,10 +352,12 @@ def lasso_of_quadratic(
         # reaches an orthant's minimizer; the bound only guards against
         # rounding.
         max_solves = 10 * point.size + 50
+    if diagonal is None:
+        diagonal = np.zeros(point.size)
     for _ in range(max_solves):
         active = np.flatnonzero(free)
         target = _refined_solve(
-            hessian[np.ix_(active, active)], -(linear[active] + l1 * signs[active])
+            hessian, active, diagonal, -(linear[active] + l1 * signs[active])
         )
         current = point[active]
         crossing = penalized[active] & (signs[active] * target < 0)
@@ -365,7 +378,7 @@ def lasso_of_quadratic(
             free[active[first]] = False
             continue
         point[active] = target
-        model_gradient = linear + hessian @ point
+        model_gradient = linear + hessian @ point + diagonal * point
         violation = np.where(free, 0.0, np.abs(model_gradient) - l1)
         entering = np.flatnonzero(violation > threshold)
         if not entering.size:
@@ -378,20 +391,25 @@ def lasso_of_quadratic(
     return point
 
 
-def _refined_solve(matrix, right):
-    """The solution of a positive semi-definite system, with
+def _refined_solve(hessian, active, diagonal, right):
+    """The solution of the positive semi-definite system of the block
+    ``active`` of ``hessian`` plus ``diag(diagonal[active])``, with
     ``REFINEMENTS`` steps of iterative refinement.
 
     Without an L2 part, the Hessian on the working set is singular but for
     the samples of curvature (about as many as the non-zero coefficients
     at the optimum), and one damped solve leaves the optimality residual
     at about 5e-10 for gradients of 1e-3 (a relative gap of 5e-7); a step
-    of refinement, with the same factor, takes it to rounding.
+    of refinement, with the same factor, takes it to rounding. The block is
+    factored in place and only its factor kept (``SymmetricFactor``).
     """
-    solve = factor_symmetric(matrix)
-    solution = solve(right)
+    block = hessian[np.ix_(active, active)]
+    block[np.diag_indices_from(block)] += diagonal[active]
+    factor = SymmetricFactor(block, overwrite=True)
+    del block
+    solution = factor.solve(right)
     for _ in range(REFINEMENTS):
-        correction = solve(right - matrix @ solution)
+        correction = factor.solve(right - factor.times(solution))
         if not np.all(np.isfinite(correction)):
             break
         solution += correction
