@@ -13,8 +13,7 @@ table; the first row whose condition holds is taken:
     narrower than 1e-9
 2   curvature per sample; no L1             newton
 3   linear tails; pure L1                   zero-check, proximal-newton-probe,
-                                            linear-tails-start,
-                                            proximal-newton-throughout,
+                                            linear-tails-start, proximal-newton,
                                             orthant-newton, lbfgs-split
 4   curvature per sample, no linear tails;  zero-check, subsample-start-proximal,
     L1 part; at most 1000 samples or        proximal-newton, orthant-newton,
@@ -48,9 +47,7 @@ otherwise hands on the original start.
 The smoothed problems inside the smoothed dual and the screening of the
 linear program are solved by ``SMOOTHED_ROUTES``: Newton's method without
 an L1 part; with one, proximal Newton on working sets (at most 1,000
-samples or features) until the non-zeros are as many as the samples, then
-projected Newton on orthants, then proximal Newton to the end, then
-L-BFGS-B.
+samples or features), then projected Newton on orthants, then L-BFGS-B.
 
 ``forced_method`` replaces the route of every fit in its context (a hook
 for tests and experiments). A problem on a Dask array
@@ -151,7 +148,7 @@ ROUTES = (
             "zero-check",
             "proximal-newton-probe",
             "linear-tails-start",
-            "proximal-newton-throughout",
+            "proximal-newton",
             "orthant-newton",
             "lbfgs-split",
         ),
@@ -232,7 +229,6 @@ SMOOTHED_ROUTES = (
         (
             "proximal-newton",
             "orthant-newton",
-            "proximal-newton-throughout",
             "lbfgs-split",
         ),
     ),
@@ -613,7 +609,6 @@ def _proximal_newton_probe(objective, coef, intercept, *, max_iter, **options):
         coef,
         intercept,
         max_iter=min(max_iter, PROXIMAL_NEWTON_PROBE),
-        hand_over=False,
         **options,
     )
     if result.converged or result.stop or result.n_iter >= max_iter:
@@ -629,7 +624,6 @@ def _proximal_newton_probe(objective, coef, intercept, *, max_iter, **options):
         result.coef,
         result.intercept,
         max_iter=max_iter - result.n_iter,
-        hand_over=False,
         **options,
     )
     rest.n_iter += result.n_iter
@@ -690,9 +684,6 @@ METHODS = {
     "newton-without-approach": solve_newton,
     "orthant-newton": solve_orthant_newton,
     "proximal-newton": solve_proximal_newton,
-    "proximal-newton-throughout": functools.partial(
-        solve_proximal_newton, hand_over=False
-    ),
     "proximal-newton-probe": _proximal_newton_probe,
     "orthant-newton-long": functools.partial(
         solve_orthant_newton, newton_steps=SMOOTHED_ORTHANT_NEWTON_STEPS
