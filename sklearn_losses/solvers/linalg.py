@@ -96,8 +96,17 @@ def marquardt_damped(matrix):
     """``matrix`` plus ``DAMPING`` times its diagonal, each entry below that
     share of the largest taken as the largest (see ``factor_symmetric``)."""
     damped = np.array(matrix, dtype=float)
-    damped[np.diag_indices_from(damped)] += _marquardt_shift(damped)
+    diagonal_view(damped)[:] += _marquardt_shift(damped)
     return damped
+
+
+def diagonal_view(matrix):
+    """The diagonal of a square C-contiguous ``matrix``, as a writable view
+    (``np.diag_indices_from`` indexing costs ten times as much on the small
+    blocks of a tiny fit, where it runs a few thousand times)."""
+    if matrix.flags.c_contiguous:
+        return matrix.reshape(-1)[:: matrix.shape[0] + 1]
+    return np.einsum("ii->i", matrix)
 
 
 def _marquardt_shift(matrix):
@@ -142,7 +151,7 @@ class SymmetricFactor:
     def __init__(self, matrix, overwrite=False):
         self.shift = _marquardt_shift(matrix)
         damped = matrix if overwrite else np.array(matrix, dtype=float)
-        damped[np.diag_indices_from(damped)] += self.shift
+        diagonal_view(damped)[:] += self.shift
         try:
             self.lower = np.linalg.cholesky(damped)
             self.damped = None
