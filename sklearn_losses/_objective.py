@@ -99,6 +99,10 @@ class LinearObjective:
         # (loss, the best intercept for W = 0 with that loss), once found
         # (solvers.dispatch.best_intercept_for_zero).
         self.intercept_for_zero = None
+        # (loss, curvature, Hessian without its L2 term) of the last Hessian
+        # Newton's method formed on this problem: a path's next alpha starts
+        # with chord steps on it (solvers.newton.FactoredHessian).
+        self.kept_hessian = None
 
     @property
     def threads(self):

@@ -23,6 +23,7 @@ from scipy.sparse.linalg import LinearOperator
 
 from .linalg import (
     conjugate_gradient,
+    diagonal_view,
     factor_symmetric,
     forcing_term,
     quasi_newton_direction,
@@ -320,20 +321,56 @@ class FactoredHessian:
         self.hessians = self.total_products = self.preconditioned_steps = 0
 
     def direction(self, point, curvature):
-        if (
+        objective = self.objective
+        pays = chord_steps_pay(objective, point.params.size)
+        kept = kept_hessian(objective, curvature) if self.factor is None else None
+        if pays and kept is not None:
+            # A path's previous alpha left its Hessian (on 10,000 x 50,
+            # forming one was half the cost of each path point).
+            self.factor = factor_symmetric(kept, overwrite=True)
+            self.factored = objective.kept_hessian[1]
+        elif (
             self.factor is None
-            or not chord_steps_pay(self.objective, point.params.size)
+            or not pays
             or not curvature_is_close(curvature, self.factored)
         ):
             self.hessians += 1
-            self.factor = factor_symmetric(
-                self.objective.hessian_matrix(
-                    point.params, raw=point.raw, curvature=curvature
-                ),
-                overwrite=True,
+            hessian = objective.hessian_matrix(
+                point.params, raw=point.raw, curvature=curvature
             )
+            if pays:
+                keep_hessian(objective, curvature, hessian)
+            self.factor = factor_symmetric(hessian, overwrite=True)
             self.factored = curvature
         return self.factor(-point.gradient)
+
+
+def keep_hessian(objective, curvature, hessian):
+    """Keep a copy of ``hessian`` (formed at ``curvature``) without its L2
+    term on ``objective``, for its solve at a path's next alpha; only where
+    it is small against ``X`` (a copy as large as ``X`` would raise the
+    peak memory of wide problems)."""
+    if 4 * hessian.size > objective.X.size:
+        return
+    data_part = hessian.copy()
+    diagonal_view(data_part)[: objective.n_coef] -= objective.penalty.l2
+    objective.kept_hessian = (objective.loss, curvature, data_part)
+
+
+def kept_hessian(objective, curvature):
+    """The Hessian ``keep_hessian`` kept on ``objective``, with the current
+    L2 term (a new array), where it was formed for the same loss at a
+    curvature within ``CURVATURE_DRIFT`` of ``curvature``; else None."""
+    kept = objective.kept_hessian
+    if (
+        kept is None
+        or kept[0] is not objective.loss
+        or not curvature_is_close(curvature, kept[1])
+    ):
+        return None
+    hessian = kept[2].copy()
+    diagonal_view(hessian)[: objective.n_coef] += objective.penalty.l2
+    return hessian
 
 
 class ConjugateGradients:

@@ -26,6 +26,8 @@ from .newton import (
     ROUNDING_GRADIENT,
     chord_steps_pay,
     curvature_is_close,
+    keep_hessian,
+    kept_hessian,
     stalled,
 )
 from .orthant_newton import full_value, optimality_residual, step_below_resolution
@@ -277,14 +279,19 @@ def _hessian(objective, params, raw, kept):
     many samples, forming it is most of a step's cost; not where it is
     cheap, ``chord_steps_pay``)."""
     curvature = objective.curvature(raw)
-    if kept["hessian"] is not None and chord_steps_pay(objective, params.size):
+    pays = chord_steps_pay(objective, params.size)
+    if kept["hessian"] is not None and pays:
         problem, reference, hessian = kept["hessian"]
         if problem is objective and curvature_is_close(curvature, reference):
             return hessian
     # The old Hessian goes before the new one is formed: on a working set
     # of more coefficients than samples each weighs as much as X.
     kept["hessian"] = None
-    hessian = objective.hessian_matrix(params, raw=raw, curvature=curvature)
+    hessian = kept_hessian(objective, curvature) if pays else None
+    if hessian is None:
+        hessian = objective.hessian_matrix(params, raw=raw, curvature=curvature)
+        if pays:
+            keep_hessian(objective, curvature, hessian)
     kept["hessian"] = (objective, curvature, hessian)
     return hessian
 
