@@ -469,8 +469,9 @@ class _BlockSolves:
     def __call__(self, active, right):
         if self.hessian.shape[0] <= SMALL_MODEL:
             # Blocks this small factor faster than the bookkeeping of the
-            # Schur complement runs.
-            self._refactor(active, bordering=False)
+            # Schur complement runs (the factor serves its refinement).
+            if self.base is None or not self._is_base(active):
+                self._refactor(active, bordering=False)
             return self.factor.solve(right)
         if self.base is None or not self._near_base(active):
             self._refactor(active)
