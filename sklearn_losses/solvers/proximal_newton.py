@@ -28,6 +28,7 @@ from .newton import (
     curvature_is_close,
     keep_hessian,
     kept_hessian,
+    kept_hessian_pays,
     stalled,
 )
 from .orthant_newton import full_value, optimality_residual, step_below_resolution
@@ -280,17 +281,23 @@ def _hessian(objective, params, raw, kept):
     cheap, ``chord_steps_pay``)."""
     curvature = objective.curvature(raw)
     pays = chord_steps_pay(objective, params.size)
-    if kept["hessian"] is not None and pays:
+    first = kept["hessian"] is None
+    if not first and pays:
         problem, reference, hessian = kept["hessian"]
         if problem is objective and curvature_is_close(curvature, reference):
             return hessian
     # The old Hessian goes before the new one is formed: on a working set
     # of more coefficients than samples each weighs as much as X.
     kept["hessian"] = None
-    hessian = kept_hessian(objective, curvature) if pays else None
+    across = kept_hessian_pays(objective, params.size)
+    hessian = None
+    if across and (pays or first):
+        # A path's previous alpha's: for the first step of the solve, and
+        # for later ones where chord steps pay.
+        hessian = kept_hessian(objective, curvature)
     if hessian is None:
         hessian = objective.hessian_matrix(params, raw=raw, curvature=curvature)
-        if pays:
+        if across:
             keep_hessian(objective, curvature, hessian)
     kept["hessian"] = (objective, curvature, hessian)
     return hessian
