@@ -191,11 +191,16 @@ class LinearObjective:
             second_moment += self.sample_weight[rows] @ squared
         return second_moment
 
-    def rows(self, index):
-        """Dense rows of the centered matrix."""
+    def rows(self, index, columns=None):
+        """Dense rows of the centered matrix (of its ``columns`` only, if
+        given: selected before a sparse ``X`` is made dense, whose rows on
+        all columns can be many times the size of ``X`` itself)."""
         selected = self.X[index]
+        mean = self.x_mean
+        if columns is not None:
+            selected, mean = selected[:, columns], mean[columns]
         selected = selected.toarray() if hasattr(selected, "toarray") else selected
-        return np.asarray(selected, dtype=float) - self.x_mean
+        return np.asarray(selected, dtype=float) - mean
 
     def to_centered_intercept(self, coef, intercept):
         """Intercept of the centered problem for the model ``X @ W + b``."""
