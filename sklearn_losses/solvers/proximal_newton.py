@@ -453,8 +453,8 @@ class _BlockSolves:
     ``A`` and by multipliers that hold ``x_R`` at zero, solved through its
     Schur complement, of size ``|A| + |R|``. Each new coefficient of ``A``
     or ``R`` costs one solve with the factor (kept while the base lasts);
-    once they are more than ``1 / SCHUR_SHARE`` of the base, a
-    factorization costs less, and the base becomes ``S``. On Huber L1 on
+    once the changes are more than ``SCHUR_SHARE`` of the base (an eighth),
+    a factorization costs less, and the base becomes ``S``. On Huber L1 on
     500 x 5,000, about ten solves per proximal Newton step each factored
     their block anew (2,473 Cholesky factorizations of blocks of about 500,
     most of the fit's time).
