@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from memory import peak_traced_bytes_of_fit
 from objective import objective, pointwise
 from reference import reference_optimum
 from sklearn.linear_model import Ridge
@@ -288,16 +289,9 @@ def test_bad_parameters_are_refused():
         epsilon_insensitive_loss([0.0], [1.0], epsilon=-1.0)
 
 
-def test_box_dual_certifies_sparse_fit_with_intercept():
-    """Sparse 8,000 x 4,000 (density 0.2%) with an intercept: the box dual's
-    active-set step solves the kink system (about 1,500 samples on the kink)
-    by MINRES, which stops on its own estimate of the residual; refined on
-    the true one, the intercept's row holds and the relative duality gap is
-    at rounding level (measured 3.2e-14; 2.1e-8 without the refinement,
-    when the route fell through to the smoothed dual: 10 s on 20,000 x
-    5,000 instead of 0.8 s)."""
-    from sklearn_losses.solvers.dispatch import forced_method
-
+def _sparse_regression():
+    """Sparse 8,000 x 4,000 (density 0.2%), half the features in the signal,
+    t(3) noise."""
     rng = np.random.default_rng(4)
     X = sp.random(
         8_000,
@@ -308,7 +302,20 @@ def test_box_dual_certifies_sparse_fit_with_intercept():
         data_rvs=rng.standard_normal,
     )
     coef = 10 * rng.standard_normal(4_000) * (rng.random(4_000) < 0.5)
-    y = X @ coef + rng.standard_t(3, 8_000)
+    return X, X @ coef + rng.standard_t(3, 8_000)
+
+
+def test_box_dual_certifies_sparse_fit_with_intercept():
+    """Sparse 8,000 x 4,000 (density 0.2%) with an intercept: the box dual's
+    active-set step solves the kink system (about 1,500 samples on the kink)
+    by MINRES, which stops on its own estimate of the residual; refined on
+    the true one, the intercept's row holds and the relative duality gap is
+    at rounding level (measured 3.2e-14; 2.1e-8 without the refinement,
+    when the route fell through to the smoothed dual: 10 s on 20,000 x
+    5,000 instead of 0.8 s)."""
+    from sklearn_losses.solvers.dispatch import forced_method
+
+    X, y = _sparse_regression()
     model = EpsilonInsensitiveLossRegressor(epsilon=0.5)
     with forced_method("box-dual"), warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -323,27 +330,9 @@ def test_sparse_elastic_net_kink_system_is_not_made_dense():
     times X (sparse 8,000 x 4,000, density 0.2%); now 11 (what remains is
     the dense kink system itself and the vectors over the 16,000 rows the
     solvers see, against an X of 64,000 stored entries)."""
-    import tracemalloc
-
-    rng = np.random.default_rng(4)
-    X = sp.random(
-        8_000,
-        4_000,
-        density=0.002,
-        format="csr",
-        random_state=4,
-        data_rvs=rng.standard_normal,
-    )
-    coef = 10 * rng.standard_normal(4_000) * (rng.random(4_000) < 0.5)
-    y = X @ coef + rng.standard_t(3, 8_000)
+    X, y = _sparse_regression()
     size_of_X = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
     model = EpsilonInsensitiveLossRegressor(alpha=1e-3, l1_ratio=0.5)
-    model.fit(X, y)  # imports and caches outside the measurement
-    tracemalloc.start()
-    try:
-        model.fit(X, y)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = peak_traced_bytes_of_fit(model, X, y)
     assert model.duality_gap_ <= 1e-9
     assert peak <= 20 * size_of_X

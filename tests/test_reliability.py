@@ -9,7 +9,6 @@ import sys
 import textwrap
 import threading
 import time
-import tracemalloc
 import warnings
 
 import numpy as np
@@ -17,6 +16,7 @@ import pytest
 import scipy.sparse as sp
 from families import CLASSIFIERS, ESTIMATORS
 from joblib import parallel_backend
+from memory import peak_traced_bytes_of_fit
 from objective import objective
 from reference import reference_optimum
 from sklearn.base import clone
@@ -529,14 +529,7 @@ def test_many_classes_keep_few_copies_of_the_scores(model, bound):
     X = rng.standard_normal((10_000, 50))
     scores = X @ rng.standard_normal((50, 50)) + 3.0 * rng.gumbel(size=(10_000, 50))
     y = np.argmax(scores, axis=1)
-    model.fit(X, y)  # imports and caches outside the measurement
-    tracemalloc.start()
-    try:
-        model.fit(X, y)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak <= bound * X.nbytes
+    assert peak_traced_bytes_of_fit(model, X, y) <= bound * X.nbytes
 
 
 @pytest.mark.parametrize("fit_intercept", [False, True])
@@ -557,12 +550,6 @@ def test_huber_l1_on_more_features_than_samples_stays_within_3x_memory(
     noise[rng.random(250) < 0.05] *= 20
     y = X @ coef + noise
     model = HuberLossRegressor(alpha=0.02, l1_ratio=1.0, fit_intercept=fit_intercept)
-    model.fit(X, y)  # imports and caches outside the measurement
-    tracemalloc.start()
-    try:
-        model.fit(X, y)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = peak_traced_bytes_of_fit(model, X, y)
     assert model.duality_gap_ <= 1e-9
     assert peak <= 3.0 * X.nbytes
