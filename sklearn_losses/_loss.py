@@ -26,10 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, log_expit, xlogy
 
-# Entries per block of rows where a per-sample sum is formed block by block
-# (0.5 MB in float64): small against X, large enough that the per-block
-# calls cost little.
-ROW_BLOCK_ENTRIES = 65_536
+from ._parallel import ExecutionSettings, blocks
 
 
 def _underflow_to_zero():
@@ -763,13 +760,13 @@ def row_dots(left, right):
 
 def _per_row_in_blocks(per_row, n_rows, n_columns):
     """``per_row(rows)`` (one number per row of the slice ``rows``) over all
-    ``n_rows`` rows, block by block of ``ROW_BLOCK_ENTRIES`` entries: the
-    temporaries of ``per_row`` are then as large as a block, not as the
-    ``n_rows x n_columns`` arrays it reads (with many classes, as ``X``)."""
+    ``n_rows`` rows, block by block of ``score_block_entries`` entries (the
+    execution's default): the temporaries of ``per_row`` are then as large
+    as a block, not as the ``n_rows x n_columns`` arrays it reads (with
+    many classes, as ``X``)."""
     result = np.empty(n_rows)
-    rows_per_block = max(1, ROW_BLOCK_ENTRIES // max(n_columns, 1))
-    for start in range(0, n_rows, rows_per_block):
-        rows = slice(start, min(start + rows_per_block, n_rows))
+    entries = ExecutionSettings.score_block_entries
+    for rows in blocks(slice(0, n_rows), max(1, entries // max(n_columns, 1))):
         result[rows] = per_row(rows)
     return result
 

@@ -337,17 +337,17 @@ class LinearObjective:
         ``pointwise``, if given, is ``pointwise(raw)``, also known.
         """
         coef, intercept = self.unpack(params)
-        if pointwise is None and raw is None and self.scores_rival_X:
-            # The scores are this function's own: the derivatives take
-            # their place.
-            loss, dloss = self.pointwise_over_scores(
-                self.raw_prediction(coef, intercept)
-            )
-            weighted = self.weighted(dloss, out=dloss)
-        elif pointwise is None:
-            loss, dloss = self.pointwise(
-                self.raw_prediction(coef, intercept) if raw is None else raw
-            )
+        if pointwise is None:
+            if raw is None and self.scores_rival_X:
+                # The scores are this function's own: the derivatives take
+                # their place.
+                loss, dloss = self.pointwise_over_scores(
+                    self.raw_prediction(coef, intercept)
+                )
+            else:
+                loss, dloss = self.pointwise(
+                    self.raw_prediction(coef, intercept) if raw is None else raw
+                )
             # Its own derivatives, weighted in place: with many classes each
             # per-sample array is as large as X.
             weighted = self.weighted(dloss, out=dloss)

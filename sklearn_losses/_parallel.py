@@ -328,26 +328,20 @@ class RowExecution:
         ``X``. With the caller's floating-point error handling in each thread
         (NumPy keeps it per thread).
         """
-        ranges = self.ranges
-        if len(ranges) == 1:
-            return task(ranges[0])
-        error_handling = np.geterr()
+        if len(self.ranges) == 1:
+            return task(self.ranges[0])
         # One row gives the arrays' shapes and types.
         first = task(slice(0, 1))
         n_rows = self.X.shape[0]
         joined = tuple(
             np.empty((n_rows, *part.shape[1:]), part.dtype) for part in first
         )
-        widest = max(max(part[0].size, 1) for part in first)
-        rows_per_block = max(1, self.settings.score_block_entries // widest)
 
-        def range_part(k):
-            with np.errstate(**error_handling):
-                for rows in blocks(ranges[k], rows_per_block):
-                    for whole, part in zip(joined, task(rows), strict=True):
-                        whole[rows] = part
+        def block_part(rows):
+            for whole, part in zip(joined, task(rows), strict=True):
+                whole[rows] = part
 
-        on_threads(range_part, len(ranges))
+        self.over_blocks(block_part, max(part[0].size for part in first))
         return joined
 
 

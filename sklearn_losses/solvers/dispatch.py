@@ -594,8 +594,8 @@ def _least_absolute_deviations(objective, coef, intercept, **options):
 
 
 def _proximal_newton_probe(objective, coef, intercept, *, max_iter, **options):
-    """Proximal Newton (without the hand-over) where the residuals sit in the
-    band; else a start for the linear-tails start.
+    """Proximal Newton to the end where the residuals sit in the band; else
+    a start for the linear-tails start.
 
     After ``PROXIMAL_NEWTON_PROBE`` steps unconverged, the weighted share of
     samples within ``delta`` of their target decides: at least

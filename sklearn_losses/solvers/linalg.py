@@ -114,10 +114,15 @@ def _marquardt_shift(matrix):
     diagonal = np.diag(matrix).astype(float)
     largest = np.max(diagonal, initial=0.0)
     if largest > 0:
-        diagonal[diagonal <= DAMPING * largest] = largest
-    else:
-        diagonal[:] = 1.0
-    return DAMPING * diagonal
+        return _shift_against(diagonal, largest)
+    return np.full(diagonal.size, DAMPING)
+
+
+def _shift_against(diagonal, largest):
+    """Marquardt's damping of ``diagonal`` entries in a matrix whose largest
+    diagonal entry is ``largest``: ``DAMPING`` times each, or times the
+    largest where an entry is below that share of it."""
+    return DAMPING * np.where(diagonal > DAMPING * largest, diagonal, largest)
 
 
 class SymmetricFactor:
@@ -149,6 +154,7 @@ class SymmetricFactor:
     """
 
     def __init__(self, matrix, overwrite=False):
+        self.largest = np.max(np.diag(matrix), initial=0.0)
         self.shift = _marquardt_shift(matrix)
         damped = matrix if overwrite else np.array(matrix, dtype=float)
         diagonal_view(damped)[:] += self.shift
@@ -168,6 +174,11 @@ class SymmetricFactor:
         if damped is None:  # rounding broke the solve: rebuild the matrix once
             damped = self.damped = self.lower @ self.lower.T
         return np.linalg.lstsq(damped, right, rcond=None)[0]
+
+    def shift_for(self, diagonal):
+        """The damping of further diagonal entries bordered onto the matrix
+        (its largest entry as the reference, as for its own)."""
+        return _shift_against(diagonal, self.largest)
 
     def times(self, vector):
         """The undamped matrix times ``vector`` (to the factor's rounding)."""

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.linalg import cho_solve
 
 from .._parallel import blas_on_one_thread
-from .linalg import DAMPING, SymmetricFactor, diagonal_view
+from .linalg import SymmetricFactor, diagonal_view
 from .line_search import VALUE_RESOLUTION
 from .newton import (
     DIRECT_NEWTON_SIZE,
@@ -521,7 +521,6 @@ class _BlockSolves:
     def _refactor(self, active, bordering=True):
         block = self.hessian[np.ix_(active, active)]
         diagonal_view(block)[:] += self.diagonal[active]
-        self.largest = np.max(diagonal_view(block), initial=0.0)
         self.factor = SymmetricFactor(block, overwrite=True)
         del block
         self.base = active.copy()
@@ -577,11 +576,8 @@ class _BlockSolves:
         across = hessian[np.ix_(added, base)]
         added_block = hessian[np.ix_(added, added)]
         added_diagonal = np.diagonal(added_block) + self.diagonal[added]
-        # Marquardt's damping of the added coefficients, as SymmetricFactor's
-        # of the base.
-        shift = DAMPING * np.where(
-            added_diagonal > DAMPING * self.largest, added_diagonal, self.largest
-        )
+        # Marquardt's damping of the added coefficients, as the base's.
+        shift = self.factor.shift_for(added_diagonal)
         schur[:n_added, :n_added] = added_block - across @ solved_added
         schur[:n_added, :n_added][np.diag_indices(n_added)] += (
             self.diagonal[added] + shift
