@@ -103,6 +103,10 @@ class LinearObjective:
         # Newton's method formed on this problem: a path's next alpha starts
         # with chord steps on it (solvers.newton.FactoredHessian).
         self.kept_hessian = None
+        # The smoothed fit that screened the last linear program on this
+        # problem: a path's next alpha continues it
+        # (solvers.linear_program.fit_for_screening).
+        self.kept_screening_fit = None
 
     @property
     def threads(self):

@@ -278,3 +278,34 @@ def test_path_points_start_from_the_previous_alphas_hessian(monkeypatch):
     path = loss_path(LogisticLossClassifier(), X, y, n_alphas=30)
     assert len(formed) < 20
     assert np.max(path.duality_gaps) <= 1e-12
+
+
+@pytest.mark.parametrize("case", ["hinge", "quantile"])
+def test_screened_programs_continue_the_previous_alphas_screening_fit(
+    case, monkeypatch
+):
+    """On 4,000 samples the L1 linear programs are screened by a smoothed fit;
+    along a path each alpha's fit continues the previous one's (its
+    smoothing, from its coefficients) instead of starting from zero. The
+    screening decides only which samples are variables: every point is the
+    cold fit's optimum to 1e-12 relative."""
+    from sklearn_losses.solvers import linear_program
+
+    continued = []
+    fit_for_screening = linear_program.fit_for_screening
+
+    def recorded(*args, previous=None, **kwargs):
+        continued.append(previous is not None)
+        return fit_for_screening(*args, previous=previous, **kwargs)
+
+    monkeypatch.setattr(linear_program, "fit_for_screening", recorded)
+    estimator, kind = CASES[case]
+    estimator = clone(estimator).set_params(l1_ratio=1.0)
+    X, y = _data(kind, seed=2, n_samples=4000, n_features=8)
+    path = loss_path(estimator, X, y, n_alphas=12)
+    assert len(continued) >= 10 and not continued[0] and all(continued[1:])
+    continued.clear()
+    for index in (4, 11):
+        cold = clone(estimator).set_params(alpha=path.alphas[index]).fit(X, y)
+        assert path.objectives[index] == pytest.approx(cold.objective_, rel=1e-12)
+    assert not any(continued)

@@ -61,12 +61,14 @@ class Screening:
 @dataclass
 class ScreeningFit:
     """The smoothed fit that screens a program: coefficients, the intercept of
-    ``X @ w + b``, the last smoothing, and the iterations it took."""
+    ``X @ w + b``, the last smoothing, the iterations it took, and the
+    intercept of the centered problem (where a next fit starts from it)."""
 
     coef: np.ndarray
     intercept: float
     smoothing: float
     n_iter: int
+    centered_intercept: np.ndarray | None = None
 
 
 @dataclass
@@ -149,7 +151,14 @@ def solve_linear_program(
     if samples.size <= limit:
         return _result(objective, program(samples, None), programs, 0)
     if screening_fit is None:
-        screening_fit = fit_for_screening(objective, max_iter, smooth_solver, screening)
+        screening_fit = fit_for_screening(
+            objective,
+            max_iter,
+            smooth_solver,
+            screening,
+            previous=getattr(objective, "kept_screening_fit", None),
+        )
+        objective.kept_screening_fit = screening_fit
     solution = _screened(objective, samples, screening_fit, screening, program)
     spent = screening_fit.n_iter + sum(found.n_iter for found in programs[:-1])
     if solution is None:
@@ -203,7 +212,13 @@ def _screened(objective, samples, screening_fit, screening, program):
     return None
 
 
-def fit_for_screening(objective, max_iter, smooth_solver, screening=Screening()):  # noqa: B008
+def fit_for_screening(
+    objective,
+    max_iter,
+    smooth_solver,
+    screening=Screening(),  # noqa: B008 (frozen)
+    previous=None,
+):
     """The smoothed fit that screens a linear program.
 
     Smoothing rounds as in the smoothed dual, from zero, until at most
@@ -213,12 +228,20 @@ def fit_for_screening(objective, max_iter, smooth_solver, screening=Screening())
     ``X`` (from a subsample's solution), the later ones work on the rows
     near the kink. Its accuracy decides only how many programs follow, not
     their answer.
+
+    ``previous``, the ``ScreeningFit`` of the same data at another penalty
+    (a path's previous alpha), is continued instead: its smoothing, from its
+    coefficients, a problem that differs from the one it solved only by the
+    penalty's step (a few Newton steps instead of the whole continuation).
     """
     loss = objective.loss
     weight = objective.sample_weight
     c, a = loss.affine_parts(objective.y)
     coef, intercept = np.zeros((objective.n_features, 1)), np.zeros(1)
     smoothing = max(0.1 * (weight @ np.abs(c)), 1e-12 * (1 + np.abs(c).max()))
+    if previous is not None and previous.centered_intercept is not None:
+        coef, intercept = previous.coef, previous.centered_intercept
+        smoothing = previous.smoothing
     smoothed_objective = objective.on_rows(
         objective.X, objective.y, weight, SmoothedLoss(loss, smoothing)
     )
@@ -243,7 +266,7 @@ def fit_for_screening(objective, max_iter, smooth_solver, screening=Screening())
         ):
             break
     (model_intercept,) = objective.from_centered_intercept(coef, intercept)
-    return ScreeningFit(coef, model_intercept, smoothing, n_iter)
+    return ScreeningFit(coef, model_intercept, smoothing, n_iter, intercept)
 
 
 def _dual_linear_program(objective, free, fixed, *, max_iter):
