@@ -247,14 +247,16 @@ class LinearObjective:
         raw = _shifted_in_place(self.matvec(coef), intercept, np.add)
         return raw if self.loss.is_multiclass else raw.ravel()
 
-    def data_term(self, coef, intercept):
-        """Weighted mean of the pointwise loss."""
-        raw = self.raw_prediction(coef, intercept)
+    def data_term(self, coef, intercept, raw=None):
+        """Weighted mean of the pointwise loss (at the scores ``raw`` of
+        ``(coef, intercept)`` where they are at hand)."""
+        if raw is None:
+            raw = self.raw_prediction(coef, intercept)
         return self.sample_weight @ self.loss.loss(self.y, raw)
 
-    def value(self, coef, intercept):
-        """The full objective ``J(W, b)``."""
-        return self.data_term(coef, intercept) + self.penalty.value(coef)
+    def value(self, coef, intercept, raw=None):
+        """The full objective ``J(W, b)``; ``raw`` as in ``data_term``."""
+        return self.data_term(coef, intercept, raw) + self.penalty.value(coef)
 
     def weighted(self, values, rows=slice(None), out=None):
         """``values`` per sample (and class) times each sample's weight.

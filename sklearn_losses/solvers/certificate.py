@@ -48,13 +48,18 @@ STATIONARITY = "stationarity residual"
 
 
 def certify(objective, result):
-    """The ``Certificate`` of ``result`` (intercepts of the centered problem)."""
-    coef, intercept = result.coef, result.intercept
-    value = objective.value(coef, intercept)
+    """The ``Certificate`` of ``result`` (intercepts of the centered problem),
+    from its scores ``result.raw`` where it has them (taken over: the dual
+    point is formed in them)."""
+    coef, intercept, raw = result.coef, result.intercept, result.raw
+    result.raw = None
+    if raw is None:
+        raw = objective.raw_prediction(coef, intercept)
+    value = objective.value(coef, intercept, raw)
     if result.dual_bound is not None:
         return Certificate(value, relative_gap(value, result.dual_bound), DUALITY_GAP)
     if has_fenchel_dual(objective, coef, value):
-        dual = fenchel_dual_value(objective, coef, intercept)
+        dual = fenchel_dual_value(objective, coef, intercept, raw=raw)
         return Certificate(value, relative_gap(value, dual), DUALITY_GAP)
     return Certificate(value, stationarity(objective, coef, intercept), STATIONARITY)
 
@@ -112,14 +117,17 @@ def stationarity_residual(penalty, params, gradient, n_coef):
 
 
 @np.errstate(over="ignore", invalid="ignore")
-def fenchel_dual_value(objective, coef, intercept):
-    """``D(u)`` at the dual point the answer ``(coef, intercept)`` gives.
+def fenchel_dual_value(objective, coef, intercept, raw=None):
+    """``D(u)`` at the dual point the answer ``(coef, intercept)`` gives;
+    ``raw``, its scores if at hand, is shifted in place.
 
     Each per-sample array lives only as long as it is needed: with many
     classes each is as large as ``X``.
     """
     loss, penalty = objective.loss, objective.penalty
-    derivative = loss.gradient(objective.y, _optimal_scores(objective, coef, intercept))
+    derivative = loss.gradient(
+        objective.y, _optimal_scores(objective, coef, intercept, raw)
+    )
     conjugate, scale = penalty_conjugate(
         penalty,
         objective.rmatvec(
@@ -133,10 +141,11 @@ def fenchel_dual_value(objective, coef, intercept):
     )
 
 
-def _optimal_scores(objective, coef, intercept):
-    """The scores of the answer, with the intercept's exact optimum for its
-    coefficients."""
-    raw = objective.raw_prediction(coef, intercept)
+def _optimal_scores(objective, coef, intercept, raw=None):
+    """The scores of the answer (``raw``, shifted in place, where given),
+    with the intercept's exact optimum for its coefficients."""
+    if raw is None:
+        raw = objective.raw_prediction(coef, intercept)
     if objective.fit_intercept:
         raw += _intercept_shift(objective, raw)
     return raw

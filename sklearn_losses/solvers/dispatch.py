@@ -357,6 +357,7 @@ def _zero_if_as_good(objective, result, options):
     if not (at_zero < value or tie):
         return result
     result.coef, result.intercept = np.zeros_like(result.coef), intercept
+    result.raw = None
     return result
 
 
@@ -398,6 +399,7 @@ def _zero_if_certified(objective, result, options):
     if (at_zero - dual) > max(options["tol"], GAP_FLOOR) * abs(at_zero):
         return result
     result.coef, result.intercept = np.zeros_like(result.coef), intercept
+    result.raw = None
     result.converged, result.stop, result.dual_bound = True, "", dual
     result.certificate = None
     return result
@@ -426,6 +428,7 @@ def _midpoint_intercept(objective, result):
     slack = ROUNDING_SLACK * np.finfo(float).eps * abs(value)
     if weight @ loss.loss(y, offset + intercept) <= data_term + slack:
         result.intercept = np.array([intercept])
+        result.raw = None
     return result
 
 

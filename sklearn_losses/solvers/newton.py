@@ -199,6 +199,7 @@ def solve_newton(
         quasi_newton_steps=quasi_newton_steps,
         hessian_products=inner.total_products,
         preconditioned_steps=inner.preconditioned_steps,
+        raw=point.raw,
     )
 
 

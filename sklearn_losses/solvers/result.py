@@ -37,6 +37,12 @@ class SolverResult:
     certificate : Certificate or None
         Set by ``solve``: the objective at the answer and its duality gap
         (or stationarity residual).
+    raw : ndarray or None
+        The scores ``X @ W + b`` of the centered problem at ``coef`` and
+        ``intercept``, where the method ends with them at hand: the
+        certificate then takes no product with ``X`` for them (on a path,
+        two of the five per alpha). None wherever the answer is changed
+        after the method.
     """
 
     coef: np.ndarray
@@ -47,3 +53,4 @@ class SolverResult:
     stop: str = ""
     dual_bound: float | None = None
     certificate: object = None
+    raw: np.ndarray | None = None
