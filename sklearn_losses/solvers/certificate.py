@@ -49,19 +49,25 @@ STATIONARITY = "stationarity residual"
 
 def certify(objective, result):
     """The ``Certificate`` of ``result`` (intercepts of the centered problem),
-    from its scores ``result.raw`` where it has them (taken over: the dual
-    point is formed in them)."""
-    coef, intercept, raw = result.coef, result.intercept, result.raw
-    result.raw = None
-    if raw is None:
-        raw = objective.raw_prediction(coef, intercept)
-    value = objective.value(coef, intercept, raw)
+    from its scores ``result.raw`` where it has them.
+
+    The scores are taken from the result and handed on in a list that their
+    last user empties: with many classes they are as large as ``X``, and no
+    frame holds them while the derivatives are formed from them.
+    """
+    coef, intercept = result.coef, result.intercept
+    if result.raw is None:
+        scores = [objective.raw_prediction(coef, intercept)]
+    else:
+        scores, result.raw = [result.raw], None
+    value = objective.value(coef, intercept, scores[0])
     if result.dual_bound is not None:
         return Certificate(value, relative_gap(value, result.dual_bound), DUALITY_GAP)
     if has_fenchel_dual(objective, coef, value):
-        dual = fenchel_dual_value(objective, coef, intercept, raw=raw)
+        dual = fenchel_dual_value(objective, coef, intercept, scores)
         return Certificate(value, relative_gap(value, dual), DUALITY_GAP)
-    return Certificate(value, stationarity(objective, coef, intercept), STATIONARITY)
+    residual = stationarity(objective, coef, intercept, scores.pop())
+    return Certificate(value, residual, STATIONARITY)
 
 
 def has_fenchel_dual(objective, coef, value):
@@ -100,10 +106,11 @@ def relative_gap(value, dual):
     return max(value - dual, 0.0) / max(abs(value), np.finfo(float).tiny)
 
 
-def stationarity(objective, coef, intercept):
-    """The largest entry of the minimum-norm subgradient of ``J``."""
+def stationarity(objective, coef, intercept, raw=None):
+    """The largest entry of the minimum-norm subgradient of ``J`` (from the
+    scores ``raw`` where they are at hand)."""
     params = objective.pack(coef, intercept)
-    _, gradient = objective.smooth_value_gradient(params)
+    _, gradient = objective.smooth_value_gradient(params, raw=raw)
     return stationarity_residual(objective.penalty, params, gradient, objective.n_coef)
 
 
@@ -117,16 +124,17 @@ def stationarity_residual(penalty, params, gradient, n_coef):
 
 
 @np.errstate(over="ignore", invalid="ignore")
-def fenchel_dual_value(objective, coef, intercept, raw=None):
-    """``D(u)`` at the dual point the answer ``(coef, intercept)`` gives;
-    ``raw``, its scores if at hand, is shifted in place.
+def fenchel_dual_value(objective, coef, intercept, scores=None):
+    """``D(u)`` at the dual point the answer ``(coef, intercept)`` gives.
 
-    Each per-sample array lives only as long as it is needed: with many
-    classes each is as large as ``X``.
+    ``scores``, a list holding the answer's scores if they are at hand, is
+    emptied (the scores are shifted in place). Each per-sample array lives
+    only as long as it is needed: with many classes each is as large as
+    ``X``.
     """
     loss, penalty = objective.loss, objective.penalty
     derivative = loss.gradient(
-        objective.y, _optimal_scores(objective, coef, intercept, raw)
+        objective.y, _optimal_scores(objective, coef, intercept, scores)
     )
     conjugate, scale = penalty_conjugate(
         penalty,
@@ -141,11 +149,11 @@ def fenchel_dual_value(objective, coef, intercept, raw=None):
     )
 
 
-def _optimal_scores(objective, coef, intercept, raw=None):
-    """The scores of the answer (``raw``, shifted in place, where given),
-    with the intercept's exact optimum for its coefficients."""
-    if raw is None:
-        raw = objective.raw_prediction(coef, intercept)
+def _optimal_scores(objective, coef, intercept, scores=None):
+    """The scores of the answer (taken out of the list ``scores`` and
+    shifted in place, where given), with the intercept's exact optimum for
+    its coefficients."""
+    raw = scores.pop() if scores else objective.raw_prediction(coef, intercept)
     if objective.fit_intercept:
         raw += _intercept_shift(objective, raw)
     return raw
