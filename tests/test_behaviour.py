@@ -13,7 +13,11 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from sklearn_losses import (
     LogisticLossClassifier,
 )
-from sklearn_losses._loss import FocalLoss, LogisticLoss, MultinomialLoss
+from sklearn_losses._loss import (
+    LogisticLoss,
+    MultinomialFocalLoss,
+    MultinomialLoss,
+)
 from sklearn_losses._objective import LinearObjective
 from sklearn_losses._parallel import ExecutionSettings
 from sklearn_losses._penalty import ElasticNet
@@ -146,7 +150,7 @@ def _solved(objective, on_iteration=None):
     [
         (LogisticLoss(), True, True),
         (LogisticLoss(), False, False),
-        (FocalLoss(2.0), False, True),
+        (MultinomialFocalLoss(2.0), False, True),
     ],
 )
 def test_blas_runs_on_one_thread_where_only_vectors_use_it(
@@ -158,11 +162,16 @@ def test_blas_runs_on_one_thread_where_only_vectors_use_it(
     threads back."""
     X = rng.standard_normal((200, 5))
     y = np.where(X[:, 0] + rng.standard_normal(200) > 0, 1.0, -1.0)
+    n_outputs = 1
+    if loss.is_multiclass:
+        y, n_outputs = (y > 0).astype(int) + (X[:, 1] > 0), 3
     with threadpool_limits(limits=2, user_api="blas"):
         _skip_unless_blas_has_two_threads()
         outside = _blas_threads()
         seen = []
-        objective = _objective(loss, sp.csr_matrix(X) if sparse else X, y)
+        objective = _objective(
+            loss, sp.csr_matrix(X) if sparse else X, y, n_outputs=n_outputs
+        )
         assert _solved(objective, lambda: seen.append(_blas_threads())).converged
         expected = [1] * len(outside) if one_thread else outside
         assert seen and all(threads == expected for threads in seen)

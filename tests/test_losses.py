@@ -257,6 +257,30 @@ def test_hessian_product_matches_finite_differences(loss, rng):
     )
 
 
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0, 5.0])
+def test_focal_curvature_is_the_second_derivative_clipped_at_zero(gamma):
+    """FocalLoss.hessian against central differences of its derivative over
+    margins from -30 to 30 (step 1e-5, to 1e-8 absolute): equal where the
+    second derivative is positive, zero where it is negative. gamma = 0 is
+    the logistic loss's p (1 - p); for gamma >= 0.5 the loss does bend
+    concave somewhere (the clip is not vacuous)."""
+    loss = FocalLoss(gamma, scale=1.3)
+    raw = np.linspace(-30.0, 30.0, 2001)
+    y = np.where(np.arange(raw.size) % 2 == 0, 1.0, -1.0)
+    step = 1e-5
+    difference = (loss.gradient(y, raw + step) - loss.gradient(y, raw - step)) / (
+        2 * step
+    )
+    curvature = loss.hessian(y, raw)
+    np.testing.assert_allclose(curvature, np.maximum(difference, 0.0), atol=1e-8)
+    if gamma == 0.0:
+        np.testing.assert_allclose(
+            curvature, 1.3 * expit(y * raw) * expit(-y * raw), rtol=1e-12, atol=1e-300
+        )
+    else:
+        assert difference.min() < -1e-3
+
+
 def _multinomial_objective(X, y, sample_weight, fit_intercept, execution=None):
     """Three classes, L2 strength 0.1."""
     return LinearObjective(

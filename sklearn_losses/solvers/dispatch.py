@@ -21,9 +21,9 @@ table; the first row whose condition holds is taken:
 5   curvature per sample; L1 part           zero-check, subsample-start,
                                             orthant-newton, lbfgs-split
 6   multinomial; no L1                      newton
-7   other smooth (multinomial, focal);      zero-check, lbfgs-split
-    L1 part
-8   other smooth (focal); no L1             lbfgs-split
+7   other smooth (multinomial, softmax      zero-check, lbfgs-split
+    focal); L1 part
+8   other smooth (softmax focal); no L1     lbfgs-split
 9   piecewise linear; no L2                 linear-program
 10  piecewise linear; L2 below 1e-50;       linear-program-if-l2-negligible,
     many features, no L1                    box-dual, smoothed-dual
@@ -180,12 +180,12 @@ ROUTES = (
         ("newton",),
     ),
     Route(
-        "other smooth (multinomial, focal); L1 or elastic net",
+        "other smooth (multinomial, softmax focal); L1 or elastic net",
         lambda o: o.loss.is_smooth and o.penalty.has_l1,
         ("zero-check", "lbfgs-split"),
     ),
     Route(
-        "other smooth (focal, softmax focal); L2 or none",
+        "other smooth (softmax focal); L2 or none",
         lambda o: o.loss.is_smooth,
         ("lbfgs-split",),
     ),
