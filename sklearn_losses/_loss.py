@@ -107,7 +107,11 @@ class PointwiseLoss:
         return None
 
     def __repr__(self):
-        params = ", ".join(f"{key}={value!r}" for key, value in vars(self).items())
+        params = ", ".join(
+            f"{key}={value!r}"
+            for key, value in vars(self).items()
+            if not key.startswith("_")
+        )
         return f"{type(self).__name__}({params})"
 
 
@@ -299,16 +303,37 @@ class PoissonLoss(PointwiseLoss):
 
     has_curvature = True
     has_conjugate = True
+    # Targets (ranges of rows of one target array) whose constant is kept.
+    KEPT_CONSTANTS = 8
 
     def __init__(self, scale=1.0):
         self.scale = scale
+        self._constants = {}
+
+    def for_new_target(self):
+        """A fresh loss: this one keeps the constant of its targets."""
+        return PoissonLoss(self.scale)
+
+    def _constant(self, y_true):
+        """``y log y - y``, computed once per target array (or range of its
+        rows): a fit evaluates the loss a dozen times on the same targets,
+        and the logarithm was a third of each evaluation (200,000 samples:
+        1 of 2.6 ms). Keyed on the array's memory, which the kept view holds
+        on to, so no other array can take its place while it is kept."""
+        key = (y_true.__array_interface__["data"][0], y_true.shape, y_true.strides)
+        kept = self._constants.get(key)
+        if kept is None:
+            if len(self._constants) >= self.KEPT_CONSTANTS:
+                self._constants.pop(next(iter(self._constants)))
+            kept = self._constants[key] = (y_true, _y_log_y_minus_y(y_true))
+        return kept[1]
 
     def loss_gradient(self, y_true, raw_prediction):
         with np.errstate(over="ignore", under="ignore"):
             mean = np.exp(raw_prediction)
             # Where mean is inf, mean - y f is inf whatever the sign of f.
             loss = np.subtract(mean, y_true * raw_prediction)
-            loss += _y_log_y_minus_y(y_true)
+            loss += self._constant(np.asarray(y_true))
             gradient = np.subtract(mean, y_true, out=mean)
         if self.scale != 1.0:
             loss *= self.scale
@@ -327,7 +352,7 @@ class PoissonLoss(PointwiseLoss):
         mean = dual / self.scale + y_true
         inside = mean >= 0
         mean = np.where(inside, mean, 0.0)
-        value = xlogy(mean, mean) - mean - (xlogy(y_true, y_true) - y_true)
+        value = _y_log_y_minus_y(mean) - self._constant(np.asarray(y_true))
         return np.where(inside, self.scale * value, np.inf)
 
     def best_constant(self, y_true, sample_weight):

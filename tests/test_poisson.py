@@ -192,3 +192,40 @@ def test_path_starts_at_the_exact_alpha_max_and_cv_matches_grid_search():
         search.scores_.mean(axis=2).ravel(),
         rtol=1e-9,
     )
+
+
+def test_the_loss_constant_is_computed_once_per_target(monkeypatch, rng):
+    """y log y - y depends on the targets alone: a fit computes it once per
+    target array (and range of its rows), not at every evaluation of the
+    loss. On ranges of one array and on the array itself it is the value
+    computed from scratch (to the last bit)."""
+    from sklearn_losses import _loss
+
+    constants, evaluations = [], []
+    original_constant = _loss._y_log_y_minus_y
+    original_evaluation = PoissonLoss.loss_gradient
+
+    def counted_constant(values):
+        constants.append(values.size)
+        return original_constant(values)
+
+    def counted_evaluation(self, y_true, raw_prediction):
+        evaluations.append(1)
+        return original_evaluation(self, y_true, raw_prediction)
+
+    monkeypatch.setattr(_loss, "_y_log_y_minus_y", counted_constant)
+    monkeypatch.setattr(PoissonLoss, "loss_gradient", counted_evaluation)
+    X = rng.standard_normal((3000, 6))
+    y = rng.poisson(np.exp(0.3 * X[:, 0] + 0.5)).astype(float)
+    PoissonLossRegressor(alpha=1e-3).fit(X, y)
+    assert len(evaluations) >= 8
+    # The targets' constant, the subsample's, and the dual point's means.
+    assert len(constants) <= 4
+    loss = PoissonLoss()
+    raw = rng.standard_normal(3000)
+    for rows in (slice(0, 1500), slice(1500, 3000), slice(None)):
+        for _ in range(2):
+            np.testing.assert_array_equal(
+                loss.loss(y[rows], raw[rows]),
+                np.exp(raw[rows]) - y[rows] * raw[rows] + original_constant(y[rows]),
+            )
