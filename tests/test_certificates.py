@@ -208,7 +208,7 @@ def test_newtons_answer_is_certified_from_its_own_scores(loss, rng, monkeypatch)
         tol=1e-10,
     )
     assert result.converged and result.raw is not None
-    products = []
+    products, evaluations = [], []
     for name in ("matvec", "rmatvec"):
         original = getattr(LinearObjective, name)
 
@@ -217,9 +217,21 @@ def test_newtons_answer_is_certified_from_its_own_scores(loss, rng, monkeypatch)
             return original(self, *args, **kwargs)
 
         monkeypatch.setattr(LinearObjective, name, counted)
+    original_evaluation = type(loss).loss_gradient
+
+    def evaluated(self, *args):
+        evaluations.append(1)
+        return original_evaluation(self, *args)
+
+    monkeypatch.setattr(type(loss), "loss_gradient", evaluated)
     certificate = certify(problem, result)
     assert products == ["rmatvec"]
     assert result.raw is None
+    if not loss.is_multiclass:
+        # The value and the derivatives at the answer in one evaluation, the
+        # derivatives at the intercept's shift in one more (they were four:
+        # the value, the search's start, its step, the dual point).
+        assert len(evaluations) <= 2
     monkeypatch.undo()
     scratch = certify(problem, SolverResult(result.coef, result.intercept, 1, True, ""))
     assert certificate.objective == pytest.approx(scratch.objective, rel=1e-13)

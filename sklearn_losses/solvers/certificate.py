@@ -60,13 +60,23 @@ def certify(objective, result):
         scores = [objective.raw_prediction(coef, intercept)]
     else:
         scores, result.raw = [result.raw], None
-    value = objective.value(coef, intercept, scores[0])
+    pointwise = None
+    if objective.loss.is_multiclass or result.dual_bound is not None:
+        # With many classes the derivatives are as large as X: formed only
+        # where needed, and dropped after.
+        value = objective.value(coef, intercept, scores[0])
+    else:
+        # One evaluation gives the value and the derivatives at the answer,
+        # where the dual point's search for the intercept starts.
+        pointwise = objective.pointwise(scores[0])
+        value = objective.sample_weight @ pointwise[0] + objective.penalty.value(coef)
     if result.dual_bound is not None:
         return Certificate(value, relative_gap(value, result.dual_bound), DUALITY_GAP)
     if has_fenchel_dual(objective, coef, value):
-        dual = fenchel_dual_value(objective, coef, intercept, scores)
+        derivative = None if pointwise is None else pointwise[1]
+        dual = fenchel_dual_value(objective, coef, intercept, scores, derivative)
         return Certificate(value, relative_gap(value, dual), DUALITY_GAP)
-    residual = stationarity(objective, coef, intercept, scores.pop())
+    residual = stationarity(objective, coef, intercept, scores.pop(), pointwise)
     return Certificate(value, residual, STATIONARITY)
 
 
@@ -106,11 +116,12 @@ def relative_gap(value, dual):
     return max(value - dual, 0.0) / max(abs(value), np.finfo(float).tiny)
 
 
-def stationarity(objective, coef, intercept, raw=None):
+def stationarity(objective, coef, intercept, raw=None, pointwise=None):
     """The largest entry of the minimum-norm subgradient of ``J`` (from the
-    scores ``raw`` where they are at hand)."""
+    scores ``raw``, and the loss and its derivatives there, where they are at
+    hand)."""
     params = objective.pack(coef, intercept)
-    _, gradient = objective.smooth_value_gradient(params, raw=raw)
+    _, gradient = objective.smooth_value_gradient(params, raw=raw, pointwise=pointwise)
     return stationarity_residual(objective.penalty, params, gradient, objective.n_coef)
 
 
@@ -124,18 +135,26 @@ def stationarity_residual(penalty, params, gradient, n_coef):
 
 
 @np.errstate(over="ignore", invalid="ignore")
-def fenchel_dual_value(objective, coef, intercept, scores=None):
+def fenchel_dual_value(objective, coef, intercept, scores=None, derivative=None):
     """``D(u)`` at the dual point the answer ``(coef, intercept)`` gives.
 
     ``scores``, a list holding the answer's scores if they are at hand, is
-    emptied (the scores are shifted in place). Each per-sample array lives
-    only as long as it is needed: with many classes each is as large as
-    ``X``.
+    emptied (the scores are shifted in place); ``derivative``, the loss's
+    derivatives at those scores if known (one output). Each per-sample
+    array lives only as long as it is needed: with many classes each is as
+    large as ``X``.
     """
     loss, penalty = objective.loss, objective.penalty
-    derivative = loss.gradient(
-        objective.y, _optimal_scores(objective, coef, intercept, scores)
-    )
+    if derivative is None:
+        derivative = loss.gradient(
+            objective.y, _optimal_scores(objective, coef, intercept, scores)
+        )
+    elif objective.fit_intercept:
+        raw = scores.pop() if scores else objective.raw_prediction(coef, intercept)
+        shift, derivative = _intercept_shift(objective, raw, derivative)
+        if derivative is None:
+            raw += shift
+            derivative = loss.gradient(objective.y, raw)
     conjugate, scale = penalty_conjugate(
         penalty,
         objective.rmatvec(
@@ -155,7 +174,7 @@ def _optimal_scores(objective, coef, intercept, scores=None):
     its coefficients."""
     raw = scores.pop() if scores else objective.raw_prediction(coef, intercept)
     if objective.fit_intercept:
-        raw += _intercept_shift(objective, raw)
+        raw += _intercept_shift(objective, raw)[0]
     return raw
 
 
@@ -175,7 +194,7 @@ def penalty_conjugate(penalty, correlation):
     return 0.0, (penalty.l1 / largest if largest > penalty.l1 else 1.0)
 
 
-def _intercept_shift(objective, raw):
+def _intercept_shift(objective, raw, derivative=None):
     """The shift of every score that makes ``sum_i s_i L'(y_i, f_i)`` zero:
     the intercept's exact optimum for the answer's coefficients.
 
@@ -184,18 +203,28 @@ def _intercept_shift(objective, raw):
     leaves it or there is no curvature (Huber with every residual past the
     band): from an answer whose intercept is already optimal to ``tol``,
     one or two steps.
+
+    Returns ``(shift, derivatives)``: the loss's derivatives at the shifted
+    scores where the search evaluated them last there (one output), else
+    None. ``derivative``, those at the scores themselves if known, serves
+    the search's first evaluation.
     """
     if objective.loss.is_multiclass:
-        return _multinomial_shift(objective, raw)
+        return _multinomial_shift(objective, raw), None
     loss, y, weight = objective.loss, objective.y, objective.sample_weight
+    latest = {} if derivative is None else {0.0: derivative}
 
     def slope_and_curvature(shift):
         shifted = raw + shift
-        slope = weight @ loss.gradient(y, shifted)
+        if shift not in latest:
+            latest.clear()
+            latest[shift] = loss.gradient(y, shifted)
+        slope = weight @ latest[shift]
         curvature = weight @ loss.hessian(y, shifted) if loss.has_curvature else 0.0
         return slope, curvature
 
-    return slope_root(slope_and_curvature)
+    shift = slope_root(slope_and_curvature)
+    return shift, latest.get(shift)
 
 
 def slope_root(slope_and_curvature):
