@@ -881,7 +881,7 @@ def scaling_series(sizes, n_features, repeats, output):
             "binary",
             HingeLossClassifier(loss="squared_hinge", alpha=1e-4),
         ),
-        "focal L2 (L-BFGS)": ("binary", FocalLossClassifier(alpha=1e-4)),
+        "focal L2 (Newton)": ("binary", FocalLossClassifier(alpha=1e-4)),
         "hinge L2 (smoothed dual)": ("binary", HingeLossClassifier(alpha=1e-4)),
         "pinball L1 (dual LP)": (
             "regression",
