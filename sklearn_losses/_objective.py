@@ -107,6 +107,9 @@ class LinearObjective:
         # problem: a path's next alpha continues it
         # (solvers.linear_program.fit_for_screening).
         self.kept_screening_fit = None
+        # Whether the problem is solved at a sequence of alphas (_path), where
+        # what one solve keeps for the next pays more often.
+        self.along_path = False
 
     @property
     def threads(self):

@@ -149,6 +149,8 @@ def solve_path(model, problems, finish, alphas, on_point):
             f"got {alphas!r}."
         )
     previous = [[] for _ in problems]
+    for problem in problems:
+        problem.objective.along_path = True
     for index, alpha in enumerate(alphas):
         results = []
         for k, problem in enumerate(problems):

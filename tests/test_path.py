@@ -309,3 +309,30 @@ def test_screened_programs_continue_the_previous_alphas_screening_fit(
         cold = clone(estimator).set_params(alpha=path.alphas[index]).fit(X, y)
         assert path.objectives[index] == pytest.approx(cold.objective_, rel=1e-12)
     assert not any(continued)
+
+
+def test_paths_screen_programs_that_a_single_fit_solves_whole(monkeypatch):
+    """Below 2,000 samples a single fit's linear program is solved whole (the
+    smoothed fit that screens it would cost more than it saves); along a
+    path, where each screening fit continues the previous one, programs
+    are screened from 4 samples per parameter on (hinge L1, 100 alphas on
+    2,000 x 20: 2.1 -> 1.0 s). The answers are the cold fits' (1e-12)."""
+    from sklearn_losses.solvers import linear_program
+
+    screened = []
+    fit_for_screening = linear_program.fit_for_screening
+
+    def recorded(*args, **kwargs):
+        screened.append(1)
+        return fit_for_screening(*args, **kwargs)
+
+    monkeypatch.setattr(linear_program, "fit_for_screening", recorded)
+    estimator = HingeLossClassifier(l1_ratio=1.0)
+    X, y = _data("binary", seed=4, n_samples=1200, n_features=8)
+    path = loss_path(estimator, X, y, n_alphas=10)
+    assert len(screened) >= 8
+    screened.clear()
+    for index in (5, 9):
+        cold = clone(estimator).set_params(alpha=path.alphas[index]).fit(X, y)
+        assert path.objectives[index] == pytest.approx(cold.objective_, rel=1e-12)
+    assert not screened

@@ -37,7 +37,12 @@ class Screening:
     ----------
     minimum : int
         Programs over more samples than this (and than ``4 *
-        free_per_parameter`` per parameter) are screened.
+        free_per_parameter`` per parameter) are screened; along a path,
+        every program over ``4 * free_per_parameter`` samples per parameter
+        (each screening fit continues the previous alpha's: a 100-alpha
+        hinge L1 path on 2,000 x 20 took 2.1 s unscreened, 1.0 s screened;
+        a single fit, or a warm-started refit, on 500 to 1,000 samples is
+        faster unscreened).
     free_per_parameter : float
         The smoothing rounds stop once at most this many samples per
         parameter lie within ``reach`` smoothings of the kink; those, and at
@@ -145,9 +150,9 @@ def solve_linear_program(
         return solution
 
     on_iteration()
-    limit = max(
-        screening.minimum, 4 * screening.free_per_parameter * objective.n_params
-    )
+    limit = 4 * screening.free_per_parameter * objective.n_params
+    if not getattr(objective, "along_path", False):
+        limit = max(screening.minimum, limit)
     if samples.size <= limit:
         return _result(objective, program(samples, None), programs, 0)
     if screening_fit is None:
