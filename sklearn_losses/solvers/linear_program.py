@@ -73,7 +73,7 @@ class ScreeningFit:
     intercept: float
     smoothing: float
     n_iter: int
-    centered_intercept: np.ndarray | None = None
+    centered_intercept: np.ndarray
 
 
 @dataclass
@@ -151,7 +151,7 @@ def solve_linear_program(
 
     on_iteration()
     limit = 4 * screening.free_per_parameter * objective.n_params
-    if not getattr(objective, "along_path", False):
+    if not objective.along_path:
         limit = max(screening.minimum, limit)
     if samples.size <= limit:
         return _result(objective, program(samples, None), programs, 0)
@@ -161,7 +161,7 @@ def solve_linear_program(
             max_iter,
             smooth_solver,
             screening,
-            previous=getattr(objective, "kept_screening_fit", None),
+            previous=objective.kept_screening_fit,
         )
         objective.kept_screening_fit = screening_fit
     solution = _screened(objective, samples, screening_fit, screening, program)
@@ -245,7 +245,7 @@ def fit_for_screening(
     c, a = loss.affine_parts(objective.y)
     coef, intercept = np.zeros((objective.n_features, 1)), np.zeros(1)
     smoothing = max(0.1 * (weight @ np.abs(c)), 1e-12 * (1 + np.abs(c).max()))
-    if previous is not None and previous.centered_intercept is not None:
+    if previous is not None:
         coef, intercept = previous.coef, previous.centered_intercept
         # One round wider than where the previous fit stopped: at its own
         # narrow smoothing, Newton's method creeps from a point off its

@@ -334,32 +334,23 @@ class FactoredHessian:
         self.hessians = self.total_products = self.preconditioned_steps = 0
 
     def direction(self, point, curvature):
-        objective = self.objective
-        pays = chord_steps_pay(objective, point.params.size)
-        across = kept_hessian_pays(objective, point.params.size)
-        kept = (
-            kept_hessian(objective, curvature)
-            if self.factor is None and across
-            else None
-        )
-        if kept is not None:
-            # A path's previous alpha left its Hessian (on 10,000 x 50,
-            # forming one was half the cost of each path point).
-            self.factor = factor_symmetric(kept, overwrite=True)
-            self.factored = objective.kept_hessian[1]
-        elif (
+        if (
             self.factor is None
-            or not pays
+            or not chord_steps_pay(self.objective, point.params.size)
             or not curvature_is_close(curvature, self.factored)
         ):
-            self.hessians += 1
-            hessian = objective.hessian_matrix(
-                point.params, raw=point.raw, curvature=curvature
+            # The first step may take a path's previous alpha's Hessian (on
+            # 10,000 x 50, forming one was half the cost of each path point).
+            hessian, kept_at = formed_or_kept_hessian(
+                self.objective,
+                point.params,
+                point.raw,
+                curvature,
+                take_kept=self.factor is None,
             )
-            if across:
-                keep_hessian(objective, curvature, hessian)
+            self.hessians += kept_at is None
             self.factor = factor_symmetric(hessian, overwrite=True)
-            self.factored = curvature
+            self.factored = curvature if kept_at is None else kept_at
         return self.factor(-point.gradient)
 
 
@@ -389,6 +380,23 @@ def kept_hessian(objective, curvature):
     hessian = kept[2].copy()
     diagonal_view(hessian)[: objective.n_coef] += objective.penalty.l2
     return hessian
+
+
+def formed_or_kept_hessian(objective, params, raw, curvature, take_kept):
+    """The Hessian for a step at ``params``: the one a path's previous alpha
+    kept (``kept_hessian``), where ``take_kept`` and it serves; else formed
+    at ``curvature``, and kept for the next alpha where that pays
+    (``kept_hessian_pays``). Returns ``(hessian, the curvature the kept one
+    was formed at, or None where it was formed now)``."""
+    across = kept_hessian_pays(objective, params.size)
+    if across and take_kept:
+        hessian = kept_hessian(objective, curvature)
+        if hessian is not None:
+            return hessian, objective.kept_hessian[1]
+    hessian = objective.hessian_matrix(params, raw=raw, curvature=curvature)
+    if across:
+        keep_hessian(objective, curvature, hessian)
+    return hessian, None
 
 
 class ConjugateGradients:

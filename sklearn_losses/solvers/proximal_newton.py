@@ -26,9 +26,7 @@ from .newton import (
     ROUNDING_GRADIENT,
     chord_steps_pay,
     curvature_is_close,
-    keep_hessian,
-    kept_hessian,
-    kept_hessian_pays,
+    formed_or_kept_hessian,
     stalled,
 )
 from .orthant_newton import full_value, optimality_residual, step_below_resolution
@@ -289,16 +287,11 @@ def _hessian(objective, params, raw, kept):
     # The old Hessian goes before the new one is formed: on a working set
     # of more coefficients than samples each weighs as much as X.
     kept["hessian"] = None
-    across = kept_hessian_pays(objective, params.size)
-    hessian = None
-    if across and (pays or first):
-        # A path's previous alpha's: for the first step of the solve, and
-        # for later ones where chord steps pay.
-        hessian = kept_hessian(objective, curvature)
-    if hessian is None:
-        hessian = objective.hessian_matrix(params, raw=raw, curvature=curvature)
-        if across:
-            keep_hessian(objective, curvature, hessian)
+    # A path's previous alpha's may serve the first step of the solve, and
+    # later ones where chord steps pay.
+    hessian, _ = formed_or_kept_hessian(
+        objective, params, raw, curvature, take_kept=pays or first
+    )
     kept["hessian"] = (objective, curvature, hessian)
     return hessian
 
@@ -378,8 +371,7 @@ def lasso_of_quadratic(
     if diagonal is None:
         diagonal = np.zeros(point.size)
     solves = _BlockSolves(hessian, diagonal)
-    small = hessian.shape[0] <= SMALL_MODEL
-    with contextlib.nullcontext() if small else blas_on_one_thread():
+    with contextlib.nullcontext() if solves.small else blas_on_one_thread():
         return _feature_sign_search(
             hessian,
             linear,
@@ -471,10 +463,11 @@ class _BlockSolves:
 
     def __init__(self, hessian, diagonal):
         self.hessian, self.diagonal = hessian, diagonal
+        self.small = hessian.shape[0] <= SMALL_MODEL
         self.base = None
 
     def __call__(self, active, right):
-        if self.hessian.shape[0] <= SMALL_MODEL:
+        if self.small:
             # Blocks this small factor faster than the bookkeeping of the
             # Schur complement runs (the factor serves its refinement).
             if self.base is None or not self._is_base(active):
