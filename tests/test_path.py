@@ -289,6 +289,36 @@ def test_screened_programs_continue_the_previous_alphas_screening_fit(
     smoothing, from its coefficients) instead of starting from zero. The
     screening decides only which samples are variables: every point is the
     cold fit's optimum to 1e-12 relative."""
+    continued = _screening_fits(monkeypatch)
+    estimator, kind = CASES[case]
+    estimator = clone(estimator).set_params(l1_ratio=1.0)
+    X, y = _data(kind, seed=2, n_samples=4000, n_features=8)
+    path = loss_path(estimator, X, y, n_alphas=12)
+    assert len(continued) >= 10 and not continued[0] and all(continued[1:])
+    continued.clear()
+    _assert_points_are_cold_fits(estimator, X, y, path, (4, 11))
+    assert not any(continued)
+
+
+def test_paths_screen_programs_that_a_single_fit_solves_whole(monkeypatch):
+    """Below 2,000 samples a single fit's linear program is solved whole (the
+    smoothed fit that screens it would cost more than it saves); along a
+    path, where each screening fit continues the previous one, programs
+    are screened from 4 samples per parameter on (hinge L1, 100 alphas on
+    2,000 x 20: 2.1 -> 1.0 s). The answers are the cold fits' (1e-12)."""
+    screened = _screening_fits(monkeypatch)
+    estimator = HingeLossClassifier(l1_ratio=1.0)
+    X, y = _data("binary", seed=4, n_samples=1200, n_features=8)
+    path = loss_path(estimator, X, y, n_alphas=10)
+    assert len(screened) >= 8
+    screened.clear()
+    _assert_points_are_cold_fits(estimator, X, y, path, (5, 9))
+    assert not screened
+
+
+def _screening_fits(monkeypatch):
+    """A list that records each screening fit of a linear program from now
+    on: whether it continued a previous one."""
     from sklearn_losses.solvers import linear_program
 
     continued = []
@@ -299,40 +329,11 @@ def test_screened_programs_continue_the_previous_alphas_screening_fit(
         return fit_for_screening(*args, previous=previous, **kwargs)
 
     monkeypatch.setattr(linear_program, "fit_for_screening", recorded)
-    estimator, kind = CASES[case]
-    estimator = clone(estimator).set_params(l1_ratio=1.0)
-    X, y = _data(kind, seed=2, n_samples=4000, n_features=8)
-    path = loss_path(estimator, X, y, n_alphas=12)
-    assert len(continued) >= 10 and not continued[0] and all(continued[1:])
-    continued.clear()
-    for index in (4, 11):
+    return continued
+
+
+def _assert_points_are_cold_fits(estimator, X, y, path, indices):
+    """The path's objective at each of ``indices`` is the cold fit's (1e-12)."""
+    for index in indices:
         cold = clone(estimator).set_params(alpha=path.alphas[index]).fit(X, y)
         assert path.objectives[index] == pytest.approx(cold.objective_, rel=1e-12)
-    assert not any(continued)
-
-
-def test_paths_screen_programs_that_a_single_fit_solves_whole(monkeypatch):
-    """Below 2,000 samples a single fit's linear program is solved whole (the
-    smoothed fit that screens it would cost more than it saves); along a
-    path, where each screening fit continues the previous one, programs
-    are screened from 4 samples per parameter on (hinge L1, 100 alphas on
-    2,000 x 20: 2.1 -> 1.0 s). The answers are the cold fits' (1e-12)."""
-    from sklearn_losses.solvers import linear_program
-
-    screened = []
-    fit_for_screening = linear_program.fit_for_screening
-
-    def recorded(*args, **kwargs):
-        screened.append(1)
-        return fit_for_screening(*args, **kwargs)
-
-    monkeypatch.setattr(linear_program, "fit_for_screening", recorded)
-    estimator = HingeLossClassifier(l1_ratio=1.0)
-    X, y = _data("binary", seed=4, n_samples=1200, n_features=8)
-    path = loss_path(estimator, X, y, n_alphas=10)
-    assert len(screened) >= 8
-    screened.clear()
-    for index in (5, 9):
-        cold = clone(estimator).set_params(alpha=path.alphas[index]).fit(X, y)
-        assert path.objectives[index] == pytest.approx(cold.objective_, rel=1e-12)
-    assert not screened
