@@ -84,11 +84,28 @@ def test_each_kind_of_problem_takes_its_row_of_the_table(
     assert all(name in METHODS for route in ROUTES for name in route.methods)
 
 
-def test_l1_on_many_samples_and_features_takes_the_orthant_route():
-    """Row 5, not 4: more than 1,000 samples and features (the working sets'
-    dense Hessians would outgrow DIRECT_NEWTON_SIZE)."""
-    problem = _problem(LogisticLoss(), 1e-3, 0.0, n_samples=1001, n_features=1001)
-    assert route_of(problem) is ROUTES[4]
+@pytest.mark.parametrize(
+    "l2, n_samples, n_features, route",
+    [
+        (1e-3, 1001, 4000, 5),
+        (0.0, 3001, 4000, 5),
+        (0.0, 1002, 1001, 5),
+        (0.0, 1001, 1001, 4),
+        (0.0, 3000, 4000, 4),
+    ],
+    ids=["elastic-net", "pure-l1-3001-samples", "pure-l1-tall", "pure-l1", "wide"],
+)
+def test_l1_on_many_samples_and_features_takes_the_orthant_route(
+    l2, n_samples, n_features, route
+):
+    """Row 5, not 4, on more than 1,000 samples and features (the working
+    sets' dense Hessians would outgrow DIRECT_NEWTON_SIZE), unless the
+    penalty is pure L1 on at most PURE_L1_SAMPLES samples and at least as
+    many features: its optimum has at most as many non-zeros as samples."""
+    problem = _problem(
+        LogisticLoss(), 1e-3, l2, n_samples=n_samples, n_features=n_features
+    )
+    assert route_of(problem) is ROUTES[route - 1]
 
 
 class _Recorded:
