@@ -480,6 +480,54 @@ def hard_cells(n_samples):
     ]
 
 
+def many_non_zeros_cells(n_samples):
+    """Pure L1 on more than 1,000 samples and more features (issue #26),
+    where the optimum can have more than 1,000 non-zeros (at 2,000 x 5,000:
+    1,200 to 1,500): proximal Newton's working set grows to the number of
+    samples; the orthant-wise method used to take over there, and crept.
+    Peers at their default and a tight tolerance."""
+    n, l1 = n_samples, 1e-3
+    liblinear_l1 = dict(
+        C=1 / (n * l1), l1_ratio=1.0, solver="liblinear", fit_intercept=False
+    )
+    suffix = ", over 1,000 samples and features"
+    squared_hinge = _squared_hinge_l1_cell(n, l1, tight=True)
+    squared_hinge.name += suffix
+    return [
+        Cell(
+            "logistic L1, no intercept" + suffix,
+            "binary",
+            "logistic",
+            l1,
+            1.0,
+            LogisticLossClassifier(alpha=l1, l1_ratio=1.0, fit_intercept=False),
+            [
+                (
+                    "sklearn LogisticRegression liblinear",
+                    LogisticRegression(**liblinear_l1),
+                    "default tol",
+                ),
+                (
+                    "sklearn LogisticRegression liblinear",
+                    LogisticRegression(**liblinear_l1, tol=1e-8, max_iter=10_000),
+                    "tol 1e-8",
+                ),
+            ],
+        ),
+        Cell(
+            "huber L1, no intercept" + suffix,
+            "regression",
+            "huber",
+            HUBER_L1_WIDE,
+            1.0,
+            HuberLossRegressor(alpha=HUBER_L1_WIDE, l1_ratio=1.0, fit_intercept=False),
+            _skglm_huber_l1(HUBER_L1_WIDE),
+            {"delta": 1.0},
+        ),
+        squared_hinge,
+    ]
+
+
 # The wide Huber L1 cell's strength: a few hundred non-zeros on the wide
 # data (the shape of issue #26's 500 x 20,000).
 HUBER_L1_WIDE = 0.02
@@ -1013,6 +1061,7 @@ def main(argv=None):
             [1_000, 10_000, 100_000],
         )
         wide_size = (300, 1_500)
+        many_non_zeros_size = (1_200, 3_000)
     else:
         datasets = [
             ("dense 30,000 x 100", 30_000, 100, False),
@@ -1020,6 +1069,7 @@ def main(argv=None):
         ]
         sparse_size, multinomial_size = (50_000, 20_000), (30_000, 100)
         wide_size = (500, 5_000)
+        many_non_zeros_size = (2_000, 5_000)
         sizes = [1_000, 10_000, 100_000, 1_000_000]
     default_output = "results-quick.md" if args.quick else "RESULTS.md"
     if args.only is not None:
@@ -1063,6 +1113,14 @@ def main(argv=None):
     section(
         f"wide dense {n_samples:,d} x {n_features:,d} (more features than samples)",
         hard_cells(n_samples),
+        n_samples,
+        n_features,
+    )
+    n_samples, n_features = many_non_zeros_size
+    section(
+        f"wide dense {n_samples:,d} x {n_features:,d} (pure L1 on over 1,000 "
+        "samples and features)",
+        many_non_zeros_cells(n_samples),
         n_samples,
         n_features,
     )

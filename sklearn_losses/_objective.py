@@ -41,6 +41,8 @@ from ._parallel import (
 # Hessian products on sparse X use only the samples of non-zero curvature
 # when they are at most this share of all (copying them costs one pass).
 _CURVED_SHARE = 0.75
+# Rows of the Gram matrix centered at a time (hessian_matrix).
+CENTERING_ROWS = 256
 
 
 class LinearObjective:
@@ -566,8 +568,11 @@ class LinearObjective:
         # u = s - t m / 2, in place: the Gram matrix of many columns can be
         # as large as X.
         half_corrected = weighted_sum - 0.5 * total * mean
-        gram -= np.outer(mean, half_corrected)
-        gram -= np.outer(half_corrected, mean)
+        # By blocks of rows: whole outer products would be a second Gram
+        # matrix.
+        for rows in blocks(slice(0, gram.shape[0]), CENTERING_ROWS):
+            gram[rows] -= np.outer(mean[rows], half_corrected)
+            gram[rows] -= np.outer(half_corrected[rows], mean)
         size = gram.shape[0] + 1
         hessian = np.empty((size, size))
         hessian[:-1, :-1] = gram

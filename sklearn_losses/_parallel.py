@@ -208,8 +208,14 @@ def on_threads(task, n_tasks):
 
 
 def summed(parts):
-    """The sum over ``parts`` of each element of their tuples, in order."""
-    return tuple(functools.reduce(np.add, terms) for terms in zip(*parts, strict=True))
+    """The sum over ``parts`` of each element of their tuples, in order,
+    added into the first part's arrays (the tasks' own): a sum into a new
+    array would hold a third Gram matrix beside the two threads' (on wide
+    working sets each weighs half of X)."""
+    return tuple(
+        functools.reduce(lambda total, term: np.add(total, term, out=total), terms)
+        for terms in zip(*parts, strict=True)
+    )
 
 
 def even_ranges(n_rows, n_ranges):

@@ -169,6 +169,12 @@ def solve_proximal_newton(
             params[:n_coef], residual[:n_coef], objective.X.shape[0], support_limit
         )
         indices = np.concatenate([working, np.arange(n_coef, params.size)])
+        if restricted is not None and not np.array_equal(restricted[0], working):
+            # The last working set's copy of columns and its Hessian go
+            # before the new copy is made: each can weigh half of X.
+            restricted = problem = None
+            if kept["hessian"] is not None:
+                kept["hessian"] = (None, None, None)
         restricted = _restricted(objective, working, restricted)
         problem = restricted[1]
         if converged:
@@ -285,6 +291,10 @@ def _proximal_newton_steps(objective, params, max_iter, tol, on_iteration, kept)
             )
         if trial is None:
             return params, steps, stalled(largest)
+        # Let go of this step's Hessian before the next is formed (_hessian
+        # drops its own reference): on a working set of as many coefficients
+        # as samples each weighs half of X or more.
+        hessian = None
         params = trial
         value, gradient, raw = full_value(objective, params, trial_raw)
     return params, steps, ""
@@ -303,6 +313,9 @@ def _hessian(objective, params, raw, kept):
         problem, reference, hessian = kept["hessian"]
         if problem is objective and curvature_is_close(curvature, reference):
             return hessian
+        # The old Hessian and its problem's copy of columns go before the
+        # new Hessian is formed.
+        del problem, reference, hessian
     # The old Hessian goes before the new one is formed: on a working set
     # of more coefficients than samples each weighs as much as X.
     kept["hessian"] = None
