@@ -430,11 +430,6 @@ def hard_cells(n_samples):
     is in the table too.
     """
     n, l1 = n_samples, 1e-3
-    # C sum log-loss + |w|_1, C = 1 / (n alpha); liblinear would penalize
-    # an intercept.
-    liblinear_l1 = dict(
-        C=1 / (n * l1), l1_ratio=1.0, solver="liblinear", fit_intercept=False
-    )
     return [
         _squared_hinge_l1_cell(n, l1, tight=True),
         Cell(
@@ -445,38 +440,10 @@ def hard_cells(n_samples):
             0.5,
             HingeLossClassifier(loss="squared_hinge", alpha=l1, l1_ratio=0.5),
         ),
-        Cell(
-            "logistic L1, no intercept",
-            "binary",
-            "logistic",
-            l1,
-            1.0,
-            LogisticLossClassifier(alpha=l1, l1_ratio=1.0, fit_intercept=False),
-            [
-                (
-                    "sklearn LogisticRegression liblinear",
-                    LogisticRegression(**liblinear_l1),
-                    "default tol",
-                ),
-                (
-                    "sklearn LogisticRegression liblinear",
-                    LogisticRegression(**liblinear_l1, tol=1e-8, max_iter=10_000),
-                    "tol 1e-8",
-                ),
-            ],
-        ),
+        _logistic_l1_cell(n, l1),
         _sparse_logistic_cell("logistic L1", n, l1, 1.0),
         _sparse_logistic_cell("logistic elastic net", n, l1, 0.5),
-        Cell(
-            "huber L1, no intercept",
-            "regression",
-            "huber",
-            HUBER_L1_WIDE,
-            1.0,
-            HuberLossRegressor(alpha=HUBER_L1_WIDE, l1_ratio=1.0, fit_intercept=False),
-            _skglm_huber_l1(HUBER_L1_WIDE),
-            {"delta": 1.0},
-        ),
+        _huber_l1_cell(),
     ]
 
 
@@ -487,45 +454,60 @@ def many_non_zeros_cells(n_samples):
     samples; the orthant-wise method used to take over there, and crept.
     Peers at their default and a tight tolerance."""
     n, l1 = n_samples, 1e-3
-    liblinear_l1 = dict(
-        C=1 / (n * l1), l1_ratio=1.0, solver="liblinear", fit_intercept=False
-    )
-    suffix = ", over 1,000 samples and features"
-    squared_hinge = _squared_hinge_l1_cell(n, l1, tight=True)
-    squared_hinge.name += suffix
-    return [
-        Cell(
-            "logistic L1, no intercept" + suffix,
-            "binary",
-            "logistic",
-            l1,
-            1.0,
-            LogisticLossClassifier(alpha=l1, l1_ratio=1.0, fit_intercept=False),
-            [
-                (
-                    "sklearn LogisticRegression liblinear",
-                    LogisticRegression(**liblinear_l1),
-                    "default tol",
-                ),
-                (
-                    "sklearn LogisticRegression liblinear",
-                    LogisticRegression(**liblinear_l1, tol=1e-8, max_iter=10_000),
-                    "tol 1e-8",
-                ),
-            ],
-        ),
-        Cell(
-            "huber L1, no intercept" + suffix,
-            "regression",
-            "huber",
-            HUBER_L1_WIDE,
-            1.0,
-            HuberLossRegressor(alpha=HUBER_L1_WIDE, l1_ratio=1.0, fit_intercept=False),
-            _skglm_huber_l1(HUBER_L1_WIDE),
-            {"delta": 1.0},
-        ),
-        squared_hinge,
+    cells = [
+        _logistic_l1_cell(n, l1),
+        _huber_l1_cell(),
+        _squared_hinge_l1_cell(n, l1, tight=True),
     ]
+    for cell in cells:
+        cell.name += ", over 1,000 samples and features"
+    return cells
+
+
+def _logistic_l1_cell(n_samples, alpha):
+    """Logistic L1 without an intercept against liblinear (which would
+    penalize it), at its default tolerance and at 1e-8."""
+    # C sum log-loss + |w|_1, C = 1 / (n alpha).
+    liblinear_l1 = dict(
+        C=1 / (n_samples * alpha),
+        l1_ratio=1.0,
+        solver="liblinear",
+        fit_intercept=False,
+    )
+    return Cell(
+        "logistic L1, no intercept",
+        "binary",
+        "logistic",
+        alpha,
+        1.0,
+        LogisticLossClassifier(alpha=alpha, l1_ratio=1.0, fit_intercept=False),
+        [
+            (
+                "sklearn LogisticRegression liblinear",
+                LogisticRegression(**liblinear_l1),
+                "default tol",
+            ),
+            (
+                "sklearn LogisticRegression liblinear",
+                LogisticRegression(**liblinear_l1, tol=1e-8, max_iter=10_000),
+                "tol 1e-8",
+            ),
+        ],
+    )
+
+
+def _huber_l1_cell():
+    """Huber L1 without an intercept against skglm."""
+    return Cell(
+        "huber L1, no intercept",
+        "regression",
+        "huber",
+        HUBER_L1_WIDE,
+        1.0,
+        HuberLossRegressor(alpha=HUBER_L1_WIDE, l1_ratio=1.0, fit_intercept=False),
+        _skglm_huber_l1(HUBER_L1_WIDE),
+        {"delta": 1.0},
+    )
 
 
 # The wide Huber L1 cell's strength: a few hundred non-zeros on the wide
