@@ -313,11 +313,10 @@ def _hessian(objective, params, raw, kept):
         problem, reference, hessian = kept["hessian"]
         if problem is objective and curvature_is_close(curvature, reference):
             return hessian
-        # The old Hessian and its problem's copy of columns go before the
-        # new Hessian is formed.
         del problem, reference, hessian
-    # The old Hessian goes before the new one is formed: on a working set
-    # of more coefficients than samples each weighs as much as X.
+    # The old Hessian (and its problem's copy of columns) goes before the
+    # new one is formed: on a working set of more coefficients than samples
+    # each weighs as much as X.
     kept["hessian"] = None
     # A path's previous alpha's may serve the first step of the solve, and
     # later ones where chord steps pay.
