@@ -300,3 +300,47 @@ def test_binary_focal_fits_take_newtons_routes_to_the_tolerance(l1_ratio):
     with forced_method("zero-check", "lbfgs-split"):
         quasi_newton = FocalLossClassifier(alpha=1e-3, l1_ratio=l1_ratio).fit(X, y)
     assert model.objective_ <= quasi_newton.objective_ * (1 + 1e-13)
+
+
+@pytest.mark.parametrize("far", [True, False])
+def test_lbfgs_stop_in_its_line_search_is_converged_only_at_a_small_gradient(
+    monkeypatch, far
+):
+    """L-BFGS-B's status 2 (its line search found no decrease) was taken as
+    converged wherever it came: on Huber L1 with targets 1,000 times delta
+    it came after two iterations, at a relative duality gap of 2e-6, and
+    the fit ended with no warning. Now it is converged only where the
+    projected gradient is at rounding level; elsewhere the method reports
+    a stall. L-BFGS-B is made to stop so at a point far from the optimum
+    (the start) and at the optimum itself."""
+    from scipy.optimize import OptimizeResult
+
+    from sklearn_losses.solvers import lbfgs
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 6))
+    signed = np.where(X[:, 0] + rng.logistic(size=200) > 0, 1.0, -1.0)
+    objective = LinearObjective(
+        LogisticLoss(),
+        X,
+        signed,
+        np.ones(200),
+        penalty=ElasticNet(0.01, 0.01),
+        fit_intercept=True,
+    )
+    coef, intercept = np.zeros((6, 1)), np.zeros(1)
+    with forced_method("lbfgs-split"):
+        optimum = solve(objective, coef, intercept, max_iter=500, tol=1e-10)
+    assert optimum.converged
+    minimize = lbfgs.minimize
+
+    def stops_in_line_search(function, start, **options):
+        found = minimize(function, start, **options)
+        point = start if far else found.x
+        _, gradient = function(point)
+        return OptimizeResult(x=point, jac=gradient, nit=2, status=2, message="")
+
+    monkeypatch.setattr(lbfgs, "minimize", stops_in_line_search)
+    result = lbfgs.solve_smooth(objective, coef, intercept, max_iter=500, tol=1e-10)
+    assert result.converged is not far
+    assert ("no step decreases the objective" in result.stop) is far

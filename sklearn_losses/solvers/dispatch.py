@@ -74,7 +74,7 @@ from .lbfgs import solve_smooth
 from .linear_program import solve_linear_program
 from .newton import DIRECT_NEWTON_SIZE, solve_newton
 from .orthant_newton import solve_orthant_newton
-from .proximal_newton import PURE_L1_SAMPLES, solve_proximal_newton
+from .proximal_newton import pure_l1_on_few_samples, solve_proximal_newton
 from .result import SolverResult, no_callback
 from .smoothed_dual import solve_smoothed_dual, subsample_start
 
@@ -168,10 +168,7 @@ ROUTES = (
             and not o.loss.has_linear_tails
             and (
                 min(o.X.shape) <= DIRECT_NEWTON_SIZE
-                or (
-                    not o.penalty.has_l2
-                    and o.X.shape[0] <= min(PURE_L1_SAMPLES, o.X.shape[1])
-                )
+                or (pure_l1_on_few_samples(o) and o.X.shape[0] <= o.X.shape[1])
             )
         ),
         (
