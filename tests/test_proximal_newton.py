@@ -281,3 +281,32 @@ def test_pure_l1_on_more_than_1000_samples_and_features_finishes_in_proximal_new
     assert taken_over == []
     if loss == "huber":
         assert np.count_nonzero(estimator.coef_) > 1000
+
+
+def test_working_sets_past_their_limit_still_take_in_violators():
+    """A working set holds the non-zeros and as many violators, up to
+    ``largest`` in all; where the non-zeros alone reach the limit (on more
+    features than samples, the iterates can carry more non-zeros than the
+    optimum), it still takes in SMALLEST_WORKING_SET violators, the largest
+    ones, so that the next step can move them."""
+    from sklearn_losses.solvers.proximal_newton import (
+        SMALLEST_WORKING_SET,
+        working_set,
+    )
+
+    rng = np.random.default_rng(0)
+    coef = np.zeros(1500)
+    coef[:500] = rng.standard_normal(500)
+    residual = np.zeros(1500)
+    residual[500:] = rng.standard_normal(1000)
+    for largest, expected in [
+        (2000, 1000),
+        (700, 700),
+        (433, 500 + SMALLEST_WORKING_SET),
+    ]:
+        chosen = working_set(coef, residual, 250, largest)
+        assert chosen.size == expected
+        assert np.all(np.isin(np.arange(500), chosen))
+        taken = np.setdiff1d(chosen, np.arange(500))
+        left = np.setdiff1d(np.arange(500, 1500), taken)
+        assert np.abs(residual[taken]).min() >= np.abs(residual[left]).max()

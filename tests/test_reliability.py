@@ -540,11 +540,13 @@ def test_huber_l1_on_more_features_than_samples_stays_within_3x_memory(
     sets grow past the number of samples (iterates with up to twice as many
     non-zeros as the optimum), and each k x k Hessian then weighs about as
     much as X. The peak traced memory stays within 3 X (measured on 2
-    cores: 2.05 and 2.25; 2.39 and 2.48 while a step's Hessian and the last
-    working set's copy of columns lived on as the next were formed; before,
-    3.75 and 3.94, from the damped copy of the
-    Hessian, the Gram matrix's temporaries, the old Hessian kept while the
-    new one was formed, and a working set of all 1,500 columns)."""
+    cores: 2.06 and 2.03, with working sets capped so that their Hessian
+    weighs at most half of X; 2.05 and 2.25 before, with 12 model solves a
+    step, and 3.28 and 4.47 with 24 and no cap; 2.39 and 2.48 while a
+    step's Hessian and the last working set's copy of columns lived on as
+    the next were formed; 3.75 and 3.94 before that, from the damped copy
+    of the Hessian, the Gram matrix's temporaries, the old Hessian kept
+    while the new one was formed, and a working set of all 1,500 columns)."""
     rng = np.random.default_rng(3)
     X = rng.standard_normal((250, 1_500))
     coef = rng.standard_normal(1_500) * (rng.random(1_500) < 0.5)
