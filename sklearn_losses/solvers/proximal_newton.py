@@ -533,7 +533,10 @@ class _BlockSolves:
         self.small = hessian.shape[0] <= SMALL_MODEL
         self.base = None
 
-    def __call__(self, active, right):
+    def __call__(self, active, right, related=True):
+        """``x`` of ``M_SS x = right`` for the free set ``S = active``;
+        ``related``: ``right`` is the search's own, equal to the last such
+        one but where signs changed (not a refinement's residual)."""
         if self.small:
             # Blocks this small factor faster than the bookkeeping of the
             # Schur complement runs (the factor serves its refinement).
@@ -542,7 +545,7 @@ class _BlockSolves:
             return self.factor.solve(right)
         if self.base is None or not self._near_base(active):
             self._refactor(active)
-        solution = self._bordered_solve(active, right)
+        solution = self._bordered_solve(active, right, related)
         if solution is None:
             self._refactor(active)
             solution = self.factor.solve(right)
@@ -552,7 +555,9 @@ class _BlockSolves:
         """``solution`` of ``M_SS x = right`` after iterative refinement."""
         solution = solution.copy()
         for _ in range(REFINEMENTS):
-            correction = self(active, right - self._times(active, solution))
+            correction = self(
+                active, right - self._times(active, solution), related=False
+            )
             if not np.all(np.isfinite(correction)):
                 break
             solution += correction
@@ -590,7 +595,9 @@ class _BlockSolves:
         self.position[active] = np.arange(active.size)
         # M_BB^-1 times the column of M of each added coefficient, and times
         # the unit vector of each removed one: computed once per base.
-        self.added_columns, self.removed_columns = {}, {}
+        # and of the base's right-hand side that the search started from.
+        self.added_columns, self.unit_columns = {}, {}
+        self.reference = None
 
     def _base_solve(self, right):
         return cho_solve((self.factor.lower, True), right, check_finite=False)
@@ -605,11 +612,39 @@ class _BlockSolves:
                 cache[key] = column
         return np.column_stack([cache[key] for key in keys])
 
-    def _bordered_solve(self, active, right):
+    def _base_start(self, base_right, related):
+        """``M_BB^-1 base_right``. Within one search the right-hand sides
+        differ from the first only where coefficients left the base (zero
+        there) or changed sign: the first's solution plus the solved unit
+        columns of those entries (each one solve, kept while the base lasts,
+        and those of the removed ones needed anyway) spares a solve with the
+        factor per call (a third of the search's time on squared hinge
+        elastic net 1,000 x 5,000)."""
+        if not related:
+            return self._base_solve(base_right)
+        if self.reference is not None:
+            reference_right, reference_solution = self.reference
+            changed = np.flatnonzero(base_right != reference_right)
+            if changed.size <= max(SMALLEST_SCHUR, SCHUR_SHARE * base_right.size):
+                units = self._columns(
+                    self.unit_columns,
+                    changed.tolist(),
+                    lambda keys: _unit_columns(base_right.size, keys),
+                )
+                difference = base_right[changed] - reference_right[changed]
+                return reference_solution + units @ difference
+        solution = self._base_solve(base_right)
+        self.reference = (base_right, solution)
+        return solution
+
+    def _bordered_solve(self, active, right, related):
         """The solve through the Schur complement of the bordered system;
         None where it is not usable (no factor, or rounding)."""
         if self._is_base(active):
-            return self.factor.solve(right)
+            solution = self.factor.solve(right)
+            if related and self.factor.lower is not None:
+                self.reference = (right.copy(), solution)
+            return solution
         base, hessian = self.base, self.hessian
         positions = self.position[active]
         in_base = positions >= 0
@@ -619,14 +654,14 @@ class _BlockSolves:
         removed = np.flatnonzero(~kept)  # positions in the base
         base_right = np.zeros(base.size)
         base_right[positions[in_base]] = right[in_base]
-        start = self._base_solve(base_right)
+        start = self._base_start(base_right, related)
         solved_added = self._columns(
             self.added_columns,
             added.tolist(),
             lambda keys: hessian[np.ix_(base, keys)],
         )
         solved_removed = self._columns(
-            self.removed_columns,
+            self.unit_columns,
             removed.tolist(),
             lambda keys: _unit_columns(base.size, keys),
         )
