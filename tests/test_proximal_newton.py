@@ -59,55 +59,30 @@ def test_lasso_of_quadratic_meets_its_optimality_conditions(seed, rank):
         assert 0 < np.count_nonzero(point[penalized]) <= min(rank, size - 1)
 
 
+@pytest.mark.parametrize("own_right", [False, True], ids=["any-right", "own-right"])
 @pytest.mark.parametrize("seed", range(4))
-def test_block_solves_through_the_schur_complement_match_direct_solves(seed):
+def test_block_solves_through_the_schur_complement_match_direct_solves(seed, own_right):
     """Free sets that add to and remove from the factored base set (up to
     ``SCHUR_SHARE`` of it, then a new factorization) are solved through the
-    Schur complement of the bordered system. Against NumPy's solve of each
-    block plus its diagonal: within 1e-8 relative before refinement (the
-    Marquardt damping of 1e-10 times the diagonal, on a condition number
-    of about 1e2), within 1e-12 after it."""
+    Schur complement of the bordered system. With ``own_right`` the
+    right-hand side is the search's own: one vector restricted to the free
+    set, with the sign of an entry changed each time, whose base solve is
+    the first one's solution plus solved unit columns of the entries that
+    differ (refinements in between solve unrelated residuals). Against
+    NumPy's solve of each block plus its diagonal: within 1e-8 relative
+    before refinement (the Marquardt damping of 1e-10 times the diagonal,
+    on a condition number of about 1e2), within 1e-12 after it."""
     rng = np.random.default_rng(seed)
-    size = 80
-    factor = rng.standard_normal((120, size))
-    hessian = factor.T @ factor / 120
-    diagonal = rng.uniform(0, 0.1, size)
-    solves = _BlockSolves(hessian, diagonal)
-    free = rng.random(size) < 0.5
-    for _ in range(12):
-        active = np.flatnonzero(free)
-        right = rng.standard_normal(active.size)
-        block = hessian[np.ix_(active, active)] + np.diag(diagonal[active])
-        exact = np.linalg.solve(block, right)
-        solution = solves(active, right)
-        scale = np.max(np.abs(exact))
-        assert np.max(np.abs(solution - exact)) <= 1e-8 * scale
-        refined = solves.refined(active, right, solution)
-        assert np.max(np.abs(refined - exact)) <= 1e-12 * scale
-        # One to three coefficients enter or leave, as in the search.
-        flipped = rng.choice(size, rng.integers(1, 4), replace=False)
-        free[flipped] = ~free[flipped]
-
-
-@pytest.mark.parametrize("seed", range(4))
-def test_block_solves_of_the_searchs_own_right_hand_sides_match_direct_solves(seed):
-    """Within one search, the right-hand side is one vector restricted to the
-    free set, with the sign of a few entries changed; its base solve is the
-    first one's solution plus solved unit columns of the entries that
-    differ. Against NumPy's solve of each block plus its diagonal: within
-    1e-8 relative, as a solve with the factor; refinements in between
-    (unrelated right-hand sides) leave it so."""
-    rng = np.random.default_rng(seed)
-    size = 200
-    factor = rng.standard_normal((300, size))
-    hessian = factor.T @ factor / 300
+    size = 120
+    factor = rng.standard_normal((180, size))
+    hessian = factor.T @ factor / 180
     diagonal = rng.uniform(0, 0.1, size)
     solves = _BlockSolves(hessian, diagonal)
     full_right = rng.standard_normal(size)
     free = rng.random(size) < 0.5
     for _ in range(16):
         active = np.flatnonzero(free)
-        right = full_right[active]
+        right = full_right[active] if own_right else rng.standard_normal(active.size)
         block = hessian[np.ix_(active, active)] + np.diag(diagonal[active])
         exact = np.linalg.solve(block, right)
         solution = solves(active, right)
@@ -115,11 +90,13 @@ def test_block_solves_of_the_searchs_own_right_hand_sides_match_direct_solves(se
         assert np.max(np.abs(solution - exact)) <= 1e-8 * scale
         refined = solves.refined(active, right, solution)
         assert np.max(np.abs(refined - exact)) <= 1e-12 * scale
-        # One or two coefficients enter or leave; one changes sign.
-        flipped = rng.choice(size, rng.integers(1, 3), replace=False)
+        # One to three coefficients enter or leave, as in the search; one
+        # entry of the search's right-hand side changes sign.
+        flipped = rng.choice(size, rng.integers(1, 4), replace=False)
         free[flipped] = ~free[flipped]
         full_right[rng.integers(size)] *= -1
-    assert solves.reference is not None
+    if own_right:
+        assert solves.reference is not None
 
 
 def _assert_certified_without_warning(estimator, X, y):
