@@ -580,6 +580,27 @@ class LinearObjective:
         hessian[-1, -1] = total
         return hessian
 
+    def hessian_update(self, hessian, change, columns=None):
+        """``hessian_matrix`` at the curvature ``d + change``, from ``hessian``
+        at ``d``, in place: the Hessian is linear in the curvature, each
+        sample adding ``d_i z_i z_i'`` with ``z_i = x_i - x_mean`` and, with
+        an intercept, a last entry 1 (the centering is exactly that). Costs
+        one product over the rows whose curvature changed, against one over
+        all curved rows to form it anew (piecewise-quadratic losses change
+        few rows per step)."""
+        rows = np.flatnonzero(change)
+        if rows.size == 0:
+            return hessian
+        part = self.X[rows]
+        if columns is not None:
+            part = part[:, columns]
+        part = part.toarray() if sp.issparse(part) else np.asarray(part, dtype=float)
+        if self.fit_intercept:
+            mean = self.x_mean if columns is None else self.x_mean[columns]
+            part = np.hstack([part - mean, np.ones((rows.size, 1))])
+        hessian += (part.T * change[rows]) @ part
+        return hessian
+
     def _sparse_gram(self, curvature, columns):
         """``X_Q.T @ diag(d) @ X_Q`` and ``X_Q.T @ d`` for sparse ``X``."""
         curved = curvature > 0

@@ -320,3 +320,47 @@ def test_working_sets_past_their_limit_still_take_in_violators():
         taken = np.setdiff1d(chosen, np.arange(500))
         left = np.setdiff1d(np.arange(500, 1500), taken)
         assert np.abs(residual[taken]).min() >= np.abs(residual[left]).max()
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("columns", [None, [0, 3, 4, 7]], ids=["all", "some"])
+def test_hessian_update_by_changed_rows_equals_the_hessian_formed_anew(
+    sparse, fit_intercept, columns
+):
+    """The Hessian is linear in the curvature, the centering included: the
+    one at the curvature of a step, updated by the rows whose curvature
+    changed, equals the one formed at the new curvature (1e-12 relative)."""
+    import scipy.sparse as sp
+
+    from sklearn_losses._loss import SquaredHingeLoss
+    from sklearn_losses._penalty import ElasticNet
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 8)) * rng.uniform(0.1, 10, 8) + 3.0
+    if sparse:
+        X = sp.csr_matrix(X * (rng.random((300, 8)) < 0.4))
+    y = np.where(rng.random(300) < 0.5, 1.0, -1.0)
+    objective = LinearObjective(
+        SquaredHingeLoss(),
+        X,
+        y,
+        rng.uniform(0.5, 2.0, 300),
+        penalty=ElasticNet(0.1, 0.3),
+        fit_intercept=fit_intercept,
+    )
+    if columns is not None:
+        objective = objective.on_rows(
+            X[:, columns], y, objective.sample_weight, loss=objective.loss
+        )
+    params = objective.pack(rng.standard_normal((objective.n_features, 1)), [0.1])
+    raw = objective.raw_prediction(*objective.unpack(params))
+    before = objective.curvature(raw)
+    after = objective.curvature(raw + 0.3 * np.std(raw) * rng.standard_normal(300))
+    assert 0 < np.count_nonzero(after - before) < 300
+    hessian = objective.hessian_matrix(params, raw=raw, curvature=before)
+    updated = objective.hessian_update(hessian, after - before)
+    formed = objective.hessian_matrix(params, raw=raw, curvature=after)
+    np.testing.assert_allclose(
+        updated, formed, rtol=0, atol=1e-12 * np.abs(formed).max()
+    )

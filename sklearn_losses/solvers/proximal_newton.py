@@ -70,6 +70,13 @@ WIDE_MODEL_SOLVES = 24
 # A working set's Hessian weighs at most HESSIAN_SHARE of X (its factor
 # as much again), beyond the support limit's own working set.
 HESSIAN_SHARE = 0.5
+# The Hessian of the last step is updated by the rows whose curvature
+# changed (``hessian_update``, exact), rather than formed anew, where they
+# are at most 1 / RANK_UPDATE_SHARE of the curved rows: piecewise-quadratic
+# losses (Huber, squared hinge) change 10-60 of ~700 per step on 1,000 x
+# 5,000; a general product over m rows costs about twice the symmetric
+# one over as many.
+RANK_UPDATE_SHARE = 4
 # Steps of iterative refinement of each solve in lasso_of_quadratic.
 REFINEMENTS = 1
 # A free set is solved through the Schur complement of its changes to the
@@ -349,7 +356,14 @@ def _hessian(objective, params, raw, kept):
         problem, reference, hessian = kept["hessian"]
         if problem is objective and curvature_is_close(curvature, reference):
             return hessian
-        del problem, reference, hessian
+        change = curvature - reference
+        if problem is objective and RANK_UPDATE_SHARE * np.count_nonzero(
+            change
+        ) <= np.count_nonzero(curvature):
+            objective.hessian_update(hessian, change)
+            kept["hessian"] = (objective, curvature, hessian)
+            return hessian
+        del problem, reference, hessian, change
     # The old Hessian (and its problem's copy of columns) goes before the
     # new one is formed: on a working set of more coefficients than samples
     # each weighs as much as X.
