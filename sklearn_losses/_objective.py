@@ -580,7 +580,7 @@ class LinearObjective:
         hessian[-1, -1] = total
         return hessian
 
-    def hessian_update(self, hessian, change, columns=None):
+    def hessian_update(self, hessian, change):
         """``hessian_matrix`` at the curvature ``d + change``, from ``hessian``
         at ``d``, in place: the Hessian is linear in the curvature, each
         sample adding ``d_i z_i z_i'`` with ``z_i = x_i - x_mean`` and, with
@@ -592,12 +592,9 @@ class LinearObjective:
         if rows.size == 0:
             return hessian
         part = self.X[rows]
-        if columns is not None:
-            part = part[:, columns]
         part = part.toarray() if sp.issparse(part) else np.asarray(part, dtype=float)
         if self.fit_intercept:
-            mean = self.x_mean if columns is None else self.x_mean[columns]
-            part = np.hstack([part - mean, np.ones((rows.size, 1))])
+            part = np.hstack([part - self.x_mean, np.ones((rows.size, 1))])
         hessian += (part.T * change[rows]) @ part
         return hessian
 

@@ -337,13 +337,13 @@ def test_lbfgs_stops_short_of_the_gradient_test_are_not_convergence(
     assert optimum.converged
     minimize = lbfgs.minimize
 
-    def stops_in_line_search(function, start, **options):
+    def stops_short(function, start, **options):
         found = minimize(function, start, **options)
         point = start if far else found.x
         _, gradient = function(point)
         return OptimizeResult(x=point, jac=gradient, nit=2, status=status, message="")
 
-    monkeypatch.setattr(lbfgs, "minimize", stops_in_line_search)
+    monkeypatch.setattr(lbfgs, "minimize", stops_short)
     result = lbfgs.solve_smooth(objective, coef, intercept, max_iter=500, tol=1e-10)
     assert result.converged is not far
     assert ("no step decreases the objective" in result.stop) is far

@@ -165,7 +165,10 @@ def solve_proximal_newton(
     model_solves = WIDE_MODEL_SOLVES if n_features > n_samples else MODEL_SOLVES
     # On more features than samples, a working set of k coefficients past
     # the number of samples has a Hessian of k**2, up to p / n times X.
-    set_limit = max(int(np.sqrt(HESSIAN_SHARE * n_samples * n_features)), n_samples)
+    largest_set = min(
+        support_limit,
+        max(int(np.sqrt(HESSIAN_SHARE * n_samples * n_features)), n_samples),
+    )
     params = objective.pack(coef, intercept)
     # The damping, carried from one working set to the next; the last
     # Hessian formed, with the curvature and the problem it was formed for
@@ -197,7 +200,7 @@ def solve_proximal_newton(
         if np.count_nonzero(params[:n_coef]) >= support_limit:
             break
         working = working_set(
-            params[:n_coef], residual[:n_coef], n_samples, min(support_limit, set_limit)
+            params[:n_coef], residual[:n_coef], n_samples, largest_set
         )
         indices = np.concatenate([working, np.arange(n_coef, params.size)])
         if restricted is not None and not np.array_equal(restricted[0], working):
@@ -282,7 +285,7 @@ def working_set(coef, residual, n_samples, largest=DIRECT_NEWTON_SIZE):
 
 
 def _proximal_newton_steps(
-    objective, params, max_iter, tol, on_iteration, kept, model_solves=MODEL_SOLVES
+    objective, params, max_iter, tol, on_iteration, kept, model_solves
 ):
     """Proximal Newton steps on all coefficients of ``objective`` (the problem
     on a working set) until the largest residual entry is at most ``tol``.
@@ -343,27 +346,29 @@ def _proximal_newton_steps(
 
 
 def _hessian(objective, params, raw, kept):
-    """The generalized Hessian of the smooth part at ``params``, or the one of
-    an earlier step on the same problem where no sample's curvature has
-    moved by more than ``newton.CURVATURE_DRIFT`` since (chord steps: on
-    many samples, forming it is most of a step's cost; not where it is
-    cheap, ``chord_steps_pay``)."""
+    """The generalized Hessian of the smooth part at ``params``; or the one of
+    an earlier step on the same problem, where no sample's curvature has
+    moved by more than ``newton.CURVATURE_DRIFT`` since (chord steps), or
+    updated by the few rows whose curvature changed (exact). Both only
+    where forming it costs enough (``chord_steps_pay``): on many samples it
+    is most of a step's cost."""
     curvature = objective.curvature(raw)
     pays = chord_steps_pay(objective, params.size)
     first = kept["first"]
     kept["first"] = False
     if kept["hessian"] is not None and pays:
         problem, reference, hessian = kept["hessian"]
-        if problem is objective and curvature_is_close(curvature, reference):
-            return hessian
-        change = curvature - reference
-        if problem is objective and RANK_UPDATE_SHARE * np.count_nonzero(
-            change
-        ) <= np.count_nonzero(curvature):
-            objective.hessian_update(hessian, change)
-            kept["hessian"] = (objective, curvature, hessian)
-            return hessian
-        del problem, reference, hessian, change
+        if problem is objective:
+            if curvature_is_close(curvature, reference):
+                return hessian
+            change = curvature - reference
+            changed = np.count_nonzero(change)
+            if RANK_UPDATE_SHARE * changed <= np.count_nonzero(curvature):
+                objective.hessian_update(hessian, change)
+                kept["hessian"] = (objective, curvature, hessian)
+                return hessian
+            del change
+        del problem, reference, hessian
     # The old Hessian (and its problem's copy of columns) goes before the
     # new one is formed: on a working set of more coefficients than samples
     # each weighs as much as X.
@@ -607,9 +612,10 @@ class _BlockSolves:
             return
         self.position = np.full(self.hessian.shape[0], -1)
         self.position[active] = np.arange(active.size)
-        # M_BB^-1 times the column of M of each added coefficient, and times
-        # the unit vector of each removed one: computed once per base.
-        # and of the base's right-hand side that the search started from.
+        # M_BB^-1 times the column of M of each added coefficient and times
+        # the unit vector of each entry removed from the base or changed in
+        # its right-hand side, computed once per base; and the first
+        # right-hand side of the search on the base, with its solution.
         self.added_columns, self.unit_columns = {}, {}
         self.reference = None
 
