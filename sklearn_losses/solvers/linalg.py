@@ -93,8 +93,8 @@ def conjugate_gradient(operator, right, rtol, maxiter, preconditioner=None, fini
 
 
 def marquardt_damped(matrix):
-    """``matrix`` plus ``DAMPING`` times its diagonal, each entry below that
-    share of the largest taken as the largest (see ``factor_symmetric``)."""
+    """``matrix`` plus ``DAMPING`` times its diagonal, a zero entry taken as
+    the largest (see ``factor_symmetric``)."""
     damped = np.array(matrix, dtype=float)
     diagonal_view(damped)[:] += _marquardt_shift(damped)
     return damped
@@ -121,8 +121,8 @@ def _marquardt_shift(matrix):
 def _shift_against(diagonal, largest):
     """Marquardt's damping of ``diagonal`` entries in a matrix whose largest
     diagonal entry is ``largest``: ``DAMPING`` times each, or times the
-    largest where an entry is below that share of it."""
-    return DAMPING * np.where(diagonal > DAMPING * largest, diagonal, largest)
+    largest where an entry is zero (no curvature at all along it)."""
+    return DAMPING * np.where(diagonal > 0, diagonal, largest)
 
 
 class SymmetricFactor:
@@ -131,14 +131,19 @@ class SymmetricFactor:
     A generalized Hessian can be singular (no curvature along the intercept
     when every sample sits on a linear piece): a small damping (Marquardt's,
     ``DAMPING`` times each diagonal entry, or times the largest where an
-    entry is below that share of it) turns those directions into long
-    gradient steps, whose length the line search then chooses, instead of
-    dropping them. Relative to each entry, not to the largest: with
-    features of scales 1e2 to 1e4, 1e-10 of the largest entry exceeded the
-    L2 curvature along the Hessian's near-null direction, and Newton's
-    steps zigzagged for hundreds of iterations (a 16 x 5 squared hinge: 166;
-    some badly scaled small fits ran to max_iter at a gap of 8.7). Least
-    squares where Cholesky fails.
+    entry is zero) turns those directions into long gradient steps, whose
+    length the line search then chooses, instead of dropping them. Relative
+    to each entry, not to the largest: with features of scales 1e2 to 1e4,
+    1e-10 of the largest entry exceeded the L2 curvature along the
+    Hessian's near-null direction, and Newton's steps zigzagged for
+    hundreds of iterations (a 16 x 5 squared hinge: 166; some badly scaled
+    small fits ran to max_iter at a gap of 8.7). Even where an entry is
+    below 1e-10 of the largest: with columns of scales 1e-4 to 1e4 the
+    small ones' curvature is the L2 term's, 1e-12 of the largest entry,
+    and damping them by 1e-10 of the largest cut their steps a
+    hundredfold (Huber on 20,000 x 200: 480 steps, against 5). Cholesky's
+    accuracy follows the matrix scaled to a unit diagonal, so entries that
+    small need no more. Least squares where Cholesky fails.
 
     With ``overwrite``, ``matrix`` (the caller's scratch) is damped in
     place, and only the Cholesky factor is kept: a Hessian of more
