@@ -64,8 +64,14 @@ CHORD_WORK_ACROSS_SOLVES = 1e6
 APPROACH_STEPS = 10
 APPROACH_MEMORY = 10
 # Conjugate gradients that took more products than this on the last Newton
-# step get a preconditioner (multinomial; see sampled_hessian_pays).
+# step get a preconditioner (a sampled Hessian, see sampled_hessian_pays;
+# else the diagonal, feature_scale_preconditioner).
 PRECONDITION_AFTER = 6
+# Features whose scales (feature_scale) spread by this factor or more get
+# the Hessian's diagonal as CG's preconditioner, where no sampled Hessian
+# pays (tf-idf text spreads by 10-50, columns of scales 1e-4 to 1e4 with an
+# L2 term of 1e-4 by 1e6).
+FEATURE_SCALE_SPREAD = 1e3
 # Rows per parameter in the sample that estimates the Hessian.
 HESSIAN_SAMPLE = 10
 # The estimate is made only where it costs at most this many Hessian
@@ -405,8 +411,13 @@ class ConjugateGradients:
     Where they start to take many products (more than
     ``precondition_after``), a Hessian estimated from a sample of rows
     preconditions them (where that pays, ``sampled_hessian_pays``); it is
-    re-estimated at each step from then on. They stop at the finishing
-    residual ``tol / 2`` (``conjugate_gradient``).
+    re-estimated at each step from then on. Elsewhere, on features of
+    widely spread scales, the Hessian's diagonal for a unit curvature
+    (``feature_scale_preconditioner``) does, from then on: it undoes the
+    scales, which plain CG does not (five classes on correlated columns of
+    scales 1e-4 to 1e4: every step ran to its product limit, and 1,000
+    steps ended at a gap of 4e2). They stop at the finishing residual
+    ``tol / 2`` (``conjugate_gradient``).
     """
 
     def __init__(self, objective, tol, precondition_after=PRECONDITION_AFTER):
@@ -415,6 +426,7 @@ class ConjugateGradients:
         self.precondition_after = precondition_after
         self.products = 0
         self.preconditioner = None
+        self.diagonal_considered = False
         # The work done, for NewtonResult (no Hessian is formed).
         self.hessians = self.total_products = self.preconditioned_steps = 0
 
@@ -426,8 +438,14 @@ class ConjugateGradients:
             matvec=objective.hessian_operator(point.params, raw=point.raw),
             dtype=float,
         )
-        if self.products > self.precondition_after and sampled_hessian_pays(objective):
-            self.preconditioner = sampled_hessian_preconditioner(objective, point.raw)
+        if self.products > self.precondition_after:
+            if sampled_hessian_pays(objective):
+                self.preconditioner = sampled_hessian_preconditioner(
+                    objective, point.raw
+                )
+            elif self.preconditioner is None and not self.diagonal_considered:
+                self.diagonal_considered = True
+                self.preconditioner = feature_scale_preconditioner(objective)
         step, self.products = conjugate_gradient(
             hessian,
             -point.gradient,
@@ -487,6 +505,24 @@ class QuasiNewtonApproach:
         if moved @ turned > 0:
             self.pairs.append((moved * self.scale, turned / self.scale))
         return trial.largest < point.largest
+
+
+def feature_scale_preconditioner(objective):
+    """The inverse of the Hessian's diagonal for a loss of unit curvature:
+    ``feature_scale()**2`` per coefficient (each class's alike), 1 per
+    intercept; None where the features' scales spread by less than
+    ``FEATURE_SCALE_SPREAD``. Costs a division per application; the
+    curvature's own level is one factor for all entries, which CG ignores.
+    Where the scales are alike it only adds the curvature's variation to
+    the system: tf-idf text and wide dense problems took as many products
+    or more, and 10-40% longer."""
+    scale = objective.feature_scale()
+    if np.max(scale) < FEATURE_SCALE_SPREAD * np.min(scale):
+        return None
+    diagonal = np.ones(objective.n_params)
+    diagonal[: objective.n_coef] = np.repeat(scale**2, objective.n_outputs)
+    size = diagonal.size
+    return LinearOperator((size, size), matvec=lambda v: v.ravel() / diagonal)
 
 
 def sampled_hessian_rows(objective):
