@@ -22,6 +22,7 @@ counts compiled code's own allocations (HiGHS's, BLAS's).
 
 import argparse
 import ctypes
+import functools
 import os
 import platform
 import sys
@@ -105,6 +106,59 @@ def make_data(kind, n_samples, n_features, *, sparse=False, n_classes=2, seed=0)
     if n_classes > 2:
         return X, np.argmax(signal + rng.gumbel(size=signal.shape), axis=1)
     return X, (signal.ravel() + 2 * rng.logistic(size=n_samples) > 0).astype(int)
+
+
+def make_ill_conditioned_data(kind, n_samples, n_features, *, seed=0):
+    """Correlated columns scaled from 1e-4 to 1e4 (issue #26's ill-conditioned
+    shape): half of each column is shared with others through 10 latent
+    factors, and column j is multiplied by 10**(8 j / (p - 1) - 4). The
+    targets are linear in the unscaled columns, as in ``make_data``, so that
+    every scale carries signal; the Hessian's eigenvalues span about 16
+    orders of magnitude before the penalty."""
+    rng = np.random.default_rng(seed)
+    factors = rng.standard_normal((n_samples, 10))
+    unscaled = factors @ rng.standard_normal((10, n_features)) / np.sqrt(10)
+    unscaled += rng.standard_normal((n_samples, n_features))
+    unscaled /= np.sqrt(2.0)
+    coef = rng.standard_normal(n_features) / np.sqrt(n_features)
+    signal = unscaled @ coef
+    X = unscaled * np.logspace(-4, 4, n_features)
+    if kind == "regression":
+        noise = 0.3 * rng.standard_t(3, n_samples)
+        outliers = rng.random(n_samples) < 0.05
+        noise[outliers] *= 20
+        return X, signal + noise
+    return X, (signal + 0.3 * rng.logistic(size=n_samples) > 0).astype(int)
+
+
+def make_text_data(n_samples, n_features, *, seed=0, words_per_document=80):
+    """tf-idf rows of synthetic documents: word frequencies follow Zipf's law
+    over ``n_features`` words, about ``words_per_document`` draws per
+    document; sublinear tf, idf, rows of unit norm (scikit-learn's
+    ``TfidfTransformer``), CSR. The label is the sign of a score over 2% of
+    the words (mostly rare ones, as topic words are), plus logistic noise."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    rng = np.random.default_rng(seed)
+    frequency = 1.0 / (np.arange(n_features) + 10.0) ** 1.1
+    cumulative = np.cumsum(frequency / frequency.sum())
+    lengths = rng.poisson(words_per_document, n_samples) + 1
+    rows = np.repeat(np.arange(n_samples), lengths)
+    words = np.minimum(
+        np.searchsorted(cumulative, rng.random(lengths.sum())), n_features - 1
+    )
+    counts = sp.csr_matrix(
+        (np.ones(rows.size), (rows, words)), shape=(n_samples, n_features)
+    )
+    counts.sum_duplicates()
+    X = TfidfTransformer(sublinear_tf=True).fit_transform(counts).tocsr()
+    coef = np.zeros(n_features)
+    topical = rng.choice(n_features, n_features // 50, replace=False)
+    coef[topical] = 5.0 * rng.standard_normal(topical.size)
+    score = X @ coef
+    return X, (score + 0.5 * rng.logistic(size=n_samples) > np.median(score)).astype(
+        int
+    )
 
 
 # -- the one objective function -------------------------------------------------
@@ -447,6 +501,95 @@ def hard_cells(n_samples):
     ]
 
 
+def hard_shapes(quick):
+    """The shapes of issue #26 beyond the wide ones, as ``(title, cells, data,
+    batch)``: ``data(kind)`` gives ``(X, y)`` for a cell's kind of target, and
+    a timing is the mean of ``batch`` fits in a row. Tiny problems (each
+    fit's fixed cost, paid in every fold of a cross-validation), correlated
+    columns on scales from 1e-4 to 1e4, tf-idf text, many classes (one-vs-
+    rest hinge, multinomial), and very many samples on few features."""
+
+    def cells(n_samples, names, sparse=False):
+        table = {cell.name: cell for cell in cells_for(n_samples, sparse=sparse)}
+        table["squared hinge L1, no intercept"] = _squared_hinge_l1_cell(
+            n_samples, 1e-3
+        )
+        return [table[name] for name in names]
+
+    (one_vs_rest,) = cells((5_000 if quick else 20_000), ["hinge L2, no intercept"])
+    # ReHLine solves binary problems only.
+    one_vs_rest.peers = [peer for peer in one_vs_rest.peers if "ReHLine" not in peer[0]]
+    tiny = 100, 5
+    conditioned = (5_000, 100) if quick else (20_000, 200)
+    text = (5_000, 50_000) if quick else (20_000, 200_000)
+    classes = (5_000, 50, 20) if quick else (20_000, 100, 50)
+    tall = (300_000, 20) if quick else (2_000_000, 20)
+    shapes = [
+        (
+            f"tiny dense {tiny[0]} x {tiny[1]} (mean of {30 if quick else 100} "
+            "fits in a row per timing)",
+            cells(
+                tiny[0],
+                [
+                    "logistic L2",
+                    "logistic L1",
+                    "squared hinge L2, no intercept",
+                    "squared hinge L1, no intercept",
+                    "hinge L2, no intercept",
+                    "huber L2",
+                ],
+            ),
+            functools.cache(lambda kind: make_data(kind, *tiny, seed=1)),
+            30 if quick else 100,
+        ),
+        (
+            f"ill-conditioned dense {conditioned[0]:,d} x {conditioned[1]} "
+            "(correlated columns, scales 1e-4 to 1e4)",
+            # Not squared hinge: LinearSVC ran 650 s on it (ours 0.1 s).
+            cells(conditioned[0], ["huber L2", "logistic L2"]),
+            functools.cache(
+                lambda kind: make_ill_conditioned_data(kind, *conditioned, seed=2)
+            ),
+            1,
+        ),
+        (
+            f"text: tf-idf CSR {text[0]:,d} x {text[1]:,d}",
+            cells(
+                text[0],
+                [
+                    "hinge L2, no intercept",
+                    "squared hinge L2, no intercept",
+                    "logistic L2",
+                    "logistic L1",
+                ],
+                sparse=True,
+            ),
+            functools.cache(lambda kind: make_text_data(*text, seed=3)),
+            1,
+        ),
+        (
+            f"many classes: dense {classes[0]:,d} x {classes[1]}, {classes[2]} classes",
+            [
+                one_vs_rest,
+                multinomial_cell(classes[0], classes[2]),
+            ],
+            functools.cache(
+                lambda kind: make_data(
+                    "classification", *classes[:2], n_classes=classes[2], seed=4
+                )
+            ),
+            1,
+        ),
+        (
+            f"very tall dense {tall[0]:,d} x {tall[1]}",
+            cells(tall[0], ["logistic L2"]),
+            functools.cache(lambda kind: make_data(kind, *tall, seed=5)),
+            1,
+        ),
+    ]
+    return shapes
+
+
 def many_non_zeros_cells(n_samples):
     """Pure L1 on more than 1,000 samples and more features (issue #26),
     where the optimum can have more than 1,000 non-zeros (at 2,000 x 5,000:
@@ -669,10 +812,10 @@ def _rehline(cell, n_samples):
     ]
 
 
-def multinomial_cell(n_samples):
+def multinomial_cell(n_samples, n_classes=5):
     alpha = 1e-4
     return Cell(
-        "multinomial logistic L2, 5 classes",
+        f"multinomial logistic L2, {n_classes} classes",
         "multiclass",
         "logistic",
         alpha,
@@ -706,17 +849,21 @@ FAST_ROUND = 1.0
 FAST_REPEATS = 3
 
 
-def _one_fit(estimator, X, y):
+def _one_fit(estimator, X, y, batch=1):
+    """A fitted clone and its fit time: the mean over ``batch`` fits in a
+    row (tiny fits, whose single times are at the clock's and the
+    scheduler's resolution)."""
     model = sklearn.base.clone(estimator)
     time.sleep(QUIET_SECONDS)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model.fit(X, y)
-    return model, time.perf_counter() - start
+        for _ in range(batch):
+            model.fit(X, y)
+    return model, (time.perf_counter() - start) / batch
 
 
-def timed_fits(contenders, repeats):
+def timed_fits(contenders, repeats, batch=1):
     """Median fit time of each ``(estimator, X, y)`` over ``repeats`` rounds.
 
     The contenders take turns within each round (ours, then each peer), so
@@ -727,15 +874,16 @@ def timed_fits(contenders, repeats):
     0.06 s varied by 0.06-0.10 s between runs, and three timings let one
     slow fit decide a ratio near 1.
     A contender whose fit raises gets the exception in place of its result.
+    ``batch`` fits in a row make one timing (``_one_fit``).
     Returns a list of ``(fitted model or exception, median seconds)``.
     """
     return [
         (model, float(np.median(seconds)) if seconds else np.nan)
-        for model, seconds in _fit_times(contenders, repeats)
+        for model, seconds in _fit_times(contenders, repeats, batch)
     ]
 
 
-def _fit_times(contenders, repeats):
+def _fit_times(contenders, repeats, batch=1):
     """``(fitted model or exception, list of fit seconds)`` per contender."""
     times = [[] for _ in contenders]
     models = [None] * len(contenders)
@@ -751,7 +899,7 @@ def _fit_times(contenders, repeats):
                 continue
             started = time.perf_counter()
             try:
-                models[index], seconds = _one_fit(estimator, X, y)
+                models[index], seconds = _one_fit(estimator, X, y, batch)
             except Exception as error:  # a peer that cannot take this input
                 error.seconds = time.perf_counter() - started
                 models[index] = error
@@ -819,7 +967,7 @@ def _status_bytes(field):
     raise OSError(field)
 
 
-def run_cell(cell, X, y, repeats, measure_memory):
+def run_cell(cell, X, y, repeats, measure_memory, batch=1):
     penalty = dict(alpha=cell.alpha, l1_ratio=cell.l1_ratio)
     contenders = [(cell.ours, X, y)]
     for name, peer, _ in cell.peers:
@@ -828,7 +976,7 @@ def run_cell(cell, X, y, repeats, measure_memory):
             np.where(y == 1, 1, -1) if "ReHLine" in name and cell.loss == "hinge" else y
         )
         contenders.append((peer, X, y_peer))
-    (ours, our_time), *peer_results = timed_fits(contenders, repeats)
+    (ours, our_time), *peer_results = timed_fits(contenders, repeats, batch)
     if isinstance(ours, Exception):
         raise ours
     our_value = objective_value(
@@ -1026,7 +1174,8 @@ def main(argv=None):
     parser.add_argument(
         "--only",
         default=None,
-        help="run only the cells whose problem name contains this text "
+        help="run only the cells whose table title or problem name contains "
+        "this text "
         "(and the scaling series only if it is 'scaling')",
     )
     args = parser.parse_args(argv)
@@ -1075,15 +1224,19 @@ def main(argv=None):
     ]
     started = time.perf_counter()
 
-    def section(title, cells, n_samples, n_features, sparse=False):
-        """The table of ``cells`` on one dataset, appended to the report."""
+    def section(title, cells, n_samples, n_features, sparse=False, data=None, batch=1):
+        """The table of ``cells`` on one dataset, appended to the report;
+        ``data(kind)`` gives a cell's ``(X, y)`` (default: ``make_data``)."""
         rows = []
         for cell in cells:
-            if not selected(cell.name):
+            if not selected(f"{title}: {cell.name}"):
                 continue
-            X, y = make_data(_data_kind(cell), n_samples, n_features, sparse=sparse)
+            if data is None:
+                X, y = make_data(_data_kind(cell), n_samples, n_features, sparse=sparse)
+            else:
+                X, y = data(_data_kind(cell))
             print(f"{title}: {cell.name}", file=sys.stderr)
-            rows += run_cell(cell, X, y, repeats, measure_memory=True)
+            rows += run_cell(cell, X, y, repeats, measure_memory=True, batch=batch)
         if rows:
             report.append(format_table(title, rows))
         # Written as it goes: a long run leaves its finished tables behind.
@@ -1106,6 +1259,8 @@ def main(argv=None):
         n_samples,
         n_features,
     )
+    for title, cells, data, batch in hard_shapes(args.quick):
+        section(title, cells, None, None, data=data, batch=batch)
     n_samples, n_features = sparse_size
     section(
         f"sparse CSR {n_samples:,d} x {n_features:,d}, density 0.2%",
