@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_losses import (
@@ -347,3 +348,27 @@ def test_lbfgs_stops_short_of_the_gradient_test_are_not_convergence(
     result = lbfgs.solve_smooth(objective, coef, intercept, max_iter=500, tol=1e-10)
     assert result.converged is not far
     assert ("no step decreases the objective" in result.stop) is far
+
+
+@pytest.mark.parametrize("sparse_format", ["csr", "csc"])
+def test_feature_scale_of_sparse_X_by_blocks_equals_the_whole_product(
+    sparse_format, rng
+):
+    """The second moments behind ``feature_scale`` are summed by blocks of
+    rows (CSR) or columns (CSC), never on a squared copy of all of ``X``;
+    they equal ``X.multiply(X).T @ s`` to rounding (1e-12 relative), on
+    lengths that the 16 blocks do not divide evenly."""
+    X = sp.random(301, 53, density=0.1, random_state=0, format=sparse_format)
+    weight = rng.random(301)
+    objective = LinearObjective(
+        LogisticLoss(),
+        X,
+        np.where(rng.random(301) < 0.5, -1.0, 1.0),
+        weight,
+        penalty=ElasticNet.from_alpha(1e-3, 0.0),
+        fit_intercept=True,
+    )
+    expected = np.asarray(X.multiply(X).T @ objective.sample_weight).ravel()
+    np.testing.assert_allclose(
+        objective._sparse_second_moment(), expected, rtol=1e-12, atol=0
+    )
