@@ -207,9 +207,7 @@ class LinearObjective:
         second_moment = np.zeros(self.n_features)
         by_rows = X.format == "csr"
         length = X.shape[0] if by_rows else X.shape[1]
-        step = max(1, -(-length // n_blocks))
-        for start in range(0, length, step):
-            part = slice(start, min(start + step, length))
+        for part in blocks(slice(0, length), max(1, -(-length // n_blocks))):
             if by_rows:
                 block = X[part]
                 second_moment += block.multiply(block).T @ self.sample_weight[part]
@@ -609,10 +607,9 @@ class LinearObjective:
         rows = np.flatnonzero(change)
         if rows.size == 0:
             return hessian
-        part = self.X[rows]
-        part = part.toarray() if sp.issparse(part) else np.asarray(part, dtype=float)
+        part = self.rows(rows)
         if self.fit_intercept:
-            part = np.hstack([part - self.x_mean, np.ones((rows.size, 1))])
+            part = np.hstack([part, np.ones((rows.size, 1))])
         hessian += (part.T * change[rows]) @ part
         return hessian
 

@@ -426,7 +426,6 @@ class ConjugateGradients:
         self.precondition_after = precondition_after
         self.products = 0
         self.preconditioner = None
-        self.diagonal_considered = False
         # The work done, for NewtonResult (no Hessian is formed).
         self.hessians = self.total_products = self.preconditioned_steps = 0
 
@@ -443,8 +442,9 @@ class ConjugateGradients:
                 self.preconditioner = sampled_hessian_preconditioner(
                     objective, point.raw
                 )
-            elif self.preconditioner is None and not self.diagonal_considered:
-                self.diagonal_considered = True
+            elif self.preconditioner is None:
+                # None again where the scales are alike (a test over the
+                # cached scales, O(p)).
                 self.preconditioner = feature_scale_preconditioner(objective)
         step, self.products = conjugate_gradient(
             hessian,
@@ -475,10 +475,7 @@ class QuasiNewtonApproach:
     """
 
     def __init__(self, objective):
-        self.scale = np.ones(objective.n_params)
-        self.scale[: objective.n_coef] = np.repeat(
-            objective.feature_scale(), objective.n_outputs
-        )
+        self.scale = parameter_scale(objective)
         self.pairs = collections.deque(maxlen=APPROACH_MEMORY)
         self.previous_curvature = None
 
@@ -519,10 +516,19 @@ def feature_scale_preconditioner(objective):
     scale = objective.feature_scale()
     if np.max(scale) < FEATURE_SCALE_SPREAD * np.min(scale):
         return None
-    diagonal = np.ones(objective.n_params)
-    diagonal[: objective.n_coef] = np.repeat(scale**2, objective.n_outputs)
+    diagonal = parameter_scale(objective) ** 2
     size = diagonal.size
     return LinearOperator((size, size), matvec=lambda v: v.ravel() / diagonal)
+
+
+def parameter_scale(objective):
+    """``feature_scale()`` per coefficient (each class's alike) and 1 per
+    intercept, in the order of ``objective.pack``."""
+    scale = np.ones(objective.n_params)
+    scale[: objective.n_coef] = np.repeat(
+        objective.feature_scale(), objective.n_outputs
+    )
+    return scale
 
 
 def sampled_hessian_rows(objective):
