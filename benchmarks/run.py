@@ -516,13 +516,13 @@ def hard_shapes(quick):
         )
         return [table[name] for name in names]
 
-    (one_vs_rest,) = cells((5_000 if quick else 20_000), ["hinge L2, no intercept"])
-    # ReHLine solves binary problems only.
-    one_vs_rest.peers = [peer for peer in one_vs_rest.peers if "ReHLine" not in peer[0]]
     tiny = 100, 5
     conditioned = (5_000, 100) if quick else (20_000, 200)
     text = (5_000, 50_000) if quick else (20_000, 200_000)
     classes = (5_000, 50, 20) if quick else (20_000, 100, 50)
+    (one_vs_rest,) = cells(classes[0], ["hinge L2, no intercept"])
+    # ReHLine solves binary problems only.
+    one_vs_rest.peers = [peer for peer in one_vs_rest.peers if "ReHLine" not in peer[0]]
     tall = (300_000, 20) if quick else (2_000_000, 20)
     shapes = [
         (

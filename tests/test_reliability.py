@@ -488,14 +488,17 @@ def _correlated_columns_on_scales_1e_4_to_1e4(kind, seed):
 
 @pytest.mark.parametrize("seed", [3, 4])
 @pytest.mark.parametrize(
-    "model",
+    "model, kind",
     [
-        HuberLossRegressor(alpha=1e-4),
-        LogisticLossClassifier(alpha=1e-4),
-        HingeLossClassifier(loss="squared_hinge", alpha=1e-4, fit_intercept=False),
-        LogisticLossClassifier(alpha=1e-3, l1_ratio=1.0),
-        HingeLossClassifier(loss="squared_hinge", alpha=1e-3, l1_ratio=1.0),
-        LogisticLossClassifier(alpha=1e-4, max_iter=100),
+        (HuberLossRegressor(alpha=1e-4), "regression"),
+        (LogisticLossClassifier(alpha=1e-4), "binary"),
+        (
+            HingeLossClassifier(loss="squared_hinge", alpha=1e-4, fit_intercept=False),
+            "binary",
+        ),
+        (LogisticLossClassifier(alpha=1e-3, l1_ratio=1.0), "binary"),
+        (HingeLossClassifier(loss="squared_hinge", alpha=1e-3, l1_ratio=1.0), "binary"),
+        (LogisticLossClassifier(alpha=1e-4, max_iter=100), "multiclass"),
     ],
     ids=[
         "huber L2",
@@ -506,7 +509,9 @@ def _correlated_columns_on_scales_1e_4_to_1e4(kind, seed):
         "multinomial L2",
     ],
 )
-def test_correlated_columns_on_scales_1e_4_to_1e4_take_few_newton_steps(model, seed):
+def test_correlated_columns_on_scales_1e_4_to_1e4_take_few_newton_steps(
+    model, kind, seed
+):
     """The factored Hessian's damping was 1e-10 of its largest diagonal entry
     wherever an entry was below that share: here the columns of scale below
     1e-2, whose curvature is the L2 term's 1e-4 against 1e8 for the largest.
@@ -520,9 +525,6 @@ def test_correlated_columns_on_scales_1e_4_to_1e4_take_few_newton_steps(model, s
     each step to its product limit (20,000 x 100, five classes: 1,000
     steps, 640 s, a gap of 4e2); preconditioned by the Hessian's diagonal
     for a unit curvature, 9-11 steps."""
-    kind = "regression" if isinstance(model, HuberLossRegressor) else "binary"
-    if model.max_iter == 100:
-        kind = "multiclass"
     X, y = _correlated_columns_on_scales_1e_4_to_1e4(kind, seed)
     order = np.random.default_rng(seed).permutation(y.size)
     fits = []
