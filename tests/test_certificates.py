@@ -236,3 +236,45 @@ def test_newtons_answer_is_certified_from_its_own_scores(loss, rng, monkeypatch)
     scratch = certify(problem, SolverResult(result.coef, result.intercept, 1, True, ""))
     assert certificate.objective == pytest.approx(scratch.objective, rel=1e-13)
     assert certificate.gap <= 1e-12 and scratch.gap <= 1e-12
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize(
+    "shape, duplicated",
+    [((40, 60), False), ((40, 60), True), ((80, 30), False), ((1, 5), False)],
+    ids=["wide", "duplicated rows", "tall", "one row"],
+)
+def test_kink_rows_factors_give_the_least_norm_solutions(
+    shape, duplicated, fit_intercept
+):
+    """``_KinkRowsFactors.solve`` against the pseudo-inverse: ``e`` is the
+    least-norm least-squares solution of ``C e = Q1.T g`` (``C`` the rows
+    centered among themselves with an intercept, the rows as they are
+    without), ``z`` sums to zero with an intercept and ``Z.T @ z = e``
+    wherever ``e`` is in the rows' span. The QR path (wide), the singular
+    value path (duplicated rows: rank deficient; tall: more rows than
+    columns) and the empty subspace (one row with an intercept). Rows on
+    scales 1e-4 to 1e4, as where the Gram matrix lost the equations;
+    tolerance 1e-9 relative to the solution's size."""
+    from sklearn_losses.solvers.active_set import _KinkRowsFactors
+
+    rng = np.random.default_rng(0)
+    rows = rng.standard_normal(shape) * np.logspace(-2, 2, shape[1])
+    if duplicated:
+        rows[1] = rows[0]
+    right = rng.standard_normal(shape[0])
+    least_norm, multipliers = _KinkRowsFactors(rows, fit_intercept).solve(right)
+    centered = rows - rows.mean(axis=0) if fit_intercept else rows
+    wanted = right - right.mean() if fit_intercept else right
+    expected = np.linalg.pinv(centered) @ wanted
+    scale = max(np.abs(expected).max(), 1.0)
+    np.testing.assert_allclose(least_norm, expected, rtol=0, atol=1e-9 * scale)
+    expected_multipliers = np.linalg.pinv(centered.T) @ expected
+    np.testing.assert_allclose(
+        multipliers,
+        expected_multipliers,
+        rtol=0,
+        atol=1e-9 * max(np.abs(expected_multipliers).max(), 1.0),
+    )
+    if fit_intercept:
+        assert abs(multipliers.sum()) <= 1e-9 * max(np.abs(multipliers).max(), 1.0)

@@ -33,6 +33,9 @@ CERTIFICATES = 3
 CERTIFICATE_SAMPLES = 2000
 # Relative tolerance of the optimality conditions' tests.
 CONDITION_TOLERANCE = 1e-9
+# Relative rounding of a sum of floating-point terms, as a share of the sum
+# of their magnitudes (a few units of the last place).
+ROUNDING = 4 * np.finfo(float).eps
 # Steps of iterative refinement of a kink system: a dense one whose kink
 # equations the solution misses (features in the thousands with a small l2
 # make the system's matrix, X_E X_E.T / l2, ill-conditioned), an iterative
@@ -268,7 +271,9 @@ def active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=1
         solution = sets.solve_round(coef)
         if not sets.move(solution):
             theta = np.clip(solution.theta, box_lower, box_upper)
-            return ActiveSetSolution(solution.coef, solution.intercept, theta)
+            return ActiveSetSolution(
+                _without_negligible(objective, solution), solution.intercept, theta
+            )
         # Degenerate optimum: samples off the kink whose residual is zero
         # could take any dual value in their box, which the rules reading
         # sides off residual signs cannot choose. A small linear program
@@ -285,9 +290,40 @@ def active_set_method(objective, theta, coef, box_lower, box_upper, max_rounds=1
                 box_upper,
             )
             if certificate is not None:
-                return ActiveSetSolution(solution.coef, solution.intercept, certificate)
+                return ActiveSetSolution(
+                    _without_negligible(objective, solution),
+                    solution.intercept,
+                    certificate,
+                )
         sets.apply_moves()
     return None
+
+
+def _without_negligible(objective, solution):
+    """The coefficients, those below the rounding of their own optimality
+    condition set to zero, where an L1 part makes zeros exact.
+
+    On its orthant a coefficient is ``w_j = (z_j - l1 * sign_j) / l2`` with
+    ``z_j = sum_i a_i theta_i Z_ij``, which floating point resolves to
+    about ``eps * (max_i |Z_ij| * sum_i |theta_i| + l1)``; a coefficient
+    below that share of ``1 / l2`` is zero computed inexactly. At a
+    degenerate optimum (features at the L1 bound with samples on the kink)
+    such a zero came out of the kink system as 1e-22, with either sign, on
+    a feature of scale 1e6.
+    """
+    coef = solution.coef
+    penalty = objective.penalty
+    if not penalty.has_l1 or not coef.any():
+        return coef
+    X, mean = objective.X, objective.x_mean
+    highest, lowest = X.max(axis=0), X.min(axis=0)
+    if sp.issparse(X):
+        highest, lowest = highest.toarray(), lowest.toarray()
+    extent = np.maximum(
+        np.abs(np.ravel(highest) - mean), np.abs(np.ravel(lowest) - mean)
+    )
+    rounding = ROUNDING * (extent * np.abs(solution.theta).sum() + penalty.l1)
+    return np.where(penalty.l2 * np.abs(coef) <= rounding, 0.0, coef)
 
 
 @dataclass
@@ -389,6 +425,11 @@ class _ActiveSets:
                 self.theta_guess,
                 self.intercept_guess,
             )
+        elif size > 0 and not sp.issparse(objective.X):
+            found = self._solved_on_rows(kink_index, active, base, theta_fixed)
+            self.theta_guess = found.theta
+            self.intercept_guess = found.intercept
+            return found
         elif size > 0:
             system = self._dense_kink_system(kink_index, active, base, theta_fixed)
             solution = np.linalg.lstsq(*system, rcond=None)[0]
@@ -399,6 +440,94 @@ class _ActiveSets:
         self.theta_guess = found.theta
         self.intercept_guess = found.intercept
         return found
+
+    def _solved_on_rows(self, kink_index, active, base, theta_fixed):
+        """The kink system of a dense ``X``, solved on its rows, not their Gram.
+
+        With ``Z`` the kink rows (centered, active columns), ``u = a_E *
+        theta_E`` and ``t = a_E * c_E``, the system is
+
+            w = (base + Z.T @ u) / l2,   Z @ w + b = t,   sum(u) = s
+
+        (``s = -(a . theta_fixed)``; without an intercept, no ``b`` and no
+        sum). Splitting ``u = s / k + u_perp`` with ``u_perp`` summing to
+        zero, and ``B = Z - mean(Z)`` (the rows centered among themselves),
+        the coefficients are ``w = base / l2 + Z.T @ 1 * s / (k * l2) + e``
+        with ``e`` the least-norm solution of ``B e = t - mean(t) - B @
+        (w - e)`` and ``u_perp = l2 * pinv(B.T) @ e``; ``b`` is the mean of
+        ``t - Z @ w``. Both solves use one factorization of ``B``
+        (``_KinkRowsFactors``), whose condition is that of the rows: the Gram
+        matrix ``Z Z.T``
+        squares it, and on columns scaled from 1e-4 to 1e4 (a condition of
+        1e8 squared to 1e16) its solution missed the kink equations by up to
+        1e0, so the sets cycled and the step never finished. The
+        coefficients come from ``e`` itself, not back through ``theta``,
+        which would square the condition again. The kink equations' misses
+        are then solved for a correction with the same factors.
+        """
+        objective, a, c = self.objective, self.a, self.c
+        penalty = objective.penalty
+        fit_intercept = objective.fit_intercept
+        n_kink = kink_index.size
+        rows = objective.rows(kink_index, active)
+        a_kink = a[kink_index]
+        target = a_kink * c[kink_index]
+        factors = _KinkRowsFactors(rows, fit_intercept)
+        rows_sum = rows.sum(axis=0)
+
+        def solve(missed, sum_missed):
+            # The change (w, u, b) that solves Z w + b = missed with
+            # sum(u) = sum_missed and w = Z.T @ u / l2.
+            shift = sum_missed / n_kink if fit_intercept else 0.0
+            coef = rows_sum * (shift / penalty.l2)
+            least_norm, multipliers = factors.solve(missed - rows @ coef)
+            coef += least_norm
+            multipliers = shift + penalty.l2 * multipliers
+            intercept = np.mean(missed - rows @ coef) if fit_intercept else 0.0
+            return coef, multipliers, intercept
+
+        coef_active = base / penalty.l2
+        coef_change, multipliers, intercept = solve(
+            target - rows @ coef_active, -(a @ theta_fixed)
+        )
+        coef_active = coef_active + coef_change
+        theta = theta_fixed.copy()
+        theta[kink_index] = a_kink * multipliers
+        found = self._point_of(theta, coef_active, intercept, active, n_kink)
+        # More kink samples than free parameters: no solution meets every
+        # kink equation, and a least-squares one is not refined.
+        consistent = n_kink <= active.size + int(fit_intercept)
+        for _ in range(REFINEMENTS if consistent else 0):
+            missed = a_kink * found.residual[kink_index]
+            sum_missed = -(a @ found.theta) if fit_intercept else 0.0
+            if (
+                np.max(np.abs(missed)) <= found.residual_tolerance
+                and abs(sum_missed) <= CONDITION_TOLERANCE * self.width.sum()
+            ):
+                break
+            coef_change, multipliers, intercept_change = solve(missed, sum_missed)
+            coef_active = coef_active + coef_change
+            theta = found.theta.copy()
+            theta[kink_index] += a_kink * multipliers
+            found = self._point_of(
+                theta, coef_active, found.intercept + intercept_change, active, n_kink
+            )
+        return found
+
+    def _point_of(self, theta, coef_active, intercept, active, n_kink):
+        """The round's point from its dual variables, active coefficients
+        and intercept (``_primal_of`` for a solve that gives all three)."""
+        objective, a, c = self.objective, self.a, self.c
+        correlation = objective.rmatvec(a * theta).ravel()
+        coef = np.zeros(self.signs.size)
+        coef[active] = coef_active
+        residual = c - a * (objective.matvec(coef).ravel() + intercept)
+        tolerance = CONDITION_TOLERANCE * max(
+            np.abs(residual).max(), np.abs(c).max(), np.finfo(float).tiny
+        )
+        return _RoundSolution(
+            theta, coef, intercept, correlation, residual, tolerance, n_kink
+        )
 
     def _primal_of(self, theta_fixed, solution, kink_index, active):
         """The round's point: the dual variables with the kink system's
@@ -532,6 +661,88 @@ class _ActiveSets:
         above, below, wrong_side = self.moves
         self.on_kink = (self.on_kink & ~above & ~below) | wrong_side
         self.at_upper = np.where(above, True, np.where(below, False, self.at_upper))
+
+
+class _KinkRowsFactors:
+    """A factorization of the kink rows ``Z`` (centered among themselves with
+    an intercept) for the two least-norm solves of the kink system.
+
+    With an intercept the multipliers sum to a given value, so only their
+    part summing to zero is solved for: a Householder reflection that swaps
+    the first axis and ``1 / sqrt(k)`` gives in its other columns an
+    orthonormal basis ``Q1`` of that subspace, and ``C = Q1.T @ Z`` (``Z``
+    itself without an intercept) has full row rank in general. ``solve(g)``
+    returns ``e``, the least-norm solution of ``C e = Q1.T g``, and ``z``
+    (in the original coordinates, summing to zero) with ``Z.T @ z = e``.
+
+    A QR factorization of ``C.T`` serves where ``C`` has full row rank (no
+    diagonal entry of the triangle at rounding level against the largest);
+    a singular value decomposition (two to three times the cost, measured
+    on 100 x 100 to 1,500 x 1,500) where it has not, as with duplicated
+    kink samples or more of them than features.
+    """
+
+    def __init__(self, rows, fit_intercept):
+        n_kink, n_columns = rows.shape
+        self.fit_intercept = fit_intercept
+        self.n_columns = n_columns
+        # With one kink sample and an intercept the reflection is the
+        # identity and the subspace empty.
+        self.reflector = np.full(n_kink, 1.0 / np.sqrt(n_kink))
+        self.reflector[0] -= 1.0
+        reduced = self._reflect(rows)[1:] if fit_intercept else rows
+        self.n_reduced = reduced.shape[0]
+        self.triangle = self.left = None
+        if self.n_reduced == 0 or n_columns == 0:
+            return
+        if self.n_reduced <= n_columns:
+            orthogonal, triangle = np.linalg.qr(reduced.T)
+            diagonal = np.abs(np.diag(triangle))
+            if (
+                diagonal.min()
+                > max(reduced.shape) * np.finfo(float).eps * diagonal.max()
+            ):
+                self.orthogonal, self.triangle = orthogonal, triangle
+                return
+        left, singular, right_t = np.linalg.svd(reduced, full_matrices=False)
+        kept = singular > max(reduced.shape) * np.finfo(float).eps * max(
+            singular[0], np.finfo(float).tiny
+        )
+        self.left, self.singular, self.right_t = (
+            left[:, kept],
+            singular[kept],
+            right_t[kept],
+        )
+
+    def _reflect(self, matrix):
+        reflector = self.reflector
+        squared_norm = reflector @ reflector
+        if squared_norm == 0:
+            return matrix
+        return matrix - np.multiply.outer(
+            reflector, (2.0 / squared_norm) * (reflector @ matrix)
+        )
+
+    def solve(self, right):
+        """``(e, z)`` for the right side ``g`` (see the class)."""
+        if self.fit_intercept:
+            right = self._reflect(right)[1:]
+        if self.triangle is not None:
+            # NumPy's solve (LU on a triangle) rather than SciPy's triangular
+            # solves: SciPy's LAPACK runs on its own BLAS threads, and
+            # switching between the two pools cost 5-75 ms a call in a fit.
+            step = np.linalg.solve(self.triangle.T, right)
+            least_norm = self.orthogonal @ step
+            reduced = np.linalg.solve(self.triangle, step)
+        elif self.left is not None:
+            projected = self.left.T @ right
+            least_norm = self.right_t.T @ (projected / self.singular)
+            reduced = self.left @ (projected / self.singular**2)
+        else:
+            least_norm, reduced = np.zeros(self.n_columns), np.zeros(self.n_reduced)
+        if self.fit_intercept:
+            return least_norm, self._reflect(np.append(0.0, reduced))
+        return least_norm, reduced
 
 
 def _centered_gram_of_rows(objective, index, columns, vector):
