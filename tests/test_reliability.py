@@ -487,6 +487,36 @@ def _correlated_columns_on_scales_1e_4_to_1e4(kind, seed):
     return X, (noisy > 0).astype(int)
 
 
+def _fits_in_two_row_orders(model, X, y, seed):
+    """Fits of ``model`` on the rows in order and permuted, each failing on
+    a ConvergenceWarning."""
+    order = np.random.default_rng(seed).permutation(y.size)
+    fits = []
+    for rows in (np.arange(y.size), order):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            fits.append(clone(model).fit(X[rows], y[rows]))
+    return fits
+
+
+def _assert_same_scores(fits, X):
+    """The fits' scores on ``X`` agree to 1e-9 of their scale."""
+    scores = [getattr(fit, "decision_function", fit.predict)(X) for fit in fits]
+    scale = np.abs(scores[0]).max()
+    np.testing.assert_allclose(scores[1], scores[0], rtol=0, atol=1e-9 * scale)
+
+
+KINKED_LOSSES_WITH_L2 = pytest.mark.parametrize(
+    "model, kind",
+    [
+        (HingeLossClassifier(alpha=1e-4), "binary"),
+        (QuantileLossRegressor(quantile=0.8, alpha=1e-4), "regression"),
+        (EpsilonInsensitiveLossRegressor(alpha=1e-4), "regression"),
+    ],
+    ids=["hinge", "quantile", "epsilon-insensitive"],
+)
+
+
 @pytest.mark.parametrize("seed", [3, 4])
 @pytest.mark.parametrize(
     "model, kind",
@@ -527,12 +557,7 @@ def test_correlated_columns_on_scales_1e_4_to_1e4_take_few_newton_steps(
     steps, 640 s, a gap of 4e2); preconditioned by the Hessian's diagonal
     for a unit curvature, 9-11 steps."""
     X, y = _correlated_columns_on_scales_1e_4_to_1e4(kind, seed)
-    order = np.random.default_rng(seed).permutation(y.size)
-    fits = []
-    for rows in (np.arange(y.size), order):
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", ConvergenceWarning)
-            fits.append(clone(model).fit(X[rows], y[rows]))
+    fits = _fits_in_two_row_orders(model, X, y, seed)
     pure_l2 = model.l1_ratio == 0
     for fit in fits:
         assert fit.n_iter_ <= (15 if pure_l2 else 30)
@@ -545,22 +570,12 @@ def test_correlated_columns_on_scales_1e_4_to_1e4_take_few_newton_steps(
     # the stopping rule resolves only to about 1e-12 absolute; multinomial's
     # coefficient -5.0e-4 differed by 2e-12, 4e-9 relative, with two BLAS
     # threads.)
-    scores = [getattr(fit, "decision_function", fit.predict)(X) for fit in fits]
-    scale = np.abs(scores[0]).max()
-    np.testing.assert_allclose(scores[1], scores[0], rtol=0, atol=1e-9 * scale)
+    _assert_same_scores(fits, X)
 
 
 @pytest.mark.parametrize("seed", [3, 4])
 @pytest.mark.parametrize("l1_ratio", [0.0, 0.5])
-@pytest.mark.parametrize(
-    "model, kind",
-    [
-        (HingeLossClassifier(alpha=1e-4), "binary"),
-        (QuantileLossRegressor(quantile=0.8, alpha=1e-4), "regression"),
-        (EpsilonInsensitiveLossRegressor(alpha=1e-4), "regression"),
-    ],
-    ids=["hinge", "quantile", "epsilon-insensitive"],
-)
+@KINKED_LOSSES_WITH_L2
 def test_kinked_losses_on_scales_1e_4_to_1e4_are_certified(model, kind, l1_ratio, seed):
     """The exact active-set step solved its kink system on the Gram matrix
     of the kink rows, ``X_E X_E.T / l2``, whose condition is that of the
@@ -573,29 +588,15 @@ def test_kinked_losses_on_scales_1e_4_to_1e4_are_certified(model, kind, l1_ratio
     and the same scores whatever the row order. Gap bound: 1e-12 (measured
     1e-14 to 1e-13)."""
     X, y = _correlated_columns_on_scales_1e_4_to_1e4(kind, seed)
-    order = np.random.default_rng(seed).permutation(y.size)
-    fits = []
-    for rows in (np.arange(y.size), order):
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", ConvergenceWarning)
-            fit = clone(model).set_params(l1_ratio=l1_ratio).fit(X[rows], y[rows])
+    model = clone(model).set_params(l1_ratio=l1_ratio)
+    fits = _fits_in_two_row_orders(model, X, y, seed)
+    for fit in fits:
         assert fit.duality_gap_ <= 1e-12
-        fits.append(fit)
-    scores = [getattr(fit, "decision_function", fit.predict)(X) for fit in fits]
-    scale = np.abs(scores[0]).max()
-    np.testing.assert_allclose(scores[1], scores[0], rtol=0, atol=1e-9 * scale)
+    _assert_same_scores(fits, X)
 
 
 @pytest.mark.parametrize("l1_ratio", [0.0, 0.5])
-@pytest.mark.parametrize(
-    "model, kind",
-    [
-        (HingeLossClassifier(alpha=1e-4), "binary"),
-        (QuantileLossRegressor(quantile=0.8, alpha=1e-4), "regression"),
-        (EpsilonInsensitiveLossRegressor(alpha=1e-4), "regression"),
-    ],
-    ids=["hinge", "quantile", "epsilon-insensitive"],
-)
+@KINKED_LOSSES_WITH_L2
 def test_kinked_losses_on_one_hot_and_raw_numeric_columns_are_certified(
     model, kind, l1_ratio
 ):
