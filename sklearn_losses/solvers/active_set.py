@@ -452,9 +452,9 @@ class _ActiveSets:
         few numeric ones. Beyond (text: 2,000 kink rows on 200,000 words;
         an elastic net on 4,000 sparse features, where a looser bound of
         four Gram matrices peaked at 81 times ``X``) the Gram matrix is
-        formed sparse. (The smoothed
-        dual's later rounds pass a reduced ``X`` of a few hundred rows, so
-        its own size alone would send every such system to the Gram.)"""
+        formed sparse. (The smoothed dual's later rounds pass a reduced
+        ``X`` of a few hundred rows, so its own size alone would send every
+        such system to the Gram.)"""
         X = self.objective.X
         if not sp.issparse(X):
             return True
@@ -475,11 +475,11 @@ class _ActiveSets:
         with ``e`` the least-norm solution of ``B e = t - mean(t) - B @
         (w - e)`` and ``u_perp = l2 * pinv(B.T) @ e``; ``b`` is the mean of
         ``t - Z @ w``. Both solves use one factorization of ``B``
-        (``_KinkRowsFactors``), whose condition is that of the rows: the Gram
-        matrix ``Z Z.T``
-        squares it, and on columns scaled from 1e-4 to 1e4 (a condition of
-        1e8 squared to 1e16) its solution missed the kink equations by up to
-        1e0, so the sets cycled and the step never finished. The
+        (``_KinkRowsFactors``), whose condition is that of the rows: the
+        Gram matrix ``Z Z.T`` squares it, and on columns scaled from 1e-4 to
+        1e4 (a condition of 1e8 squared to 1e16) its solution missed the
+        kink equations by up to 1e0, so the sets cycled and the step never
+        finished. The
         coefficients come from ``e`` itself, not back through ``theta``,
         which would square the condition again. The kink equations' misses
         are then solved for a correction with the same factors.
