@@ -522,18 +522,14 @@ def hard_shapes(quick):
     classes = (5_000, 50, 20) if quick else (20_000, 100, 50)
     (one_vs_rest,) = cells(classes[0], ["hinge L2, no intercept"])
     # ReHLine solves binary problems only.
-    one_vs_rest.peers = [peer for peer in one_vs_rest.peers if "ReHLine" not in peer[0]]
+    _drop_peers(one_vs_rest, "ReHLine")
     tall = (300_000, 20) if quick else (2_000_000, 20)
     conditioned_cells = cells(
         conditioned[0], ["huber L2", "logistic L2", "hinge L2, no intercept"]
     )
     # ReHLine at tol 1e-8 ran 757 s on the hinge cell (20,000 x 200) and
     # stopped 62% above the optimum; its default tolerance stays.
-    conditioned_cells[-1].peers = [
-        peer
-        for peer in conditioned_cells[-1].peers
-        if not ("ReHLine" in peer[0] and "tol 1e-8" in peer[2])
-    ]
+    _drop_peers(conditioned_cells[-1], "ReHLine", "tol 1e-8")
     shapes = [
         (
             f"tiny dense {tiny[0]} x {tiny[1]} (mean of {30 if quick else 100} "
@@ -598,6 +594,14 @@ def hard_shapes(quick):
         ),
     ]
     return shapes
+
+
+def _drop_peers(cell, name, note=""):
+    """Remove from ``cell`` the peers whose name contains ``name`` and whose
+    note contains ``note``."""
+    cell.peers = [
+        peer for peer in cell.peers if not (name in peer[0] and note in peer[2])
+    ]
 
 
 def many_non_zeros_cells(n_samples):

@@ -18,6 +18,7 @@ from sklearn_losses._loss import (
 from sklearn_losses._objective import LinearObjective
 from sklearn_losses._penalty import ElasticNet
 from sklearn_losses.solvers import SolverResult, solve
+from sklearn_losses.solvers.active_set import _KinkRowsFactors
 from sklearn_losses.solvers.certificate import DUALITY_GAP, certify
 
 PENALTIES = {"l2": (0.01, 0.0), "l1": (0.01, 1.0), "en": (0.01, 0.5)}
@@ -256,8 +257,6 @@ def test_kink_rows_factors_give_the_least_norm_solutions(
     columns) and the empty subspace (one row with an intercept). Rows on
     scales 1e-4 to 1e4, as where the Gram matrix lost the equations;
     tolerance 1e-9 relative to the solution's size."""
-    from sklearn_losses.solvers.active_set import _KinkRowsFactors
-
     rng = np.random.default_rng(0)
     rows = rng.standard_normal(shape) * np.logspace(-2, 2, shape[1])
     if duplicated:

@@ -412,7 +412,7 @@ class _ActiveSets:
         if penalty.has_l1:
             base = base - penalty.l1 * self.signs[active]
         size = n_kink + (1 if objective.fit_intercept and n_kink > 0 else 0)
-        solution = system = None
+        solution = system = found = None
         if size > 0 and n_kink > self.limit:
             if self.intercept_guess is None:
                 self.intercept_guess = (
@@ -430,13 +430,11 @@ class _ActiveSets:
             )
         elif size > 0 and self._rows_fit(n_kink, active.size):
             found = self._solved_on_rows(kink_index, active, base, theta_fixed)
-            self.theta_guess = found.theta
-            self.intercept_guess = found.intercept
-            return found
         elif size > 0:
             system = self._dense_kink_system(kink_index, active, base, theta_fixed)
             solution = np.linalg.lstsq(*system, rcond=None)[0]
-        found = self._primal_of(theta_fixed, solution, kink_index, active)
+        if found is None:
+            found = self._primal_of(theta_fixed, solution, kink_index, active)
         # A consistent system (no more kink samples than free parameters).
         if system is not None and n_kink <= active.size + objective.fit_intercept:
             found = self._refined(found, system, solution, theta_fixed, active)
@@ -479,10 +477,10 @@ class _ActiveSets:
         Gram matrix ``Z Z.T`` squares it, and on columns scaled from 1e-4 to
         1e4 (a condition of 1e8 squared to 1e16) its solution missed the
         kink equations by up to 1e0, so the sets cycled and the step never
-        finished. The
-        coefficients come from ``e`` itself, not back through ``theta``,
-        which would square the condition again. The kink equations' misses
-        are then solved for a correction with the same factors.
+        finished. The coefficients come from ``e`` itself, not back through
+        ``theta``, which would square the condition again. The kink
+        equations' misses are then solved for a correction with the same
+        factors.
         """
         objective, a, c = self.objective, self.a, self.c
         penalty = objective.penalty
@@ -512,7 +510,9 @@ class _ActiveSets:
         coef_active = coef_active + coef_change
         theta = theta_fixed.copy()
         theta[kink_index] = a_kink * multipliers
-        found = self._point_of(theta, coef_active, intercept, active, n_kink)
+        coef = np.zeros(self.signs.size)
+        coef[active] = coef_active
+        found = self._point_of(theta, coef, intercept, n_kink)
         # More kink samples than free parameters: no solution meets every
         # kink equation, and a least-squares one is not refined.
         consistent = n_kink <= active.size + int(fit_intercept)
@@ -525,21 +525,22 @@ class _ActiveSets:
             ):
                 break
             coef_change, multipliers, intercept_change = solve(missed, sum_missed)
-            coef_active = coef_active + coef_change
+            coef = found.coef.copy()
+            coef[active] += coef_change
             theta = found.theta.copy()
             theta[kink_index] += a_kink * multipliers
             found = self._point_of(
-                theta, coef_active, found.intercept + intercept_change, active, n_kink
+                theta, coef, found.intercept + intercept_change, n_kink
             )
         return found
 
-    def _point_of(self, theta, coef_active, intercept, active, n_kink):
-        """The round's point from its dual variables, active coefficients
-        and intercept (``_primal_of`` for a solve that gives all three)."""
+    def _point_of(self, theta, coef, intercept, n_kink, correlation=None):
+        """The round's point from its dual variables, coefficients and
+        intercept: with the correlation ``X.T @ (a * theta)`` (computed if
+        not given), the residuals and their tolerance."""
         objective, a, c = self.objective, self.a, self.c
-        correlation = objective.rmatvec(a * theta).ravel()
-        coef = np.zeros(self.signs.size)
-        coef[active] = coef_active
+        if correlation is None:
+            correlation = objective.rmatvec(a * theta).ravel()
         residual = c - a * (objective.matvec(coef).ravel() + intercept)
         tolerance = CONDITION_TOLERANCE * max(
             np.abs(residual).max(), np.abs(c).max(), np.finfo(float).tiny
@@ -552,7 +553,7 @@ class _ActiveSets:
         """The round's point: the dual variables with the kink system's
         ``solution`` in place, the coefficients they map to on the orthant of
         ``signs``, the intercept, the residuals and their tolerance."""
-        objective, a, c = self.objective, self.a, self.c
+        objective, a = self.objective, self.a
         n_kink = kink_index.size
         theta = theta_fixed.copy()
         if solution is not None:
@@ -569,13 +570,7 @@ class _ActiveSets:
         else:
             # No sample on the kink: b is only confined to an interval.
             intercept = objective.best_intercept(coef.reshape(-1, 1))
-        residual = c - a * (objective.matvec(coef).ravel() + intercept)
-        tolerance = CONDITION_TOLERANCE * max(
-            np.abs(residual).max(), np.abs(c).max(), np.finfo(float).tiny
-        )
-        return _RoundSolution(
-            theta, coef, intercept, correlation, residual, tolerance, n_kink
-        )
+        return self._point_of(theta, coef, intercept, n_kink, correlation)
 
     def _refined(self, found, system, solution, theta_fixed, active):
         """Iterative refinement of a square (or under-determined) kink system.
