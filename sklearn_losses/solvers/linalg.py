@@ -6,7 +6,7 @@ the helpers that move vectors between all parameters and a free subset.
 """
 
 import numpy as np
-from scipy.linalg import cho_solve
+from scipy.linalg import cho_solve, solve_triangular
 
 # Conjugate gradients go on past their relative residual to the finishing
 # residual when that is at most this many times smaller (ends a fit one
@@ -16,6 +16,9 @@ FINISH_REACH = 10.0
 # Damping of a factored Hessian, relative to each diagonal entry
 # (factor_symmetric).
 DAMPING = 1e-10
+# One right-hand side of at least this many unknowns is solved by two
+# triangular solves rather than cho_solve (cholesky_solve).
+TRIANGULAR_PAIR_SIZE = 256
 
 
 def forcing_term(gradient_norm):
@@ -154,8 +157,7 @@ class SymmetricFactor:
     The factorization is NumPy's, like the products that form the matrix:
     SciPy's ``cho_factor`` runs on SciPy's own OpenBLAS thread pool, which
     stalled right after NumPy's products (docs/solvers.rst). The two
-    triangular solves (``cho_solve``, one right-hand side) stay in SciPy:
-    NumPy has none.
+    triangular solves stay in SciPy (``cholesky_solve``): NumPy has none.
     """
 
     def __init__(self, matrix, overwrite=False):
@@ -172,7 +174,7 @@ class SymmetricFactor:
     def solve(self, right):
         """The damped system's solution for ``right``."""
         if self.lower is not None:
-            solution = cho_solve((self.lower, True), right, check_finite=False)
+            solution = cholesky_solve(self.lower, right)
             if np.all(np.isfinite(solution)):
                 return solution
         damped = self.damped
@@ -192,6 +194,26 @@ class SymmetricFactor:
         else:
             product = self.damped @ vector
         return product - self.shift * vector
+
+
+def cholesky_solve(lower, right):
+    """``(L L.T)^-1 right`` from NumPy's C-ordered Cholesky factor ``L``.
+
+    SciPy's LAPACK wants Fortran order: ``cho_solve((L, True), ...)``
+    copied the whole factor at every call (at 900 x 900 a single solve took
+    1.3 ms, 0.2 of them the solve; the bordered solves of proximal Newton on
+    a wide kinked elastic net made 1,860 of them, 2.9 of a 10 s fit).
+    ``L.T`` is the Fortran-ordered upper factor, passed as it is; for one
+    right-hand side of ``TRIANGULAR_PAIR_SIZE`` or more unknowns two
+    triangular solves (``solve_triangular`` takes a C-ordered matrix as the
+    transpose of a Fortran one) are faster still (900: 0.21 against 0.49
+    ms; 2,000: 1.0 against 3.8), while ``cho_solve`` is faster on small
+    or several right-hand sides.
+    """
+    if right.ndim == 1 and lower.shape[0] >= TRIANGULAR_PAIR_SIZE:
+        middle = solve_triangular(lower, right, lower=True, check_finite=False)
+        return solve_triangular(lower, middle, lower=True, trans=1, check_finite=False)
+    return cho_solve((lower.T, False), right, check_finite=False)
 
 
 def factor_symmetric(matrix, overwrite=False):

@@ -16,10 +16,9 @@ non-zeros, not the number of features.
 import contextlib
 
 import numpy as np
-from scipy.linalg import cho_solve
 
 from .._parallel import blas_on_one_thread
-from .linalg import SymmetricFactor, diagonal_view
+from .linalg import SymmetricFactor, cholesky_solve, diagonal_view
 from .line_search import VALUE_RESOLUTION
 from .newton import (
     DIRECT_NEWTON_SIZE,
@@ -620,7 +619,7 @@ class _BlockSolves:
         self.reference = None
 
     def _base_solve(self, right):
-        return cho_solve((self.factor.lower, True), right, check_finite=False)
+        return cholesky_solve(self.factor.lower, right)
 
     def _columns(self, cache, keys, make):
         if not keys:
