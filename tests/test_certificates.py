@@ -18,7 +18,7 @@ from sklearn_losses._loss import (
 from sklearn_losses._objective import LinearObjective
 from sklearn_losses._penalty import ElasticNet
 from sklearn_losses.solvers import SolverResult, solve
-from sklearn_losses.solvers.active_set import _KinkRowsFactors
+from sklearn_losses.solvers.active_set import LeastSquares, _KinkRowsFactors
 from sklearn_losses.solvers.certificate import DUALITY_GAP, certify
 
 PENALTIES = {"l2": (0.01, 0.0), "l1": (0.01, 1.0), "en": (0.01, 0.5)}
@@ -277,3 +277,28 @@ def test_kink_rows_factors_give_the_least_norm_solutions(
     )
     if fit_intercept:
         assert abs(multipliers.sum()) <= 1e-9 * max(np.abs(multipliers).max(), 1.0)
+
+
+@pytest.mark.parametrize("n_features", [80, 20], ids=["full rank", "rank 20 of 51"])
+@pytest.mark.parametrize("signed", [True, False], ids=["eigh", "svd"])
+def test_least_squares_matches_lstsq_on_bordered_kink_systems(n_features, signed):
+    """The kink system (Gram matrix of 50 rows, its columns times a = +-1,
+    divided by l2 = 0.01, bordered by the intercept's row) solved once
+    factored, for three right-hand sides, as np.linalg.lstsq solves it
+    (the minimum-norm least-squares solution): to 1e-14 of its size by the
+    SVD, to 1e-9 by the eigendecomposition of the sign-symmetrized matrix
+    (its small eigenvalues are known to eps times the largest; measured
+    2e-10 at most, rank deficient)."""
+    rng = np.random.default_rng(n_features)
+    rows = rng.standard_normal((50, n_features))
+    a = rng.choice([-1.0, 1.0], 50)
+    matrix = np.zeros((51, 51))
+    matrix[:50, :50] = rows @ rows.T * a / 0.01
+    matrix[:50, 50] = 1.0
+    matrix[50, :50] = a
+    system = LeastSquares(matrix, np.append(a, 1.0) if signed else None)
+    for _ in range(3):
+        right = rng.standard_normal(51)
+        expected = np.linalg.lstsq(matrix, right, rcond=None)[0]
+        tolerance = (1e-9 if signed else 1e-14) * np.abs(expected).max()
+        np.testing.assert_allclose(system.solve(right), expected, atol=tolerance)

@@ -431,8 +431,14 @@ class _ActiveSets:
         elif size > 0 and self._rows_fit(n_kink, active.size):
             found = self._solved_on_rows(kink_index, active, base, theta_fixed)
         elif size > 0:
-            system = self._dense_kink_system(kink_index, active, base, theta_fixed)
-            solution = np.linalg.lstsq(*system, rcond=None)[0]
+            matrix, right = self._dense_kink_system(
+                kink_index, active, base, theta_fixed
+            )
+            # The intercept's row is the border's transpose times a.
+            row_signs = np.append(a[kink_index], np.ones(size - n_kink))
+            system = LeastSquares(matrix, row_signs)
+            del matrix
+            solution = system.solve(right)
         if found is None:
             found = self._primal_of(theta_fixed, solution, kink_index, active)
         # A consistent system (no more kink samples than free parameters).
@@ -581,18 +587,18 @@ class _ActiveSets:
         the kink equations by more than their tolerance although it is
         right to eight digits. The equations' own residuals, computed from
         the point (``a_E * r_E``, and ``-a . theta`` for the intercept's
-        row), are solved for a correction with the same matrix.
+        row), are solved for a correction with the same factors
+        (``system``, a ``LeastSquares``).
         """
-        matrix, _ = system
         kink_index = np.flatnonzero(self.on_kink)
         n_kink = kink_index.size
         for _ in range(REFINEMENTS):
             missed = self.a[kink_index] * found.residual[kink_index]
             if np.max(np.abs(missed)) <= found.residual_tolerance:
                 break
-            if matrix.shape[0] > n_kink:
+            if system.size > n_kink:
                 missed = np.append(missed, -(self.a @ found.theta))
-            solution = solution + np.linalg.lstsq(matrix, missed, rcond=None)[0]
+            solution = solution + system.solve(missed)
             found = self._primal_of(theta_fixed, solution, kink_index, active)
         return found
 
@@ -675,6 +681,46 @@ class _ActiveSets:
         above, below, wrong_side = self.moves
         self.on_kink = (self.on_kink & ~above & ~below) | wrong_side
         self.at_upper = np.where(above, True, np.where(below, False, self.at_upper))
+
+
+class LeastSquares:
+    """The least-squares solution of minimum norm of ``matrix @ x = right``,
+    as ``np.linalg.lstsq(matrix, right, rcond=None)`` gives it, from one
+    factorization for every right-hand side.
+
+    The kink system's refinements solve again with the same matrix:
+    ``lstsq`` factored it anew each time, and on a sparse hinge elastic net
+    (5,000 x 3,000, about 1,500 samples on the kink) its 28 calls were 21
+    of the fit's 25 s. Where ``row_signs`` (entries of size one) make
+    ``row_signs[:, None] * matrix`` symmetric, as they do the kink system
+    (its rows are the Gram matrix's times the samples' ``a = +-1``, and
+    the intercept's border), its eigendecomposition serves: the signs are
+    an orthogonal map, so the least-squares solutions are the same, and
+    ``eigh`` takes about 0.6 of ``lstsq``'s time (2,000 unknowns: 1.05
+    against 1.78 s) where a singular value decomposition takes 1.6 of it.
+    Values below ``lstsq``'s cut (``eps * max(shape)`` of the largest)
+    count as zero.
+    """
+
+    def __init__(self, matrix, row_signs=None):
+        self.size = matrix.shape[0]
+        cut = np.finfo(float).eps * max(matrix.shape)
+        if row_signs is not None and np.all(np.abs(row_signs) == 1):
+            self.row_signs = row_signs
+            values, vectors = np.linalg.eigh(row_signs[:, None] * matrix)
+            kept = np.abs(values) > cut * np.abs(values).max(initial=0.0)
+            self.left = self.right = vectors[:, kept]
+        else:
+            self.row_signs = None
+            left, values, right_t = np.linalg.svd(matrix, full_matrices=False)
+            kept = values > cut * values.max(initial=0.0)
+            self.left, self.right = left[:, kept], right_t[kept].T
+        self.inverse_values = 1.0 / values[kept]
+
+    def solve(self, right):
+        if self.row_signs is not None:
+            right = self.row_signs * right
+        return self.right @ (self.inverse_values * (self.left.T @ right))
 
 
 class _KinkRowsFactors:
