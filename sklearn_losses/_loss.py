@@ -291,13 +291,13 @@ def _y_log_y_minus_y(y_true):
 
 
 class _PoissonTargets:
-    """What the Poisson loss keeps of one target array: the constant ``y log
-    y - y``, and the rows of large counts (``large``: None, a slice of every
-    row, or their positions) with their targets and logarithms."""
+    """What the Poisson loss keeps of one target array: the rows of large
+    counts (``large``: None, a slice of every row, or their positions) with
+    their targets and logarithms, and, unless every count is large, the
+    constant ``y log y - y`` of the direct form."""
 
     def __init__(self, y_true):
         self.y_true = y_true
-        self.constant = _y_log_y_minus_y(y_true)
         is_large = y_true >= PoissonLoss.LARGE_COUNT
         if not is_large.any():
             self.large = None
@@ -308,6 +308,8 @@ class _PoissonTargets:
         if self.large is not None:
             self.y_large = y_true[self.large]
             self.log_large = np.log(self.y_large)
+        if not isinstance(self.large, slice):
+            self.constant = _y_log_y_minus_y(y_true)
 
 
 class PoissonLoss(PointwiseLoss):

@@ -752,7 +752,7 @@ class _KinkRowsFactors:
         self.reflector[0] -= 1.0
         reduced = self._reflect(rows)[1:] if fit_intercept else rows
         self.n_reduced = reduced.shape[0]
-        self.triangle = self.left = None
+        self.triangle = self.pseudo_inverse = None
         if self.n_reduced == 0 or n_columns == 0:
             return
         if self.n_reduced <= n_columns:
@@ -764,15 +764,7 @@ class _KinkRowsFactors:
             ):
                 self.orthogonal, self.triangle = orthogonal, triangle
                 return
-        left, singular, right_t = np.linalg.svd(reduced, full_matrices=False)
-        kept = singular > max(reduced.shape) * np.finfo(float).eps * max(
-            singular[0], np.finfo(float).tiny
-        )
-        self.left, self.singular, self.right_t = (
-            left[:, kept],
-            singular[kept],
-            right_t[kept],
-        )
+        self.pseudo_inverse = LeastSquares(reduced)
 
     def _reflect(self, matrix):
         reflector = self.reflector
@@ -794,10 +786,11 @@ class _KinkRowsFactors:
             step = np.linalg.solve(self.triangle.T, right)
             least_norm = self.orthogonal @ step
             reduced = np.linalg.solve(self.triangle, step)
-        elif self.left is not None:
-            projected = self.left.T @ right
-            least_norm = self.right_t.T @ (projected / self.singular)
-            reduced = self.left @ (projected / self.singular**2)
+        elif self.pseudo_inverse is not None:
+            pseudo = self.pseudo_inverse
+            projected = pseudo.inverse_values * (pseudo.left.T @ right)
+            least_norm = pseudo.right @ projected
+            reduced = pseudo.left @ (pseudo.inverse_values * projected)
         else:
             least_norm, reduced = np.zeros(self.n_columns), np.zeros(self.n_reduced)
         if self.fit_intercept:

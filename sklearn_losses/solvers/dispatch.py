@@ -114,7 +114,9 @@ PROXIMAL_NEWTON_PROBE = 60
 BAND_SHARE = 0.1
 # A smooth fit whose certified gap exceeds this many times tol is taken on
 # with a tighter gradient test, at most CLOSER_ROUNDS times
-# (_certified_closer); STARTS are the methods that only hand a start on.
+# (_certified_closer), by its route's methods less STARTS: those that only
+# hand a start on, and the probe, whose proximal Newton the route runs
+# again after it.
 GAP_PER_TOL = 10.0
 CLOSER_ROUNDS = 2
 CLOSER_STEP = 1e-2
