@@ -109,6 +109,10 @@ class LinearObjective:
         # problem: a path's next alpha continues it
         # (solvers.linear_program.fit_for_screening).
         self.kept_screening_fit = None
+        # The dual point (theta as a share of each box) that the last
+        # box-constrained dual solve on this problem reached: a path's next
+        # alpha starts from it (solvers.box_dual).
+        self.kept_dual_point = None
         # Whether the problem is solved at a sequence of alphas (_path), where
         # what one solve keeps for the next pays more often.
         self.along_path = False

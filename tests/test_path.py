@@ -339,3 +339,39 @@ def _assert_points_are_cold_fits(estimator, X, y, path, indices):
     for index in indices:
         cold = clone(estimator).set_params(alpha=path.alphas[index]).fit(X, y)
         assert path.objectives[index] == pytest.approx(cold.objective_, rel=1e-12)
+
+
+@pytest.mark.parametrize("case", ["hinge", "quantile", "epsilon_insensitive"])
+def test_alpha_max_of_sparse_rows_is_the_dense_ones(case):
+    """The kinked losses' alpha_max is a linear program over the samples on
+    the kink at W = 0 (for hinge with an intercept, every sample of the
+    larger class). On a sparse X the program is posed on the rows as they
+    are, uncentered (the intercept's constraint cancels the centering), and
+    only on the features they touch: the same alpha_max as on the dense
+    copy (relative 1e-9), on columns with a mean far from zero."""
+    estimator, kind = CASES[case]
+    estimator = clone(estimator).set_params(l1_ratio=1.0)
+    X, y = _data(kind, seed=5)
+    X[np.random.default_rng(5).random(X.shape) < 0.6] = 0.0
+    dense = loss_path(estimator, X, y, n_alphas=2).alphas[0]
+    sparse = loss_path(estimator, sp.csr_matrix(X), y, n_alphas=2).alphas[0]
+    np.testing.assert_allclose(sparse, dense, rtol=1e-9)
+
+
+def test_box_dual_path_points_start_from_the_previous_alphas_dual_point():
+    """Hinge with an intercept on sparse unit rows wider than the samples
+    (the box-constrained dual's problems): each alpha starts from the
+    previous alpha's exact dual point, not from the ends of the boxes that
+    the previous coefficients' residuals give, which cost 220 to 720
+    L-BFGS-B iterations per alpha here (against 18 to 100). Every point is
+    still certified and at the cold fit's objective (relative 1e-9)."""
+    rng = np.random.default_rng(0)
+    X = sp.random(400, 4000, density=0.01, format="csr", random_state=rng)
+    X = sp.csr_matrix(X.multiply(1 / np.sqrt(X.multiply(X).sum(axis=1))))
+    y = X @ rng.standard_normal(4000) + 0.05 * rng.logistic(size=400) > 0.02
+    path = loss_path(HingeLossClassifier(), X, y, n_alphas=10)
+    assert np.all(path.n_iters[1:] <= 150)
+    assert np.all(path.duality_gaps <= 1e-9)
+    for index in (1, 9):
+        cold = HingeLossClassifier(alpha=path.alphas[index]).fit(X, y)
+        assert path.objectives[index] <= cold.objective_ * (1 + 1e-9)

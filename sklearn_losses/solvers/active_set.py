@@ -68,12 +68,14 @@ def many_features_pure_l2(objective):
 @dataclass
 class Candidate:
     """A primal point with its objective ``primal`` and a dual bound ``dual``
-    (the dual value at a feasible dual point: a lower bound of the optimum)."""
+    (the dual value at a feasible dual point: a lower bound of the optimum),
+    and that dual point ``theta`` where the candidate keeps it."""
 
     coef: np.ndarray
     intercept: float
     primal: float
     dual: float
+    theta: np.ndarray | None = None
 
 
 class CandidatePool:
@@ -146,7 +148,7 @@ def evaluated_candidate(objective, coef, intercept, theta, box_lower, box_upper)
     if objective.fit_intercept:
         _, a = objective.loss.affine_parts(objective.y)
         theta = project_dual(theta, a, box_lower, box_upper)
-    return Candidate(coef, intercept, primal, objective.dual_value(theta))
+    return Candidate(coef, intercept, primal, objective.dual_value(theta), theta)
 
 
 def smoothed_candidate(objective, theta, primal_guess, box_lower, box_upper):

@@ -61,6 +61,8 @@ def solve_box_dual(
     gap_tol = max(tol, GAP_FLOOR)
     if not pool.certified(gap_tol):
         pool.consider(smoothed_candidate(objective, theta, guess, box_lower, box_upper))
+    if objective.along_path:
+        objective.kept_dual_point = _kept_point(pool, weight, unit)
     return SolverResult(
         **pool.result_fields(objective.fit_intercept, gap_tol),
         n_iter=n_iter,
@@ -73,7 +75,13 @@ def _maximize_dual(objective, coef, intercept, max_iter, on_iteration):
 
     Starts from the primal point ``(coef, intercept)``: each sample at the
     end of its box on the side of its residual (0, inside every box, where
-    it is zero).
+    it is zero); on a path, from the previous alpha's dual point instead
+    (``_kept_point``). The box does not depend on alpha, so that point is
+    feasible, and it is near: the ends that the previous (or extrapolated)
+    coefficients' residuals give put every sample on the kink at an end of
+    its box, far from the optimum of the next alpha (tf-idf 3,000 x 30,000,
+    hinge with an intercept: 600 to 1,000 iterations per alpha from those
+    ends, where a cold fit takes 1 to 100).
     """
     loss = objective.loss
     lower, upper = loss.dual_box()
@@ -82,8 +90,12 @@ def _maximize_dual(objective, coef, intercept, max_iter, on_iteration):
     l2 = objective.penalty.l2
     fit_intercept = objective.fit_intercept
     start_intercept = intercept if fit_intercept else np.zeros(1)
-    residual = c - a * objective.raw_prediction(coef, start_intercept).ravel()
-    unit = np.where(residual > 0, upper, np.where(residual < 0, lower, 0.0))
+    kept = objective.kept_dual_point
+    if objective.along_path and kept is not None and kept.size == c.size:
+        unit = kept.copy()
+    else:
+        residual = c - a * objective.raw_prediction(coef, start_intercept).ravel()
+        unit = np.where(residual > 0, upper, np.where(residual < 0, lower, 0.0))
     multiplier = float(start_intercept[0]) if fit_intercept else 0.0
     rho = _constraint_penalty(objective) if fit_intercept else 0.0
     n_iter = 0
@@ -130,6 +142,18 @@ def _maximize_dual(objective, coef, intercept, max_iter, on_iteration):
             # The multiplier no longer moves the dual point.
             break
     return unit, n_iter
+
+
+def _kept_point(pool, weight, unit):
+    """The dual point a path's next alpha starts from, as shares of the
+    boxes: the exact step's (it meets the intercept's constraint, which the
+    augmented Lagrangian's rounds approach slowly: from L-BFGS-B's own
+    point, 750 iterations at the next alpha of a tf-idf path), else
+    L-BFGS-B's."""
+    theta = None if pool.best is None else pool.best.theta
+    if theta is None:
+        return unit
+    return np.divide(theta, weight, out=np.zeros_like(theta), where=weight > 0)
 
 
 def _constraint_penalty(objective):

@@ -30,6 +30,7 @@ objective's minimum-norm subgradient.
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import linprog
 
 
@@ -279,6 +280,26 @@ def slope_root(slope_and_curvature):
     return shift
 
 
+def _free_columns(objective, free, scale, imbalance, fixed):
+    """The free rows of the zero dual point's program, one row per feature
+    (``X_free.T * scale``, sparse where ``X`` is), and the fixed correlation
+    that goes with them.
+
+    A sparse ``X`` is not made dense: the free rows are all the samples of
+    one class for hinge with an intercept (1,500 rows of 30,000 tf-idf
+    words: 360 MB dense, and 137 s of HiGHS on it). Its rows are taken as
+    they are, not centered: the centering adds ``x_mean`` times ``a .
+    theta`` to the correlation, zero at the program's solution (the
+    intercept's constraint), so the fixed part is taken without it too.
+    """
+    index = np.flatnonzero(free)
+    X = objective.X
+    if sp.issparse(X):
+        selected = sp.csr_array(X[index]).multiply(scale[:, None])
+        return sp.csr_array(selected.T), fixed + objective.x_mean * imbalance
+    return (objective.rows(index) * scale[:, None]).T, fixed
+
+
 def _multinomial_shift(objective, raw):
     """The shift of each class's scores that makes the weighted probabilities
     of every class sum to its weighted share: Newton's method on the
@@ -347,11 +368,21 @@ def zero_dual_point(objective, intercept):
     if not free.any():
         return np.max(np.abs(fixed), initial=0.0), theta
     width = weight[free] * (upper - lower)
-    columns = (objective.rows(np.flatnonzero(free)) * a[free, None]).T * width
-    n_free, n_features = width.size, objective.n_features
+    columns, fixed = _free_columns(objective, free, a[free] * width, a @ theta, fixed)
+    # A feature no free row touches bounds t by its fixed part alone: only
+    # the others are constraints (on tf-idf text most of the features).
+    if sp.issparse(columns):
+        touched = np.flatnonzero(np.diff(columns.indptr))
+        stack, side_by_side = sp.vstack, sp.hstack
+    else:
+        touched = np.flatnonzero(np.any(columns != 0, axis=1))
+        stack, side_by_side = np.vstack, np.hstack
+    untouched = np.delete(np.abs(fixed), touched)
+    columns, fixed = columns[touched], fixed[touched]
+    n_free = width.size
     # Variables: the free shares u (theta = width * u), then t.
-    ones = np.ones((n_features, 1))
-    rows = np.vstack([np.hstack([columns, -ones]), np.hstack([-columns, -ones])])
+    ones = np.ones((touched.size, 1))
+    rows = stack([side_by_side([columns, -ones]), side_by_side([-columns, -ones])])
     right = np.concatenate([-fixed, fixed])
     equality = None
     if objective.fit_intercept:
@@ -363,7 +394,7 @@ def zero_dual_point(objective, intercept):
         A_eq=None if equality is None else equality[0],
         b_eq=None if equality is None else equality[1],
         bounds=[(lower / (upper - lower), upper / (upper - lower))] * n_free
-        + [(0, None)],
+        + [(np.max(untouched, initial=0.0), None)],
         method="highs",
     )
     if result.status != 0:
