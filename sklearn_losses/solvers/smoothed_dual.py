@@ -269,12 +269,23 @@ def _warm_exact_step(objective, coef, intercept, settings):
 
 def _first_smoothing(objective, coef, intercept):
     """A tenth of the mean absolute residual at the start (so that most
-    samples start within the band), and never below rounding."""
+    samples start within the band), and never below rounding.
+
+    On a path, from the previous alpha's answer, a hundredth of that: the
+    mean residual there is that of the samples far from the kink, while
+    those near it move little from one alpha to the next, and the wider
+    first rounds only walked away from them and back. 100-alpha paths
+    (elastic net 0.5; hinge and quantile 0.8 on 2,000 x 20, quantile on
+    10,000 x 50): 25-30% fewer iterations and less time, the same
+    objectives; a thousandth took twice as long, and paths with an L2
+    penalty alone were unchanged.
+    """
     c, a = objective.loss.affine_parts(objective.y)
     start_intercept = intercept if objective.fit_intercept else np.zeros(1)
     start_residual = c - a * objective.raw_prediction(coef, start_intercept)
+    share = 1e-3 if objective.along_path and np.any(coef) else 0.1
     return max(
-        0.1 * (objective.sample_weight @ np.abs(start_residual)),
+        share * (objective.sample_weight @ np.abs(start_residual)),
         1e-12 * (1 + np.abs(c).max()),
     )
 
