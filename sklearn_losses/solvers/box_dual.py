@@ -148,8 +148,8 @@ def _kept_point(pool, weight, unit):
     """The dual point a path's next alpha starts from, as shares of the
     boxes: the exact step's (it meets the intercept's constraint, which the
     augmented Lagrangian's rounds approach slowly: from L-BFGS-B's own
-    point, 750 iterations at the next alpha of a tf-idf path), else
-    L-BFGS-B's."""
+    point, 720 to 830 iterations at the second alpha of a tf-idf path,
+    against 8 to 13), else L-BFGS-B's."""
     theta = None if pool.best is None else pool.best.theta
     if theta is None:
         return unit
