@@ -372,3 +372,25 @@ def test_feature_scale_of_sparse_X_by_blocks_equals_the_whole_product(
     np.testing.assert_allclose(
         objective._sparse_second_moment(), expected, rtol=1e-12, atol=0
     )
+
+
+def test_feature_scale_follows_the_penalty_of_the_moment(rng):
+    """A path changes the penalty on one problem: ``feature_scale`` is
+    ``sqrt(variance + l2)`` with the ``l2`` of the call, not of the first
+    call (a stale scale made the box-constrained dual's constraint penalty
+    1,000 times too stiff at a path's last alphas). Exact to 1e-15."""
+    X = rng.standard_normal((200, 7)) * np.array([1e-3, 1, 2, 3, 4, 5, 1e3])
+    objective = LinearObjective(
+        LogisticLoss(),
+        X,
+        np.where(rng.random(200) < 0.5, -1.0, 1.0),
+        np.full(200, 1 / 200),
+        penalty=ElasticNet.from_alpha(10.0, 0.0),
+        fit_intercept=True,
+    )
+    variance = X.var(axis=0)
+    for alpha in (10.0, 1e-2, 1e-6):
+        objective.penalty = ElasticNet.from_alpha(alpha, 0.0)
+        np.testing.assert_allclose(
+            objective.feature_scale(), np.sqrt(variance + alpha), rtol=1e-13
+        )
