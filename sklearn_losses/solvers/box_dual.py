@@ -22,6 +22,13 @@ MULTIPLIER_ROUNDS = 10
 CONSTRAINT_STIFFNESS = 100.0
 # Pairs L-BFGS-B keeps on the dual.
 MEMORY = 10
+# Rounds of the active-set method from a path's previous dual point before
+# L-BFGS-B takes over. Where the sets it reads off that point are near the
+# new alpha's, it certifies in two or three rounds; where they are not, its
+# rounds swing between too few and too many samples on the kink, and more
+# rounds did not help (epsilon-insensitive on sparse 5,000 x 10,000: the
+# same 4 of 29 alphas failed at 4, 8 and 16 rounds).
+KEPT_POINT_ROUNDS = 8
 
 
 def solve_box_dual(
@@ -48,17 +55,46 @@ def solve_box_dual(
     certifies the result, to ``max(tol, 1e-8)`` relative to ``J``. If it
     does not, the result is the best primal point, unconverged (the solver
     table then hands over to the smoothed dual).
+
+    Along a path, the active-set method first runs from the previous
+    alpha's exact dual point (``objective.kept_dual_point``), for at most
+    ``KEPT_POINT_ROUNDS`` rounds; only where that does not certify does
+    L-BFGS-B run. From that point L-BFGS-B took more iterations than from
+    a cold start wherever many samples sat inside their box (100-alpha
+    path of an epsilon-insensitive fit with an intercept on tf-idf
+    2,000 x 20,000: 5,531 iterations and 12.4 s, against 1.25 s with every
+    alpha certified by the active-set method from that point).
     """
-    unit, n_iter = _maximize_dual(objective, coef, intercept, max_iter, on_iteration)
     _, a = objective.loss.affine_parts(objective.y)
     lower, upper = objective.loss.dual_box()
     weight = objective.sample_weight
     box_lower, box_upper = weight * lower, weight * upper
+    gap_tol = max(tol, GAP_FLOOR)
+    pool = CandidatePool()
+    kept = _kept_start(objective)
+    if kept is not None:
+        pool.consider(
+            exact_candidate(
+                objective,
+                weight * kept,
+                coef.ravel(),
+                box_lower,
+                box_upper,
+                max_rounds=KEPT_POINT_ROUNDS,
+            )
+        )
+        if pool.certified(gap_tol):
+            objective.kept_dual_point = _kept_point(pool, weight, kept)
+            on_iteration()
+            return SolverResult(
+                **pool.result_fields(objective.fit_intercept, gap_tol),
+                n_iter=1,
+                method="box-dual",
+            )
+    unit, n_iter = _maximize_dual(objective, coef, intercept, max_iter, on_iteration)
     theta = weight * unit
     guess = objective.rmatvec(a * theta).ravel() / objective.penalty.l2
-    pool = CandidatePool()
     pool.consider(exact_candidate(objective, theta, guess, box_lower, box_upper))
-    gap_tol = max(tol, GAP_FLOOR)
     if not pool.certified(gap_tol):
         pool.consider(smoothed_candidate(objective, theta, guess, box_lower, box_upper))
     if objective.along_path:
@@ -90,8 +126,8 @@ def _maximize_dual(objective, coef, intercept, max_iter, on_iteration):
     l2 = objective.penalty.l2
     fit_intercept = objective.fit_intercept
     start_intercept = intercept if fit_intercept else np.zeros(1)
-    kept = objective.kept_dual_point
-    if objective.along_path and kept is not None and kept.size == c.size:
+    kept = _kept_start(objective)
+    if kept is not None:
         unit = kept.copy()
     else:
         residual = c - a * objective.raw_prediction(coef, start_intercept).ravel()
@@ -142,6 +178,15 @@ def _maximize_dual(objective, coef, intercept, max_iter, on_iteration):
             # The multiplier no longer moves the dual point.
             break
     return unit, n_iter
+
+
+def _kept_start(objective):
+    """The dual point a path's previous alpha kept (shares of the boxes),
+    or None (a cold fit, or a point of other rows)."""
+    kept = objective.kept_dual_point
+    if not objective.along_path or kept is None:
+        return None
+    return kept if kept.size == objective.X.shape[0] else None
 
 
 def _kept_point(pool, weight, unit):
