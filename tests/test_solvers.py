@@ -72,7 +72,8 @@ def _problem(loss, l1, l2, n_samples=40, n_features=3, n_outputs=1, shift=0.0):
         (HingeLoss(), 1e-3, 1e-60, 50, 1, 11),
         (PinballLoss(0.5), 0.0, 1e-3, 50, 1, 12),
         (PinballLoss(0.5), 0.0, 1e-3, 3, 1, 13),
-        (HingeLoss(), 1e-3, 1e-3, 50, 1, 13),
+        (HingeLoss(), 1e-3, 1e-3, 50, 1, 12),
+        (HingeLoss(), 1e-3, 1e-3, 3, 1, 13),
     ],
 )
 def test_each_kind_of_problem_takes_its_row_of_the_table(

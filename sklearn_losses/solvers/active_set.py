@@ -54,15 +54,18 @@ KINK_SYSTEM_RTOL = 1e-13
 KINK_SYSTEM_REFINE_ABOVE = 1e-11
 
 
-def many_features_pure_l2(objective):
-    """A pure L2 penalty on more features than a dense Newton system takes.
-
-    There the box-constrained dual (and, in the active-set step, an
-    iterative solve of the kink system) replaces the smoothed primal.
-    """
-    return not objective.penalty.has_l1 and not use_dense_hessian(
+def many_features_with_l2(objective):
+    """A penalty with an L2 part on more features than a dense Newton system
+    takes: there the box-constrained dual replaces the smoothed primal."""
+    return objective.penalty.has_l2 and not use_dense_hessian(
         objective, objective.n_features
     )
+
+
+def many_features_pure_l2(objective):
+    """``many_features_with_l2`` without an L1 part: there the active-set
+    step also solves its kink system iteratively (every feature is free)."""
+    return not objective.penalty.has_l1 and many_features_with_l2(objective)
 
 
 @dataclass

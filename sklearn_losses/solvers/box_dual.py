@@ -1,4 +1,5 @@
-"""The box-constrained dual of a piecewise-linear loss with an L2 penalty."""
+"""The box-constrained dual of a piecewise-linear loss with an L2 or
+elastic-net penalty."""
 
 import numpy as np
 from scipy.optimize import Bounds, minimize
@@ -34,14 +35,19 @@ KEPT_POINT_ROUNDS = 8
 def solve_box_dual(
     objective, coef, intercept, *, max_iter, tol, on_iteration=no_callback
 ):
-    """Piecewise-linear loss with an L2 penalty and many features: the dual.
+    """Piecewise-linear loss with an L2 or elastic-net penalty and many
+    features: the dual.
 
-    The dual of ``J`` is the box-constrained quadratic program
+    The dual of ``J`` is the box-constrained program
 
-        maximize  D(theta) = c . theta - |X.T @ (a * theta)|**2 / (2 * l2)
+        maximize  D(theta) = c . theta - sum_j (|z_j| - l1)_+**2 / (2 * l2)
         subject to  s_i * lower <= theta_i <= s_i * upper,  a . theta = 0,
 
-    the last constraint only with an intercept. L-BFGS-B handles the box
+    with ``z = X.T @ (a * theta)`` (a quadratic program without an L1 part),
+    the last constraint only with an intercept. ``D`` is concave and
+    continuously differentiable, its gradient ``c - a * (X @ w)`` with ``w``
+    the soft threshold of ``z`` at ``l1`` over ``l2``
+    (``ElasticNet.coef_from_dual``). L-BFGS-B handles the box
     exactly (by projection), on ``u = theta / s`` so that every variable
     lives in the same unit box; each evaluation costs two passes over
     ``X`` and none forms a Hessian, where Newton's method on the smoothed
@@ -51,7 +57,8 @@ def solve_box_dual(
     multiplier ``b`` converges to the intercept.
 
     From the dual point, the active-set method solves the optimality
-    conditions exactly (MINRES on the kink system) and the duality gap
+    conditions exactly (with an L2 penalty by MINRES on the kink system;
+    with an elastic net on the non-zero features) and the duality gap
     certifies the result, to ``max(tol, 1e-8)`` relative to ``J``. If it
     does not, the result is the best primal point, unconverged (the solver
     table then hands over to the smoothed dual).
@@ -93,7 +100,7 @@ def solve_box_dual(
             )
     unit, n_iter = _maximize_dual(objective, coef, intercept, max_iter, on_iteration)
     theta = weight * unit
-    guess = objective.rmatvec(a * theta).ravel() / objective.penalty.l2
+    guess = objective.penalty.coef_from_dual(objective.rmatvec(a * theta).ravel())
     pool.consider(exact_candidate(objective, theta, guess, box_lower, box_upper))
     if not pool.certified(gap_tol):
         pool.consider(smoothed_candidate(objective, theta, guess, box_lower, box_upper))
@@ -123,7 +130,8 @@ def _maximize_dual(objective, coef, intercept, max_iter, on_iteration):
     lower, upper = loss.dual_box()
     weight = objective.sample_weight
     c, a = loss.affine_parts(objective.y)
-    l2 = objective.penalty.l2
+    penalty = objective.penalty
+    l2 = penalty.l2
     fit_intercept = objective.fit_intercept
     start_intercept = intercept if fit_intercept else np.zeros(1)
     kept = _kept_start(objective)
@@ -142,7 +150,7 @@ def _maximize_dual(objective, coef, intercept, max_iter, on_iteration):
 
         def negative_dual(unit, multiplier=multiplier):
             theta = weight * unit
-            coef = objective.rmatvec(a * theta).ravel() / l2
+            coef = penalty.coef_from_dual(objective.rmatvec(a * theta).ravel())
             value = 0.5 * l2 * (coef @ coef) - c @ theta
             gradient = a * objective.matvec(coef).ravel() - c
             if fit_intercept:

@@ -31,8 +31,8 @@ table; the first row whose condition holds is taken:
     many features, no L1                    box-dual, smoothed-dual
 11  piecewise linear; L2 below 1e-50        linear-program-if-l2-negligible,
                                             smoothed-dual
-12  piecewise linear; L2; many features,    box-dual, smoothed-dual
-    no L1
+12  piecewise linear; L2 or elastic net;   box-dual, smoothed-dual
+    many features
 13  piecewise linear; L2 or elastic net     smoothed-dual
 ==  ======================================  =====================================
 
@@ -67,7 +67,7 @@ import numpy as np
 
 from .._parallel import blas_on_one_thread
 from .._penalty import ElasticNet
-from .active_set import GAP_FLOOR, many_features_pure_l2
+from .active_set import GAP_FLOOR, many_features_pure_l2, many_features_with_l2
 from .box_dual import solve_box_dual
 from .certificate import (
     DUALITY_GAP,
@@ -258,8 +258,8 @@ ROUTES = (
         ("linear-program-if-l2-negligible", "smoothed-dual"),
     ),
     Route(
-        "piecewise linear; L2; many features, no L1",
-        lambda o: _piecewise(o) and many_features_pure_l2(o),
+        "piecewise linear; L2 or elastic net; many features",
+        lambda o: _piecewise(o) and many_features_with_l2(o),
         ("box-dual", "smoothed-dual"),
     ),
     Route(
