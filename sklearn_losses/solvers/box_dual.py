@@ -103,7 +103,14 @@ def solve_box_dual(
                 n_iter=1,
                 method="box-dual",
             )
-    unit, n_iter = _maximize_dual(objective, coef, intercept, max_iter, on_iteration)
+    # With an L1 part, half the budget, the rest left to the smoothed dual:
+    # near alpha_max few features pass the threshold, the dual is nearly a
+    # linear program, and the augmented Lagrangian's rounds can take every
+    # iteration (hinge elastic net with an intercept on tf-idf 2,000 x
+    # 20,000 at alpha 2e-3: all 1,000, a gap of 2e-7 and a warning; with
+    # half, the smoothed dual certifies to 5e-9 in 9 s).
+    budget = max_iter // 2 if objective.penalty.has_l1 else max_iter
+    unit, n_iter = _maximize_dual(objective, coef, intercept, budget, on_iteration)
     theta = weight * unit
     guess = objective.penalty.coef_from_dual(objective.rmatvec(a * theta).ravel())
     pool.consider(exact_candidate(objective, theta, guess, box_lower, box_upper))
