@@ -443,44 +443,18 @@ def test_logistic_lasso_above_the_largest_alpha_is_found_in_a_few_passes(
 
 
 @pytest.mark.parametrize("loss", ["hinge", "pinball"])
+@pytest.mark.parametrize("l1_ratio", [0.0, 0.5])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("sparse", [False, True])
-def test_wide_piecewise_linear_l2_reaches_the_exact_optimum(
-    loss, fit_intercept, sparse, rng
+def test_wide_piecewise_linear_l2_part_reaches_the_exact_optimum(
+    loss, l1_ratio, fit_intercept, sparse, rng, monkeypatch
 ):
-    """More features than samples: the box-constrained dual (L-BFGS-B), then
-    the active-set step by MINRES, certified by the gap (same bound as above)."""
-    X, y_fit, y_encoded = make_problem(loss, rng, n_samples=60, n_features=1200)
-    if sparse:
-        X = scipy.sparse.random(60, 1200, density=0.05, format="csr", random_state=0)
-        X.data = rng.standard_normal(X.nnz)
-    sample_weight = rng.integers(1, 4, 60)
-    model = make_estimator(loss, 0.01, 0.0, fit_intercept)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        model.fit(X, y_fit, sample_weight=sample_weight)
-    params = {"quantile": 0.3} if loss == "pinball" else {}
-    common = dict(alpha=0.01, l1_ratio=0.0, **params)
-    ours = objective(
-        loss, X, y_encoded, sample_weight, model.coef_, model.intercept_, **common
-    )
-    exact, _, _ = reference_optimum(
-        loss, X, y_encoded, sample_weight, fit_intercept=fit_intercept, **common
-    )
-    assert (ours - exact) / abs(exact) <= GAP_BOUND[loss]
-
-
-@pytest.mark.parametrize("loss", ["hinge", "pinball"])
-@pytest.mark.parametrize("fit_intercept", [True, False])
-@pytest.mark.parametrize("sparse", [False, True])
-def test_wide_piecewise_linear_elastic_net_reaches_the_exact_optimum(
-    loss, fit_intercept, sparse, rng, monkeypatch
-):
-    """Elastic net on more features than samples: the box-constrained dual
-    (its concave term ``(|z| - l1)_+**2 / (2 l2)`` per feature), then the
-    active-set step on the non-zero features, certified by the gap (1e-9)
-    with no ConvergenceWarning; the objective within the stated bound of
-    cvxpy's, and the box dual is what ran."""
+    """More features than samples, L2 or elastic net: the box-constrained
+    dual (L-BFGS-B; with an L1 part its concave term ``(|z| - l1)_+**2 / (2
+    l2)`` per feature), then the active-set step (by MINRES with a pure L2
+    penalty, on the non-zero features with an elastic net), certified by
+    the gap (1e-9) with no ConvergenceWarning; the objective within the
+    stated bound of cvxpy's, and the box dual is what ran."""
     X, y_fit, y_encoded = make_problem(loss, rng, n_samples=60, n_features=1200)
     if sparse:
         X = scipy.sparse.random(60, 1200, density=0.05, format="csr", random_state=0)
@@ -495,14 +469,14 @@ def test_wide_piecewise_linear_elastic_net_reaches_the_exact_optimum(
         return result
 
     monkeypatch.setitem(METHODS, "box-dual", recorded)
-    model = make_estimator(loss, 0.01, 0.5, fit_intercept)
+    model = make_estimator(loss, 0.01, l1_ratio, fit_intercept)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         model.fit(X, y_fit, sample_weight=sample_weight)
     assert methods == [True]
     assert model.duality_gap_ <= 1e-9
     params = {"quantile": 0.3} if loss == "pinball" else {}
-    common = dict(alpha=0.01, l1_ratio=0.5, **params)
+    common = dict(alpha=0.01, l1_ratio=l1_ratio, **params)
     ours = objective(
         loss, X, y_encoded, sample_weight, model.coef_, model.intercept_, **common
     )
