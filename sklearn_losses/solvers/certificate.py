@@ -33,6 +33,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
+from .active_set import free_columns
+
 
 @dataclass
 class Certificate:
@@ -280,26 +282,6 @@ def slope_root(slope_and_curvature):
     return shift
 
 
-def _free_columns(objective, free, scale, imbalance, fixed):
-    """The free rows of the zero dual point's program, one row per feature
-    (``X_free.T * scale``, sparse where ``X`` is), and the fixed correlation
-    that goes with them.
-
-    A sparse ``X`` is not made dense: the free rows are all the samples of
-    one class for hinge with an intercept (1,500 rows of 30,000 tf-idf
-    words: 360 MB dense, and 137 s of HiGHS on it). Its rows are taken as
-    they are, not centered: the centering adds ``x_mean`` times ``a .
-    theta`` to the correlation, zero at the program's solution (the
-    intercept's constraint), so the fixed part is taken without it too.
-    """
-    index = np.flatnonzero(free)
-    X = objective.X
-    if sp.issparse(X):
-        selected = sp.csr_array(X[index]).multiply(scale[:, None])
-        return sp.csr_array(selected.T), fixed + objective.x_mean * imbalance
-    return (objective.rows(index) * scale[:, None]).T, fixed
-
-
 def _multinomial_shift(objective, raw):
     """The shift of each class's scores that makes the weighted probabilities
     of every class sum to its weighted share: Newton's method on the
@@ -368,7 +350,7 @@ def zero_dual_point(objective, intercept):
     if not free.any():
         return np.max(np.abs(fixed), initial=0.0), theta
     width = weight[free] * (upper - lower)
-    columns, fixed = _free_columns(objective, free, a[free] * width, a @ theta, fixed)
+    columns, fixed = free_columns(objective, free, a[free] * width, a @ theta, fixed)
     # A feature no free row touches bounds t by its fixed part alone: only
     # the others are constraints (on tf-idf text most of the features).
     if sp.issparse(columns):

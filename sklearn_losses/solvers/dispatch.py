@@ -31,7 +31,7 @@ table; the first row whose condition holds is taken:
     many features, no L1                    box-dual, smoothed-dual
 11  piecewise linear; L2 below 1e-50        linear-program-if-l2-negligible,
                                             smoothed-dual
-12  piecewise linear; L2 or elastic net;   box-dual, smoothed-dual
+12  piecewise linear; L2 or elastic net;    box-dual, smoothed-dual
     many features
 13  piecewise linear; L2 or elastic net     smoothed-dual
 ==  ======================================  =====================================
