@@ -176,12 +176,13 @@ class LinearObjective:
         A diagonal preconditioner for first-order methods: the square root
         of the diagonal of the Hessian for a loss of unit curvature, so that
         neither a large feature nor the L2 term on a tiny one dominates the
-        conditioning (1 where both are zero). The mean squares are cached;
-        ``l2`` is the penalty's now: along a path the penalty changes on the
-        same problem, and a scale cached with the first alpha's ``l2`` (1,000
-        times the last one's) made the box-constrained dual's constraint
-        penalty as much too stiff (1,000 L-BFGS-B iterations and a gap of
-        5e-3 at an alpha where a cold fit took 71 to 1e-13).
+        conditioning (1 where both are zero). The variances are cached, the
+        scale derived at each call with the penalty's ``l2`` of the moment:
+        along a path the penalty changes on the same problem, and a scale
+        cached with the first alpha's ``l2`` (1,000 times the last one's)
+        made the box-constrained dual's constraint penalty as much too stiff
+        (1,000 L-BFGS-B iterations and a gap of 5e-3 at an alpha where a
+        cold fit took 71 to 1e-13).
         """
         if getattr(self, "_feature_variance", None) is None:
             if sp.issparse(self.X):
@@ -189,12 +190,8 @@ class LinearObjective:
             else:
                 second_moment = self._dense_second_moment()
             self._feature_variance = np.maximum(second_moment - self.x_mean**2, 0.0)
-        l2 = self.penalty.l2
-        if getattr(self, "_feature_scale_l2", None) != l2:
-            scale = np.sqrt(self._feature_variance + l2)
-            self._feature_scale = np.where(scale > 0, scale, 1.0)
-            self._feature_scale_l2 = l2
-        return self._feature_scale
+        scale = np.sqrt(self._feature_variance + self.penalty.l2)
+        return np.where(scale > 0, scale, 1.0)
 
     def _dense_second_moment(self):
         """``sum_i s_i x_ij**2`` per feature, squared by blocks into one buffer
