@@ -839,8 +839,18 @@ def multinomial_cell(n_samples, n_classes=5):
             (
                 "sklearn LogisticRegression lbfgs",
                 LogisticRegression(C=1 / (n_samples * alpha)),
-                "",
-            )
+                "default tol",
+            ),
+            # At its default tol lbfgs stops 2e-4 above the optimum on 50
+            # classes (20,000 x 100); at 1e-6 it is within 4e-8, at 1e-8
+            # at it: the objective the issue compares at.
+            (
+                "sklearn LogisticRegression lbfgs",
+                LogisticRegression(
+                    C=1 / (n_samples * alpha), tol=1e-8, max_iter=10_000
+                ),
+                "tol 1e-8",
+            ),
         ],
     )
 
