@@ -37,6 +37,14 @@ CERTIFICATE_SAMPLES = 2000
 # HiGHS's absolute primal feasibility tolerance, which a row of
 # ``dual_certificate``'s program without variables must meet as well.
 LP_FEASIBILITY = 1e-7
+# Rounds of the active-set method without a new fewest number of violated
+# conditions, after which it gives up. Where it finishes, the count falls
+# (7, 4, 2, 0) or is zero at once; where it does not, the sets swing and
+# grow: an elastic net near alpha_max on tf-idf 5,000 x 50,000 (quantile,
+# 25 non-zeros at the optimum) went from 19 violations to 20,000 and ran
+# its 100 rounds over thousands of features in 49 s, before the smoothed
+# dual certified.
+STALL_ROUNDS = 5
 # Relative tolerance of the optimality conditions' tests.
 CONDITION_TOLERANCE = 1e-9
 # Relative rounding of a sum of floating-point terms, as a share of the sum
@@ -293,6 +301,7 @@ def active_set_method(
         return None
     sets.trim_kink(coef)
     certificates_left = certificates
+    fewest_violations, rounds_since_fewest = np.inf, 0
     for _ in range(max_rounds):
         if not sets.worth_solving():
             return None
@@ -302,6 +311,12 @@ def active_set_method(
             return ActiveSetSolution(
                 _without_negligible(objective, solution), solution.intercept, theta
             )
+        if sets.n_violations < fewest_violations:
+            fewest_violations, rounds_since_fewest = sets.n_violations, 0
+        else:
+            rounds_since_fewest += 1
+        if rounds_since_fewest >= STALL_ROUNDS:
+            return None
         # Degenerate optimum: samples off the kink whose residual is zero
         # could take any dual value in their box, which the rules reading
         # sides off residual signs cannot choose. A small linear program
@@ -410,7 +425,15 @@ class _ActiveSets:
         self.moves = None
 
     def worth_solving(self):
-        return self.iterative or self.on_kink.sum() <= self.limit
+        n_kink = self.on_kink.sum()
+        if self.iterative or n_kink <= self.limit:
+            return True
+        # Past the dense limit, an elastic net's system goes to MINRES where
+        # it is consistent (tf-idf 5,000 x 50,000, hinge, alpha 1e-4: 2,385
+        # samples on the kink, 9,759 non-zeros; refused, the smoothed dual
+        # ran to max_iter at a gap of 5e-2).
+        n_parameters = np.count_nonzero(self.signs) + int(self.objective.fit_intercept)
+        return self.iterative_on_active and n_kink <= n_parameters
 
     def trim_kink(self, coef):
         """With more samples on the kink than parameters to put them there,
@@ -687,19 +710,24 @@ class _ActiveSets:
             (self.at_upper & (residual < -tolerance))
             | (~self.at_upper & (residual > tolerance))
         )
-        moved = above.any() or below.any() or wrong_side.any()
-        moved = self._move_features(solution) or moved
+        self.n_violations = (
+            np.count_nonzero(above)
+            + np.count_nonzero(below)
+            + np.count_nonzero(wrong_side)
+            + self._move_features(solution)
+        )
         if self.objective.fit_intercept and solution.n_kink == 0:
             # Without a free variable, a . theta = 0 must already hold.
             unbalanced = abs(self.a @ theta) > CONDITION_TOLERANCE * self.width.sum()
-            moved = moved or unbalanced
+            self.n_violations += int(unbalanced)
         self.moves = (above, below, wrong_side)
-        return moved
+        return self.n_violations > 0
 
     def _move_features(self, solution):
+        """Update the feature signs; how many changed."""
         penalty = self.objective.penalty
         if not penalty.has_l1:
-            return False
+            return 0
         correlation = solution.correlation
         tolerance = CONDITION_TOLERANCE * max(
             np.abs(correlation).max(), penalty.l1, np.finfo(float).tiny
@@ -709,7 +737,7 @@ class _ActiveSets:
         self.signs = np.where(
             flipped, 0.0, np.where(entering, np.sign(correlation), self.signs)
         )
-        return flipped.any() or entering.any()
+        return np.count_nonzero(flipped) + np.count_nonzero(entering)
 
     def weakly_on_kink(self, solution):
         """Samples off the kink whose residual is zero (a degenerate optimum)."""
