@@ -45,6 +45,14 @@ LP_FEASIBILITY = 1e-7
 # its 100 rounds over thousands of features in 49 s, before the smoothed
 # dual certified.
 STALL_ROUNDS = 5
+# Below DENSE_KINK_LIMIT, an elastic net's kink system is solved by MINRES
+# (on the active features) where they number at least this many times the
+# samples on the kink, else densely. MINRES's iterations follow the
+# condition of the kink rows on those features, which grows as the two
+# counts meet: 149 iterations at 1,800 kink samples on 6,500 features
+# (tf-idf hinge), 600 to 1,250 at 890 on 960 (quantile, l1_ratio 0.9: 5.2 s
+# of MINRES where the dense solve takes a fraction of a second).
+WELL_DETERMINED = 2
 # Relative tolerance of the optimality conditions' tests.
 CONDITION_TOLERANCE = 1e-9
 # Relative rounding of a sum of floating-point terms, as a share of the sum
@@ -414,11 +422,10 @@ class _ActiveSets:
         self.limit = min(DENSE_KINK_LIMIT, 2 * n_features + 10)
         self.iterative = many_features_pure_l2(objective)
         # An elastic net on such features: MINRES on the active features
-        # too, where no more samples are on the kink than free parameters
-        # (a consistent system; an inconsistent one needs the least-norm
-        # least-squares solution, which the dense solve gives). The dense
-        # Gram matrix of 1,800 tf-idf kink rows (hinge, 2,000 x 20,000,
-        # 6,500 non-zeros) and its eigenvectors peaked at 46 times X.
+        # too, where the kink rows on them are well determined
+        # (WELL_DETERMINED). The dense Gram matrix of 1,800 tf-idf kink rows
+        # (hinge, 2,000 x 20,000, 6,500 non-zeros) and its eigenvectors
+        # peaked at 46 times X.
         self.iterative_on_active = has_l1 and many_features_with_l2(objective)
         self.theta_guess = theta
         self.intercept_guess = None  # MINRES's start for b: the last round's
@@ -429,9 +436,11 @@ class _ActiveSets:
         if self.iterative or n_kink <= self.limit:
             return True
         # Past the dense limit, an elastic net's system goes to MINRES where
-        # it is consistent (tf-idf 5,000 x 50,000, hinge, alpha 1e-4: 2,385
+        # it is consistent: no more samples on the kink than free
+        # parameters (tf-idf 5,000 x 50,000, hinge, alpha 1e-4: 2,385
         # samples on the kink, 9,759 non-zeros; refused, the smoothed dual
-        # ran to max_iter at a gap of 5e-2).
+        # ran to max_iter at a gap of 5e-2). An inconsistent system needs
+        # the dense solve's least-norm least-squares answer.
         n_parameters = np.count_nonzero(self.signs) + int(self.objective.fit_intercept)
         return self.iterative_on_active and n_kink <= n_parameters
 
@@ -473,9 +482,12 @@ class _ActiveSets:
         size = n_kink + (1 if objective.fit_intercept and n_kink > 0 else 0)
         solution = system = found = None
         rows_fit = size > 0 and self._rows_fit(n_kink, active.size)
+        # An elastic net's system past the dense limit can only go to MINRES;
+        # below it, to MINRES where it is well determined.
         iterative = self.iterative or (
             self.iterative_on_active
             and n_kink <= active.size + int(objective.fit_intercept)
+            and (n_kink > self.limit or WELL_DETERMINED * n_kink <= active.size)
         )
         if size > 0 and (n_kink > self.limit or (iterative and not rows_fit)):
             if self.intercept_guess is None:
