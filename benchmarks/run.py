@@ -446,6 +446,34 @@ def cells_for(n_samples, sparse=False):
     return cells
 
 
+def _hinge_elastic_net_cell(alpha):
+    """Hinge with an elastic net (l1_ratio 0.5) at ``alpha``: on text, the
+    box dual and the active-set step with L1 signs, whose dense kink system
+    peaked at 25-55 times X before it went to MINRES (and the peer,
+    stochastic, stops well above the optimum)."""
+    return Cell(
+        f"hinge elastic net, alpha {alpha:g}",
+        "binary",
+        "hinge",
+        alpha,
+        0.5,
+        HingeLossClassifier(alpha=alpha, l1_ratio=0.5),
+        [
+            (
+                "sklearn SGDClassifier",
+                SGDClassifier(
+                    loss="hinge",
+                    penalty="elasticnet",
+                    alpha=alpha,
+                    l1_ratio=0.5,
+                    random_state=0,
+                ),
+                "stochastic, default tol",
+            )
+        ],
+    )
+
+
 def _squared_hinge_l1_cell(n_samples, alpha, tight=False):
     """Squared hinge L1 without an intercept against LinearSVC (which would
     penalize it), at its default tolerance and, if ``tight``, at 1e-6."""
@@ -514,6 +542,7 @@ def hard_shapes(quick):
         table["squared hinge L1, no intercept"] = _squared_hinge_l1_cell(
             n_samples, 1e-3
         )
+        table["hinge elastic net, alpha 1e-4"] = _hinge_elastic_net_cell(1e-4)
         return [table[name] for name in names]
 
     tiny = 100, 5
@@ -567,10 +596,7 @@ def hard_shapes(quick):
                     "squared hinge L2, no intercept",
                     "logistic L2",
                     "logistic L1",
-                    # The box dual and the active-set step with L1 signs;
-                    # its memory was 25-55 times X before the kink system
-                    # went to MINRES on text.
-                    "hinge elastic net",
+                    "hinge elastic net, alpha 1e-4",
                 ],
                 sparse=True,
             ),
