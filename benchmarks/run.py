@@ -320,27 +320,7 @@ def cells_for(n_samples, sparse=False):
                 )
             ],
         ),
-        Cell(
-            "hinge elastic net",
-            "binary",
-            "hinge",
-            l1,
-            0.5,
-            HingeLossClassifier(alpha=l1, l1_ratio=0.5),
-            [
-                (
-                    "sklearn SGDClassifier",
-                    SGDClassifier(
-                        loss="hinge",
-                        penalty="elasticnet",
-                        alpha=l1,
-                        l1_ratio=0.5,
-                        random_state=0,
-                    ),
-                    "stochastic, default tol",
-                )
-            ],
-        ),
+        _hinge_elastic_net_cell(l1, "hinge elastic net"),
         Cell(
             "squared hinge L2, no intercept",
             "binary",
@@ -446,13 +426,13 @@ def cells_for(n_samples, sparse=False):
     return cells
 
 
-def _hinge_elastic_net_cell(alpha):
-    """Hinge with an elastic net (l1_ratio 0.5) at ``alpha``: on text, the
+def _hinge_elastic_net_cell(alpha, name):
+    """Hinge with an elastic net (l1_ratio 0.5) at ``alpha``. On text, the
     box dual and the active-set step with L1 signs, whose dense kink system
-    peaked at 25-55 times X before it went to MINRES (and the peer,
-    stochastic, stops well above the optimum)."""
+    peaked at 25-55 times X before it went to MINRES (the peer, stochastic,
+    stops well above the optimum)."""
     return Cell(
-        f"hinge elastic net, alpha {alpha:g}",
+        name,
         "binary",
         "hinge",
         alpha,
@@ -542,7 +522,9 @@ def hard_shapes(quick):
         table["squared hinge L1, no intercept"] = _squared_hinge_l1_cell(
             n_samples, 1e-3
         )
-        table["hinge elastic net, alpha 1e-4"] = _hinge_elastic_net_cell(1e-4)
+        table["hinge elastic net, alpha 1e-4"] = _hinge_elastic_net_cell(
+            1e-4, "hinge elastic net, alpha 1e-4"
+        )
         return [table[name] for name in names]
 
     tiny = 100, 5

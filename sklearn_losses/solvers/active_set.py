@@ -443,8 +443,14 @@ class _ActiveSets:
         # samples on the kink, 9,759 non-zeros; refused, the smoothed dual
         # ran to max_iter at a gap of 5e-2). An inconsistent system needs
         # the dense solve's least-norm least-squares answer.
-        n_parameters = np.count_nonzero(self.signs) + int(self.objective.fit_intercept)
-        return self.iterative_on_active and n_kink <= n_parameters
+        return self.iterative_on_active and self.consistent(
+            n_kink, np.count_nonzero(self.signs)
+        )
+
+    def consistent(self, n_kink, n_active):
+        """Whether a kink system is consistent in general position: no more
+        samples on the kink than free parameters to put them there."""
+        return n_kink <= n_active + int(self.objective.fit_intercept)
 
     def trim_kink(self, coef):
         """With more samples on the kink than parameters to put them there,
@@ -488,7 +494,7 @@ class _ActiveSets:
         # below it, to MINRES where it is well determined.
         iterative = self.iterative or (
             self.iterative_on_active
-            and n_kink <= active.size + int(objective.fit_intercept)
+            and self.consistent(n_kink, active.size)
             and (n_kink > self.limit or WELL_DETERMINED * n_kink <= active.size)
         )
         if size > 0 and (n_kink > self.limit or (iterative and not rows_fit)):
@@ -521,7 +527,7 @@ class _ActiveSets:
         if found is None:
             found = self._primal_of(theta_fixed, solution, kink_index, active)
         # A consistent system (no more kink samples than free parameters).
-        if system is not None and n_kink <= active.size + objective.fit_intercept:
+        if system is not None and self.consistent(n_kink, active.size):
             found = self._refined(found, system, solution, theta_fixed, active)
         self.theta_guess = found.theta
         self.intercept_guess = found.intercept
@@ -600,7 +606,7 @@ class _ActiveSets:
         found = self._point_of(theta, coef, intercept, n_kink)
         # More kink samples than free parameters: no solution meets every
         # kink equation, and a least-squares one is not refined.
-        consistent = n_kink <= active.size + int(fit_intercept)
+        consistent = self.consistent(n_kink, active.size)
         for _ in range(REFINEMENTS if consistent else 0):
             missed = a_kink * found.residual[kink_index]
             sum_missed = -(a @ found.theta) if fit_intercept else 0.0
