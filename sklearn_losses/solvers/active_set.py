@@ -46,15 +46,22 @@ LP_FEASIBILITY = 1e-7
 # dual certified.
 STALL_ROUNDS = 5
 # Below DENSE_KINK_LIMIT, an elastic net's kink system is solved by MINRES
-# (on the active features) where they number at least this many times the
-# samples on the kink, else densely. MINRES's iterations follow the
+# (on the active features) where its estimated cost is below the dense
+# solve's (``_ActiveSets.minres_is_cheaper``). MINRES's iterations follow the
 # condition of the kink rows on those features, which grows as the two
-# counts meet: 149 iterations at 1,800 kink samples on 6,500 features and
-# at 1,922 on 3,106 (tf-idf, hinge and epsilon-insensitive: 0.1-0.3 s a
-# solve, where the dense Gram matrix's eigendecomposition takes 1-1.5 s and
-# 25-55 times X), 600 to 1,250 at 890 on 960 (quantile, l1_ratio 0.9: 5.2 s
-# of MINRES in all, where the dense solves take 2 s less).
-WELL_DETERMINED = 4 / 3
+# counts meet (ratio r): about MINRES_ITERATION_SCALE * (1 + sqrt(r)) /
+# (1 - sqrt(r)), as measured: 149 at 1,800 kink samples on 6,500 features
+# and at 1,922 on 3,106 (tf-idf), 600 to 1,250 at 890 on 960. Each costs
+# two passes over the kink rows and DENSE_FLOPS_PER_PRODUCT_CALL of
+# overhead, twice with the refinement; the dense eigendecomposition about
+# 9 n_kink**3 operations at DENSE_SPEEDUP times the rate of a sparse
+# product. Measured: at 890 on 960 kink rows of tf-idf (80 entries a row)
+# the dense solves took 2.3 s of a fit and MINRES 5.7 s; at 1,927 on 2,059
+# of random sparse rows (30 entries) dense 5.2 s and 50 times X, MINRES
+# 1.7 s and 2.1 times X.
+MINRES_ITERATION_SCALE = 20
+MINRES_OVERHEAD_PER_ITERATION = 1.5e5
+DENSE_SPEEDUP = 10
 # Relative tolerance of the optimality conditions' tests.
 CONDITION_TOLERANCE = 1e-9
 # Relative rounding of a sum of floating-point terms, as a share of the sum
@@ -424,8 +431,8 @@ class _ActiveSets:
         self.limit = min(DENSE_KINK_LIMIT, 2 * n_features + 10)
         self.iterative = many_features_pure_l2(objective)
         # An elastic net on such features: MINRES on the active features
-        # too, where the kink rows on them are well determined
-        # (WELL_DETERMINED). The dense Gram matrix of 1,800 tf-idf kink rows
+        # too, where it is estimated to cost less than the dense solve
+        # (MINRES_ITERATION_SCALE). The dense Gram matrix of 1,800 tf-idf kink rows
         # (hinge, 2,000 x 20,000, 6,500 non-zeros) and its eigenvectors
         # peaked at 46 times X.
         self.iterative_on_active = has_l1 and many_features_with_l2(objective)
@@ -446,6 +453,26 @@ class _ActiveSets:
         return self.iterative_on_active and self.consistent(
             n_kink, np.count_nonzero(self.signs)
         )
+
+    def minres_is_cheaper(self, kink_index, n_active):
+        """Whether MINRES on the kink rows is estimated to cost less than
+        the dense solve (see MINRES_ITERATION_SCALE)."""
+        n_kink = kink_index.size
+        ratio = np.sqrt(min(n_kink / max(n_active, 1), 1.0))
+        iterations = min(
+            MINRES_ITERATION_SCALE * (1 + ratio) / max(1 - ratio, 1e-12), n_kink
+        )
+        X = self.objective.X
+        if not sp.issparse(X):
+            return False  # its kink rows always fit a dense solve
+        if X.format == "csr":
+            kink_entries = np.diff(X.indptr)[kink_index].sum()
+        else:
+            kink_entries = X[kink_index].nnz
+        minres_cost = (
+            2 * iterations * (4 * kink_entries + MINRES_OVERHEAD_PER_ITERATION)
+        )
+        return bool(minres_cost < 9 * float(n_kink) ** 3 / DENSE_SPEEDUP)
 
     def consistent(self, n_kink, n_active):
         """Whether a kink system is consistent in general position: no more
@@ -495,7 +522,7 @@ class _ActiveSets:
         iterative = self.iterative or (
             self.iterative_on_active
             and self.consistent(n_kink, active.size)
-            and (n_kink > self.limit or WELL_DETERMINED * n_kink <= active.size)
+            and (n_kink > self.limit or self.minres_is_cheaper(kink_index, active.size))
         )
         if size > 0 and (n_kink > self.limit or (iterative and not rows_fit)):
             if self.intercept_guess is None:
