@@ -52,8 +52,8 @@ STALL_ROUNDS = 5
 # counts meet (ratio r): about MINRES_ITERATION_SCALE * (1 + sqrt(r)) /
 # (1 - sqrt(r)), as measured: 149 at 1,800 kink samples on 6,500 features
 # and at 1,922 on 3,106 (tf-idf), 600 to 1,250 at 890 on 960. Each costs
-# two passes over the kink rows and DENSE_FLOPS_PER_PRODUCT_CALL of
-# overhead, twice with the refinement; the dense eigendecomposition about
+# two passes over the kink rows and MINRES_OVERHEAD_PER_ITERATION, twice
+# with the refinement; the dense eigendecomposition about
 # 9 n_kink**3 operations at DENSE_SPEEDUP times the rate of a sparse
 # product. Measured: at 890 on 960 kink rows of tf-idf (80 entries a row)
 # the dense solves took 2.3 s of a fit and MINRES 5.7 s; at 1,927 on 2,059
@@ -432,9 +432,9 @@ class _ActiveSets:
         self.iterative = many_features_pure_l2(objective)
         # An elastic net on such features: MINRES on the active features
         # too, where it is estimated to cost less than the dense solve
-        # (MINRES_ITERATION_SCALE). The dense Gram matrix of 1,800 tf-idf kink rows
-        # (hinge, 2,000 x 20,000, 6,500 non-zeros) and its eigenvectors
-        # peaked at 46 times X.
+        # (MINRES_ITERATION_SCALE). The dense Gram matrix of 1,800 tf-idf
+        # kink rows (hinge, 2,000 x 20,000, 6,500 non-zeros) and its
+        # eigenvectors peaked at 46 times X.
         self.iterative_on_active = has_l1 and many_features_with_l2(objective)
         self.theta_guess = theta
         self.intercept_guess = None  # MINRES's start for b: the last round's
@@ -454,17 +454,27 @@ class _ActiveSets:
             n_kink, np.count_nonzero(self.signs)
         )
 
+    def _minres_below_limit(self, kink_index, n_active):
+        """Whether a kink system within the dense limit goes to MINRES: with
+        no L1 part always (on many features), with an elastic net where it
+        is consistent and the cheaper solve."""
+        return self.iterative or (
+            self.iterative_on_active
+            and self.consistent(kink_index.size, n_active)
+            and self.minres_is_cheaper(kink_index, n_active)
+        )
+
     def minres_is_cheaper(self, kink_index, n_active):
         """Whether MINRES on the kink rows is estimated to cost less than
         the dense solve (see MINRES_ITERATION_SCALE)."""
+        X = self.objective.X
+        if not sp.issparse(X):
+            return False  # its kink rows always fit a dense solve
         n_kink = kink_index.size
         ratio = np.sqrt(min(n_kink / max(n_active, 1), 1.0))
         iterations = min(
             MINRES_ITERATION_SCALE * (1 + ratio) / max(1 - ratio, 1e-12), n_kink
         )
-        X = self.objective.X
-        if not sp.issparse(X):
-            return False  # its kink rows always fit a dense solve
         if X.format == "csr":
             kink_entries = np.diff(X.indptr)[kink_index].sum()
         else:
@@ -517,14 +527,13 @@ class _ActiveSets:
         size = n_kink + (1 if objective.fit_intercept and n_kink > 0 else 0)
         solution = system = found = None
         rows_fit = size > 0 and self._rows_fit(n_kink, active.size)
-        # An elastic net's system past the dense limit can only go to MINRES;
-        # below it, to MINRES where it is well determined.
-        iterative = self.iterative or (
-            self.iterative_on_active
-            and self.consistent(n_kink, active.size)
-            and (n_kink > self.limit or self.minres_is_cheaper(kink_index, active.size))
-        )
-        if size > 0 and (n_kink > self.limit or (iterative and not rows_fit)):
+        # Past the dense limit only MINRES takes the system (worth_solving
+        # has checked an elastic net's is consistent); below it, MINRES
+        # where the rows do not fit and it is the cheaper solve.
+        if size > 0 and (
+            n_kink > self.limit
+            or (not rows_fit and self._minres_below_limit(kink_index, active.size))
+        ):
             if self.intercept_guess is None:
                 self.intercept_guess = (
                     objective.best_intercept(coef.reshape(-1, 1))
