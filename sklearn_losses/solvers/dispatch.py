@@ -31,9 +31,9 @@ table; the first row whose condition holds is taken:
     many features, no L1                    box-dual, smoothed-dual
 11  piecewise linear; L2 below 1e-50        linear-program-if-l2-negligible,
                                             smoothed-dual
-12  piecewise linear; L2 or elastic net;    box-dual, smoothed-dual
-    many features
-13  piecewise linear; L2 or elastic net     smoothed-dual
+12  piecewise linear; L2 or elastic net;    box-dual, interior-point,
+    many features                           smoothed-dual
+13  piecewise linear; L2 or elastic net     interior-point-first, smoothed-dual
 ==  ======================================  =====================================
 
 The rule of a route: each later method runs only where the one before did
@@ -44,7 +44,10 @@ check (finishes only where ``W = 0`` is optimal), the subsample start
 (whose subsample is solved by the rest of its route) and the linear-tails
 start; the linear program with a negligible L2 term
 finishes only where that term is below rounding at its optimum, and
-otherwise hands on the original start.
+otherwise hands on the original start. The interior-point method runs only
+on an elastic net on no more samples than features whose normal equations
+are small (``interior_point.interior_point_applies``), first in its route
+only from a cold start; elsewhere it hands the start on untouched.
 
 The smoothed problems inside the smoothed dual and the screening of the
 linear program are solved by ``SMOOTHED_ROUTES``: Newton's method without
@@ -77,6 +80,7 @@ from .certificate import (
     zero_dual_point,
 )
 from .distributed import solve_distributed
+from .interior_point import interior_point_applies, solve_interior_point
 from .lbfgs import solve_smooth
 from .linear_program import solve_linear_program
 from .newton import DIRECT_NEWTON_SIZE, solve_newton
@@ -260,12 +264,12 @@ ROUTES = (
     Route(
         "piecewise linear; L2 or elastic net; many features",
         lambda o: _piecewise(o) and many_features_with_l2(o),
-        ("box-dual", "smoothed-dual"),
+        ("box-dual", "interior-point", "smoothed-dual"),
     ),
     Route(
         "piecewise linear; L2 or elastic net",
         _piecewise,
-        ("smoothed-dual",),
+        ("interior-point-first", "smoothed-dual"),
     ),
 )
 
@@ -778,6 +782,18 @@ def _smoothed_dual(objective, coef, intercept, **options):
     )
 
 
+def _interior_point(objective, coef, intercept, *, cold_only=False, **options):
+    """The interior-point method where it takes the problem
+    (``interior_point_applies``: an elastic net on no more samples than
+    features, whose normal equations are small) and, with ``cold_only``, the
+    start is cold; else nothing done, the start handed on. (The method
+    starts from its own interior point: a warm start serves the rest of the
+    route, from the previous alpha of a path.)"""
+    if not interior_point_applies(objective) or (cold_only and np.any(coef)):
+        return SolverResult(coef, intercept, 0, False, "interior-point")
+    return solve_interior_point(objective, coef, intercept, **options)
+
+
 def _subsample_start(objective, coef, intercept, *, methods, **options):
     """A start from the same problem on a subsample (cold starts on many
     samples), solved by ``methods`` (the rest of its route)."""
@@ -810,6 +826,8 @@ METHODS = {
     "least-absolute-deviations": _least_absolute_deviations,
     "linear-program": _linear_program,
     "linear-program-if-l2-negligible": _linear_program_if_l2_negligible,
+    "interior-point": _interior_point,
+    "interior-point-first": functools.partial(_interior_point, cold_only=True),
     "box-dual": solve_box_dual,
     "smoothed-dual": _smoothed_dual,
 }
