@@ -92,6 +92,9 @@ class PointwiseLoss:
         something of the target (see ``solvers.smoothed_dual.SmoothedLoss``)."""
         return self
 
+    # Rows the solvers see per sample (see ``solver_rows``).
+    rows_per_sample = 1
+
     def solver_rows(self, X, y_true, sample_weight):
         """``(X, y_true, sample_weight)`` as the solvers see them: as given,
         unless the loss sees each sample as several rows
@@ -481,6 +484,8 @@ class EpsilonInsensitiveLoss(PiecewiseLinearLoss):
     see each sample as those two rows (``solver_rows``), a target row being
     ``(y, a)``; on plain targets (one dimension) ``loss`` is the loss itself.
     """
+
+    rows_per_sample = 2
 
     def __init__(self, epsilon):
         self.epsilon = epsilon

@@ -191,3 +191,53 @@ def test_the_method_takes_wide_elastic_nets_with_small_systems():
     assert first(elastic, zero, intercept, **options).converged
     handed_on = first(elastic, zero + 1.0, intercept, **options)
     assert handed_on.n_iter == 0 and not handed_on.converged
+
+
+def _scaled_wide(seed):
+    """Dense wide data with column scales spread over e**(+-2) (as in the
+    sweep where the method alone first failed), or sparse rows."""
+    rng = np.random.default_rng(100 + seed)
+    n_samples = int(rng.integers(10, 120))
+    n_features = int(rng.integers(n_samples, 4 * n_samples + 10))
+    if seed % 3:
+        X = rng.standard_normal((n_samples, n_features))
+        X *= np.exp(rng.normal(0, 1, n_features))
+    else:
+        X = sp.random(
+            n_samples, n_features, density=0.1, format="csr", random_state=seed
+        )
+    score = np.asarray(X @ rng.standard_normal(n_features)).ravel()
+    labels = (score + rng.logistic(size=n_samples) > 0).astype(int)
+    sparse_coef = rng.standard_normal(n_features) * (rng.random(n_features) < 0.1)
+    target = np.asarray(X @ sparse_coef).ravel() + 0.1 * rng.standard_normal(n_samples)
+    weight = rng.uniform(0, 2, n_samples) if seed % 2 else None
+    return X, labels, target, weight
+
+
+@pytest.mark.parametrize(
+    "seed, loss, fit_intercept",
+    [
+        # Stopped at a complementarity of 6e-7 where the normal equations
+        # became singular (now shifted), and at a gap of 1e-7 where the
+        # objective, 1.5e-5, was compared with 1 + J.
+        (1, "pinball", True),
+        (5, "pinball", True),
+        (1, "hinge", False),
+        (7, "hinge", False),
+        # 62 samples, 124 rows, 92 features: taken (samples, not rows, are
+        # compared with the features).
+        (11, "epsilon_insensitive", True),
+    ],
+)
+def test_the_method_alone_certifies_near_interpolation(seed, loss, fit_intercept):
+    """The interior-point method with the exact step alone (the rest of the
+    route forced away) certifies at alpha 1e-6, l1_ratio 0.7."""
+    X, labels, target, weight = _scaled_wide(seed)
+    model, _, _, kind = _estimator_and_reference(loss, 1e-6, fit_intercept)
+    model.set_params(l1_ratio=0.7)
+    y = labels if kind == "labels" else target
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with dispatch.forced_method("interior-point-first"):
+            model.fit(X, y, sample_weight=weight)
+    assert model.duality_gap_ <= 1e-8
