@@ -506,6 +506,94 @@ def hard_cells(n_samples):
         _sparse_logistic_cell("logistic L1", n, l1, 1.0),
         _sparse_logistic_cell("logistic elastic net", n, l1, 0.5),
         _huber_l1_cell(),
+        _kinked_elastic_net_cell("pinball", {"quantile": 0.8}),
+        _kinked_elastic_net_cell("epsilon_insensitive", {"epsilon": 0.1}),
+    ]
+
+
+# The wide kinked elastic-net cells' strength and mix: near interpolation,
+# most samples on the kink at the optimum and about as many non-zeros.
+KINKED_WIDE_ALPHA, KINKED_WIDE_L1_RATIO = 1e-5, 0.9
+
+
+def _kinked_elastic_net_cell(loss, params):
+    """Pinball or epsilon-insensitive with an elastic net near interpolation
+    (more features than samples, a small alpha), against the quadratic
+    program solved by Clarabel through cvxpy."""
+    alpha, l1_ratio = KINKED_WIDE_ALPHA, KINKED_WIDE_L1_RATIO
+    common = dict(alpha=alpha, l1_ratio=l1_ratio)
+    if loss == "pinball":
+        ours = QuantileLossRegressor(**common, **params)
+        name = f"quantile {params['quantile']} elastic net"
+    else:
+        ours = EpsilonInsensitiveLossRegressor(**common, **params)
+        name = "epsilon-insensitive elastic net"
+    return Cell(
+        f"{name}, alpha {alpha:g}, l1_ratio {l1_ratio}",
+        "regression",
+        loss,
+        alpha,
+        l1_ratio,
+        ours,
+        _clarabel_kinked(loss, params, alpha, l1_ratio),
+        params,
+    )
+
+
+class ClarabelKinkedElasticNet(sklearn.base.BaseEstimator):
+    """The SPEC objective of pinball or epsilon-insensitive regression with an
+    elastic net and an intercept, written in cvxpy and solved by Clarabel
+    (an interior-point conic solver) to a relative gap of ``tol``: mean
+    loss + alpha (l1_ratio |w|_1 + (1 - l1_ratio) / 2 |w|**2)."""
+
+    def __init__(self, loss="pinball", params=None, alpha=1.0, l1_ratio=0.5, tol=1e-8):
+        self.loss = loss
+        self.params = params
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.tol = tol
+
+    def fit(self, X, y):
+        import cvxpy as cp
+
+        n_samples, n_features = X.shape
+        coef, intercept = cp.Variable(n_features), cp.Variable()
+        residual = y - X @ coef - intercept
+        if self.loss == "pinball":
+            quantile = self.params["quantile"]
+            pointwise = cp.maximum(quantile * residual, (quantile - 1) * residual)
+        else:
+            pointwise = cp.pos(cp.abs(residual) - self.params["epsilon"])
+        penalty = self.alpha * (
+            self.l1_ratio * cp.norm1(coef)
+            + (1 - self.l1_ratio) / 2 * cp.sum_squares(coef)
+        )
+        problem = cp.Problem(cp.Minimize(cp.sum(pointwise) / n_samples + penalty))
+        problem.solve(
+            solver=cp.CLARABEL,
+            tol_gap_abs=self.tol,
+            tol_gap_rel=self.tol,
+            tol_feas=self.tol,
+        )
+        self.coef_, self.intercept_ = coef.value, float(intercept.value)
+        return self
+
+
+def _clarabel_kinked(loss, params, alpha, l1_ratio):
+    """Clarabel at its default tolerance and at 1e-10, where installed."""
+    try:
+        import clarabel  # noqa: F401
+        import cvxpy  # noqa: F401
+    except ImportError:
+        return []
+    common = dict(loss=loss, params=params, alpha=alpha, l1_ratio=l1_ratio)
+    return [
+        ("cvxpy + Clarabel", ClarabelKinkedElasticNet(**common), "tol 1e-8"),
+        (
+            "cvxpy + Clarabel",
+            ClarabelKinkedElasticNet(**common, tol=1e-10),
+            "tol 1e-10",
+        ),
     ]
 
 
