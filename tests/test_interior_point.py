@@ -241,3 +241,40 @@ def test_the_method_alone_certifies_near_interpolation(seed, loss, fit_intercept
         with dispatch.forced_method("interior-point-first"):
             model.fit(X, y, sample_weight=weight)
     assert model.duality_gap_ <= 1e-8
+
+
+@pytest.mark.parametrize("seed", [9, 27, 54])
+def test_small_tall_hinge_elastic_nets_near_separation_match_the_reference(seed):
+    """More samples than features (123 to 294 on 34 to 70), weights, an
+    intercept and a small alpha: the smoothed dual ran out of iterations at
+    gaps of 1.3 to 7.5e2 with a ConvergenceWarning; the method, cheap on so
+    few samples, certifies at the cvxpy optimum (1e-8 relative)."""
+    rng = np.random.default_rng(1000 + seed)
+    n_samples, n_features = int(rng.integers(10, 400)), int(rng.integers(3, 1200))
+    X = rng.standard_normal((n_samples, n_features))
+    X *= np.exp(rng.normal(0, 1, n_features))
+    score = X @ rng.standard_normal(n_features)
+    noise = rng.logistic(size=n_samples) * rng.uniform(0.1, 2)
+    labels = (score + noise > np.median(score)).astype(int)
+    # The sweep's draws of the regression target, the weights' flag and the
+    # penalty, in its order.
+    rng.standard_normal(n_features), rng.random(n_features)
+    rng.uniform(0.01, 1), rng.standard_t(3, n_samples)
+    weight = rng.uniform(0, 2, n_samples) if seed % 3 == 0 else None
+    l1_ratio = float(rng.choice([0.0, 0.3, 0.7, 0.95]))
+    alpha = float(10 ** rng.uniform(-6, -1))
+    model = HingeLossClassifier(alpha=alpha, l1_ratio=l1_ratio)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X, labels, sample_weight=weight)
+    assert model.duality_gap_ <= GAP_TOL
+    value, _, _ = reference_optimum(
+        "hinge",
+        X,
+        2 * labels - 1,
+        np.ones(n_samples) if weight is None else weight,
+        alpha=alpha,
+        l1_ratio=l1_ratio,
+        fit_intercept=True,
+    )
+    assert abs(model.objective_ - value) <= REFERENCE_RTOL * abs(value)

@@ -45,9 +45,10 @@ check (finishes only where ``W = 0`` is optimal), the subsample start
 start; the linear program with a negligible L2 term
 finishes only where that term is below rounding at its optimum, and
 otherwise hands on the original start. The interior-point method runs only
-on an elastic net on no more samples than features whose normal equations
-are small (``interior_point.interior_point_applies``), first in its route
-only from a cold start; elsewhere it hands the start on untouched.
+on an elastic net whose normal equations in the samples are small
+(``interior_point.interior_point_applies``: mostly more features than
+samples), first in its route only from a cold start; elsewhere it hands
+the start on untouched.
 
 The smoothed problems inside the smoothed dual and the screening of the
 linear program are solved by ``SMOOTHED_ROUTES``: Newton's method without
@@ -784,8 +785,8 @@ def _smoothed_dual(objective, coef, intercept, **options):
 
 def _interior_point(objective, coef, intercept, *, cold_only=False, **options):
     """The interior-point method where it takes the problem
-    (``interior_point_applies``: an elastic net on no more samples than
-    features, whose normal equations are small) and, with ``cold_only``, the
+    (``interior_point_applies``: an elastic net whose normal equations in
+    the samples are small) and, with ``cold_only``, the
     start is cold; else nothing done, the start handed on. (The method
     starts from its own interior point: a warm start serves the rest of the
     route, from the previous alpha of a path.)"""
