@@ -1115,3 +1115,42 @@ def test_orthant_newton_subsample_start_keeps_the_optimum(loss, rng):
         **params,
     )
     assert abs(values[0] - values[1]) <= 1e-9 * abs(values[1])
+
+
+@pytest.mark.parametrize("seed", [22, 36])
+def test_hinge_elastic_net_near_separation_certifies_from_a_cold_start(seed):
+    """Nearly separable labels on columns of scales e**(+-2), more samples
+    than features (788 x 71, 982 x 79), weights and an intercept, alpha
+    below 1e-4: the first smoothed problem has no curvature at W = 0 (every
+    sample past the band), and proximal Newton's first step, 1e14 long,
+    exhausted its halvings; the fit ended at gaps of 0.4 and 8.7 with a
+    ConvergenceWarning. Certified (1e-8) at the cvxpy optimum (1e-8
+    relative)."""
+    rng = np.random.default_rng(5000 + seed)
+    n_samples, n_features = int(rng.integers(400, 3000)), int(rng.integers(3, 120))
+    X = rng.standard_normal((n_samples, n_features))
+    X *= np.exp(rng.normal(0, 1, n_features))
+    score = X @ rng.standard_normal(n_features)
+    noise = rng.logistic(size=n_samples) * rng.uniform(0.01, 1)
+    labels = (score + noise > np.median(score)).astype(int)
+    # The sweep's draws of the regression target, in its order.
+    rng.standard_normal(n_features), rng.random(n_features)
+    rng.uniform(0.001, 0.3), rng.standard_t(3, n_samples)
+    weight = rng.uniform(0, 2, n_samples)
+    l1_ratio = float(rng.choice([0.3, 0.7, 0.95]))
+    alpha = float(10 ** rng.uniform(-7, -3))
+    model = HingeLossClassifier(alpha=alpha, l1_ratio=l1_ratio)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.fit(X, labels, sample_weight=weight)
+    assert model.duality_gap_ <= 1e-8
+    exact, _, _ = reference_optimum(
+        "hinge",
+        X,
+        2 * labels - 1,
+        weight,
+        alpha=alpha,
+        l1_ratio=l1_ratio,
+        fit_intercept=True,
+    )
+    assert abs(model.objective_ - exact) <= 1e-8 * abs(exact)

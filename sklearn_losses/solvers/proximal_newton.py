@@ -91,6 +91,9 @@ SMALLEST_SCHUR = 4
 SMALL_MODEL = 64
 # Halvings of the step before the line search gives up.
 HALVINGS = 50
+# The largest change of a score a first trial step makes, relative to the
+# largest score (and 1): Newton steps change scores by far less.
+LARGEST_SCORE_CHANGE = 1e6
 # Sufficient decrease: the share of the model's first-order decrease that a
 # step must achieve (Armijo).
 SUFFICIENT_DECREASE = 1e-4
@@ -404,20 +407,32 @@ def _line_search(objective, params, raw, value, step, predicted):
         return None
     change = objective.raw_prediction(*objective.unpack(step))
     resolution = VALUE_RESOLUTION * abs(value)
-    length = 1.0
-    for _ in range(HALVINGS):
-        trial = params + length * step
-        trial_raw = raw + length * change
-        with np.errstate(over="ignore", invalid="ignore"):
-            trial_value = objective.sample_weight @ objective.loss.loss(
-                objective.y, trial_raw
-            ) + objective.penalty.value(trial[:n_coef])
-        if trial_value <= value + SUFFICIENT_DECREASE * length * predicted or (
-            # A decrease below the value's rounding: taken on the model's word.
-            trial_value <= value + resolution and -length * predicted <= resolution
-        ):
-            return trial, trial_raw, trial_value, length
-        length *= 0.5
+    # Where the halvings from the full step find nothing, once more from a
+    # first trial that moves no score by more than LARGEST_SCORE_CHANGE times
+    # the largest score (and 1): where the model has no curvature along the
+    # step (a smoothed hinge from W = 0, every sample past the band, an L2
+    # term of 5e-7 and an intercept without any), its minimizer lay 1e14
+    # away and the halvings ran out first.
+    starts = [1.0]
+    largest_change = np.max(np.abs(change), initial=0.0)
+    reach = LARGEST_SCORE_CHANGE * (1.0 + np.max(np.abs(raw), initial=0.0))
+    if largest_change > reach:
+        starts.append(reach / largest_change)
+    for length in starts:
+        for _ in range(HALVINGS):
+            trial = params + length * step
+            trial_raw = raw + length * change
+            with np.errstate(over="ignore", invalid="ignore"):
+                trial_value = objective.sample_weight @ objective.loss.loss(
+                    objective.y, trial_raw
+                ) + objective.penalty.value(trial[:n_coef])
+            if trial_value <= value + SUFFICIENT_DECREASE * length * predicted or (
+                # A decrease below the value's rounding: taken on the model's
+                # word.
+                trial_value <= value + resolution and -length * predicted <= resolution
+            ):
+                return trial, trial_raw, trial_value, length
+            length *= 0.5
     return None
 
 
