@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from reference import reference_optimum
+from sweep_cases import separation_case
 
 from sklearn_losses import (
     EpsilonInsensitiveLossRegressor,
@@ -249,20 +250,16 @@ def test_small_tall_hinge_elastic_nets_near_separation_match_the_reference(seed)
     intercept and a small alpha: the smoothed dual ran out of iterations at
     gaps of 1.3 to 7.5e2 with a ConvergenceWarning; the method, cheap on so
     few samples, certifies at the cvxpy optimum (1e-8 relative)."""
-    rng = np.random.default_rng(1000 + seed)
-    n_samples, n_features = int(rng.integers(10, 400)), int(rng.integers(3, 1200))
-    X = rng.standard_normal((n_samples, n_features))
-    X *= np.exp(rng.normal(0, 1, n_features))
-    score = X @ rng.standard_normal(n_features)
-    noise = rng.logistic(size=n_samples) * rng.uniform(0.1, 2)
-    labels = (score + noise > np.median(score)).astype(int)
-    # The sweep's draws of the regression target, the weights' flag and the
-    # penalty, in its order.
-    rng.standard_normal(n_features), rng.random(n_features)
-    rng.uniform(0.01, 1), rng.standard_t(3, n_samples)
-    weight = rng.uniform(0, 2, n_samples) if seed % 3 == 0 else None
-    l1_ratio = float(rng.choice([0.0, 0.3, 0.7, 0.95]))
-    alpha = float(10 ** rng.uniform(-6, -1))
+    X, labels, weight, l1_ratio, alpha = separation_case(
+        1000 + seed,
+        samples=(10, 400),
+        features=(3, 1200),
+        noise=(0.1, 2),
+        target_noise=(0.01, 1),
+        weighted=seed % 3 == 0,
+        l1_ratios=[0.0, 0.3, 0.7, 0.95],
+        log_alpha=(-6, -1),
+    )
     model = HingeLossClassifier(alpha=alpha, l1_ratio=l1_ratio)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -272,7 +269,7 @@ def test_small_tall_hinge_elastic_nets_near_separation_match_the_reference(seed)
         "hinge",
         X,
         2 * labels - 1,
-        np.ones(n_samples) if weight is None else weight,
+        np.ones(len(labels)) if weight is None else weight,
         alpha=alpha,
         l1_ratio=l1_ratio,
         fit_intercept=True,

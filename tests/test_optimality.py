@@ -20,6 +20,7 @@ from scipy.sparse.linalg import LinearOperator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression, QuantileRegressor
 from sklearn.svm import LinearSVC
+from sweep_cases import separation_case
 
 from sklearn_losses import (
     FocalLossClassifier,
@@ -1126,19 +1127,16 @@ def test_hinge_elastic_net_near_separation_certifies_from_a_cold_start(seed):
     exhausted its halvings; the fit ended at gaps of 0.4 and 8.7 with a
     ConvergenceWarning. Certified (1e-8) at the cvxpy optimum (1e-8
     relative)."""
-    rng = np.random.default_rng(5000 + seed)
-    n_samples, n_features = int(rng.integers(400, 3000)), int(rng.integers(3, 120))
-    X = rng.standard_normal((n_samples, n_features))
-    X *= np.exp(rng.normal(0, 1, n_features))
-    score = X @ rng.standard_normal(n_features)
-    noise = rng.logistic(size=n_samples) * rng.uniform(0.01, 1)
-    labels = (score + noise > np.median(score)).astype(int)
-    # The sweep's draws of the regression target, in its order.
-    rng.standard_normal(n_features), rng.random(n_features)
-    rng.uniform(0.001, 0.3), rng.standard_t(3, n_samples)
-    weight = rng.uniform(0, 2, n_samples)
-    l1_ratio = float(rng.choice([0.3, 0.7, 0.95]))
-    alpha = float(10 ** rng.uniform(-7, -3))
+    X, labels, weight, l1_ratio, alpha = separation_case(
+        5000 + seed,
+        samples=(400, 3000),
+        features=(3, 120),
+        noise=(0.01, 1),
+        target_noise=(0.001, 0.3),
+        weighted=True,
+        l1_ratios=[0.3, 0.7, 0.95],
+        log_alpha=(-7, -3),
+    )
     model = HingeLossClassifier(alpha=alpha, l1_ratio=l1_ratio)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
