@@ -580,7 +580,8 @@ class ClarabelKinkedElasticNet(sklearn.base.BaseEstimator):
 
 
 def _clarabel_kinked(loss, params, alpha, l1_ratio):
-    """Clarabel at its default tolerance and at 1e-10, where installed."""
+    """Clarabel at tol 1e-8 and at 1e-10 (gap and feasibility), where
+    installed."""
     try:
         import clarabel  # noqa: F401
         import cvxpy  # noqa: F401

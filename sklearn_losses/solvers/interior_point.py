@@ -115,14 +115,13 @@ def solve_interior_point(
 
     ``S = diag(a)``, ``G`` and ``H`` diagonal, dense and factored once for
     the predictor and the corrector (a matrix in the samples: the method
-    runs where there are no more of them than features). At the end of the
-    path, the samples whose slacks ``p, q`` are below their multipliers are
-    on the kink and the features whose ``u`` or ``v`` are above theirs are
-    non-zero:
-    ``active_set.exact_candidate`` solves the optimality conditions on those
-    sets exactly, and the duality gap certifies the answer, to
-    ``max(tol, 1e-8)`` relative to ``J``. Otherwise the result is the
-    method's own point, unconverged, for the next method of the route.
+    runs where they are few, see ``interior_point_applies``). At the end of
+    the path, the samples whose slacks ``p, q`` are below their multipliers
+    are on the kink and the features whose ``u`` or ``v`` are above theirs
+    are non-zero: ``active_set.exact_candidate`` solves the optimality
+    conditions on those sets exactly, and the duality gap certifies the
+    answer, to ``max(tol, 1e-8)`` relative to ``J``. Otherwise the result is
+    the start it was given, unconverged, for the next method of the route.
     """
     gap_tol = max(tol, GAP_FLOOR)
     rows = np.flatnonzero(objective.sample_weight > 0)
@@ -134,20 +133,17 @@ def solve_interior_point(
     threads = blas_on_one_thread() if rows.size < ONE_THREAD_BELOW else nullcontext()
     with threads:
         state, n_iter = program.solve(min(MAX_ITERATIONS, max_iter), on_iteration)
-    theta, guess = program.sets_of(state)
     lower, upper = objective.loss.dual_box()
     weight = objective.sample_weight
     box_lower, box_upper = weight * lower, weight * upper
+    own_theta = program.multipliers(state, box_lower, box_upper)
+    theta, guess = program.sets_of(state, own_theta, box_lower, box_upper)
     pool = CandidatePool()
     pool.consider(exact_candidate(objective, theta, guess, box_lower, box_upper))
     if not pool.certified(gap_tol):
         # The sets read off the multipliers as they are (at a degenerate
         # optimum a slack and its multiplier can both be near zero, and the
         # comparison above misreads the sample), then the point itself.
-        own_theta = np.zeros(weight.size)
-        own_theta[rows] = np.clip(
-            state.y / program.scale, box_lower[rows], box_upper[rows]
-        )
         pool.consider(
             exact_candidate(objective, own_theta, guess, box_lower, box_upper)
         )
@@ -208,19 +204,19 @@ class _State:
     def complementarity(self):
         return self.u @ self.zu + self.v @ self.zv + self.p @ self.zp + self.q @ self.zq
 
-    def stepped(self, direction, primal_step, dual_step):
+    def stepped(self, direction, step):
         (du, dv, dp, dq, db, dy, dzu, dzv, dzp, dzq) = direction
         return _State(
-            self.u + primal_step * du,
-            self.v + primal_step * dv,
-            self.p + primal_step * dp,
-            self.q + primal_step * dq,
-            self.b + primal_step * db,
-            self.y + dual_step * dy,
-            self.zu + dual_step * dzu,
-            self.zv + dual_step * dzv,
-            self.zp + dual_step * dzp,
-            self.zq + dual_step * dzq,
+            self.u + step * du,
+            self.v + step * dv,
+            self.p + step * dp,
+            self.q + step * dq,
+            self.b + step * db,
+            self.y + step * dy,
+            self.zu + step * dzu,
+            self.zv + step * dzv,
+            self.zp + step * dzp,
+            self.zq + step * dzq,
         )
 
 
@@ -264,10 +260,10 @@ class _Program:
         return np.asarray(self.X.T @ values).ravel() - self.mean * values.sum()
 
     def start(self):
-        n_rows, n_features = self.rows.size, self.objective.n_features
-        residual = self.c.copy()
-        p = np.maximum(residual, 0.0) + 1.0
-        q = np.maximum(-residual, 0.0) + 1.0
+        n_features = self.objective.n_features
+        # The residuals at W = 0, b = 0 are c.
+        p = np.maximum(self.c, 0.0) + 1.0
+        q = np.maximum(-self.c, 0.0) + 1.0
         # Inside the box, halfway.
         y = 0.5 * (self.cost_p - self.cost_q)
         zp, zq = self.cost_p - y, self.cost_q + y
@@ -284,7 +280,7 @@ class _Program:
             np.full(n_features, level),
             zp,
             zq,
-        ), n_rows
+        )
 
     def residuals(self, state):
         correlation = self.transposed(self.a * state.y)
@@ -298,7 +294,7 @@ class _Program:
         return primal, dual_u, dual_v, dual_p, dual_q, balance
 
     def solve(self, max_iterations, on_iteration):
-        state, _ = self.start()
+        state = self.start()
         n_variables = 2 * (state.u.size + state.p.size)
         size_c = 1.0 + np.abs(self.c).max(initial=0.0)
         size_d = 1.0 + max(self.l1, self.cost_p.max(), self.cost_q.max())
@@ -331,15 +327,13 @@ class _Program:
             residuals = (primal, dual_u, dual_v, dual_p, dual_q, balance)
             # Predictor: the affine-scaling direction.
             affine = self.direction(state, system, residuals, 0.0, None)
-            primal_step, dual_step = self.steps(state, affine, 1.0)
-            step = min(primal_step, dual_step)
-            trial = state.stepped(affine, step, step)
+            trial = state.stepped(affine, self.step(state, affine, 1.0))
             sigma = (trial.complementarity() / (mu * n_variables)) ** 3
             # Corrector: centering and the predictor's second-order term.
             corrected = self.direction(state, system, residuals, sigma * mu, affine)
-            primal_step, dual_step = self.steps(state, corrected, STEP_TO_BOUNDARY)
-            step = min(primal_step, dual_step)
-            state = state.stepped(corrected, step, step)
+            state = state.stepped(
+                corrected, self.step(state, corrected, STEP_TO_BOUNDARY)
+            )
         return state, max(n_iter, 1)
 
     def value(self, state):
@@ -364,14 +358,7 @@ class _Program:
         factor = _regularized_cholesky(matrix, diagonal)
         if factor is None:
             return None
-        system = {
-            "du": du,
-            "dv": dv,
-            "determinant": determinant,
-            "feature_weight": feature_weight,
-            "sample_weight": sample_weight,
-            "factor": factor,
-        }
+        system = {"du": du, "dv": dv, "determinant": determinant, "factor": factor}
         if self.fit_intercept:
             border = self._solve(system, self.a)
             system["border"] = border
@@ -463,42 +450,46 @@ class _Program:
         return du, dv, dp, dq, db, dy, dzu, dzv, dzp, dzq
 
     @staticmethod
-    def steps(state, direction, fraction):
-        """The longest primal and dual steps (at most 1) that keep every
-        variable and multiplier positive, times ``fraction``."""
+    def step(state, direction, fraction):
+        """The longest step (at most 1), the same for the primal variables
+        and the multipliers (the quadratic term couples them), that keeps
+        every one positive, times ``fraction``."""
         (du, dv, dp, dq, _, _, dzu, dzv, dzp, dzq) = direction
+        longest = 1.0
+        for value, change in (
+            (state.u, du),
+            (state.v, dv),
+            (state.p, dp),
+            (state.q, dq),
+            (state.zu, dzu),
+            (state.zv, dzv),
+            (state.zp, dzp),
+            (state.zq, dzq),
+        ):
+            falling = change < 0
+            if falling.any():
+                longest = min(longest, np.min(-value[falling] / change[falling]))
+        return min(1.0, fraction * longest)
 
-        def longest(pairs):
-            step = 1.0
-            for value, change in pairs:
-                falling = change < 0
-                if falling.any():
-                    step = min(step, np.min(-value[falling] / change[falling]))
-            return step
+    def multipliers(self, state, box_lower, box_upper):
+        """The multipliers as a dual point of all samples (zero where a
+        sample has no weight), in their box."""
+        theta = np.zeros(box_lower.size)
+        rows = self.rows
+        theta[rows] = np.clip(state.y / self.scale, box_lower[rows], box_upper[rows])
+        return theta
 
-        primal = longest(((state.u, du), (state.v, dv), (state.p, dp), (state.q, dq)))
-        dual = longest(
-            ((state.zu, dzu), (state.zv, dzv), (state.zp, dzp), (state.zq, dzq))
-        )
-        return min(1.0, fraction * primal), min(1.0, fraction * dual)
-
-    def sets_of(self, state):
+    def sets_of(self, state, theta, box_lower, box_upper):
         """The dual point and coefficients whose sets the exact step starts
-        from: samples off the kink at the end of their box on the side of
-        their slack, features whose multipliers exceed them at zero."""
-        objective = self.objective
-        lower, upper = objective.loss.dual_box()
-        weight = objective.sample_weight
-        theta = np.zeros(weight.size)
-        inside = np.clip(
-            state.y / self.scale, weight[self.rows] * lower, weight[self.rows] * upper
-        )
-        at_upper = state.p > state.zp
-        at_lower = state.q > state.zq
-        theta[self.rows] = np.where(
-            at_upper,
-            weight[self.rows] * upper,
-            np.where(at_lower, weight[self.rows] * lower, inside),
+        from: from the multipliers ``theta``, samples off the kink moved to
+        the end of their box on the side of their slack; features whose
+        multipliers exceed them at zero."""
+        rows = self.rows
+        snapped = theta.copy()
+        snapped[rows] = np.where(
+            state.p > state.zp,
+            box_upper[rows],
+            np.where(state.q > state.zq, box_lower[rows], theta[rows]),
         )
         nonzero = (state.u > state.zu) | (state.v > state.zv)
-        return theta, np.where(nonzero, state.w, 0.0)
+        return snapped, np.where(nonzero, state.w, 0.0)

@@ -407,18 +407,22 @@ def _line_search(objective, params, raw, value, step, predicted):
         return None
     change = objective.raw_prediction(*objective.unpack(step))
     resolution = VALUE_RESOLUTION * abs(value)
+
     # Where the halvings from the full step find nothing, once more from a
     # first trial that moves no score by more than LARGEST_SCORE_CHANGE times
     # the largest score (and 1): where the model has no curvature along the
     # step (a smoothed hinge from W = 0, every sample past the band, an L2
     # term of 5e-7 and an intercept without any), its minimizer lay 1e14
-    # away and the halvings ran out first.
-    starts = [1.0]
-    largest_change = np.max(np.abs(change), initial=0.0)
-    reach = LARGEST_SCORE_CHANGE * (1.0 + np.max(np.abs(raw), initial=0.0))
-    if largest_change > reach:
-        starts.append(reach / largest_change)
-    for length in starts:
+    # away and the halvings ran out first. That length is found only then:
+    # its two passes over the scores would be spent by every other search.
+    def first_lengths():
+        yield 1.0
+        largest_change = np.max(np.abs(change), initial=0.0)
+        reach = LARGEST_SCORE_CHANGE * (1.0 + np.max(np.abs(raw), initial=0.0))
+        if largest_change > reach:
+            yield reach / largest_change
+
+    for length in first_lengths():
         for _ in range(HALVINGS):
             trial = params + length * step
             trial_raw = raw + length * change
