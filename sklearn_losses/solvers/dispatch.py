@@ -31,9 +31,10 @@ table; the first row whose condition holds is taken:
     many features, no L1                    box-dual, smoothed-dual
 11  piecewise linear; L2 below 1e-50        linear-program-if-l2-negligible,
                                             smoothed-dual
-12  piecewise linear; L2 or elastic net;    box-dual, interior-point,
-    many features                           smoothed-dual
-13  piecewise linear; L2 or elastic net     interior-point-first, smoothed-dual
+12  piecewise linear; L2 or elastic net;    dual-coordinate-descent, box-dual,
+    many features                           interior-point, smoothed-dual
+13  piecewise linear; L2 or elastic net     dual-coordinate-descent,
+                                            interior-point-first, smoothed-dual
 ==  ======================================  =====================================
 
 The rule of a route: each later method runs only where the one before did
@@ -44,7 +45,12 @@ check (finishes only where ``W = 0`` is optimal), the subsample start
 (whose subsample is solved by the rest of its route) and the linear-tails
 start; the linear program with a negligible L2 term
 finishes only where that term is below rounding at its optimum, and
-otherwise hands on the original start. The interior-point method runs only
+otherwise hands on the original start. Dual coordinate descent
+(scikit-learn's liblinear) runs only on the hinge loss with a pure L2
+penalty on sparse data with many features per sample, from a cold start
+(``dual_coordinate_descent.dual_coordinate_descent_applies``); elsewhere,
+or where it does not certify, it hands the start on untouched. The
+interior-point method runs only
 on an elastic net whose normal equations in the samples are small
 (``interior_point.interior_point_applies``: mostly more features than
 samples), first in its route only from a cold start; elsewhere it hands
@@ -81,6 +87,10 @@ from .certificate import (
     zero_dual_point,
 )
 from .distributed import solve_distributed
+from .dual_coordinate_descent import (
+    dual_coordinate_descent_applies,
+    solve_dual_coordinate_descent,
+)
 from .interior_point import interior_point_applies, solve_interior_point
 from .lbfgs import solve_smooth
 from .linear_program import solve_linear_program
@@ -265,12 +275,12 @@ ROUTES = (
     Route(
         "piecewise linear; L2 or elastic net; many features",
         lambda o: _piecewise(o) and many_features_with_l2(o),
-        ("box-dual", "interior-point", "smoothed-dual"),
+        ("dual-coordinate-descent", "box-dual", "interior-point", "smoothed-dual"),
     ),
     Route(
         "piecewise linear; L2 or elastic net",
         _piecewise,
-        ("interior-point-first", "smoothed-dual"),
+        ("dual-coordinate-descent", "interior-point-first", "smoothed-dual"),
     ),
 )
 
@@ -795,6 +805,16 @@ def _interior_point(objective, coef, intercept, *, cold_only=False, **options):
     return solve_interior_point(objective, coef, intercept, **options)
 
 
+def _dual_coordinate_descent(objective, coef, intercept, **options):
+    """Liblinear's dual coordinate descent where it takes the problem
+    (``dual_coordinate_descent_applies``: hinge with an L2 penalty on sparse
+    data with many features per sample) from a cold start; else nothing
+    done, the start handed on (a path's warm start serves the box dual)."""
+    if not dual_coordinate_descent_applies(objective) or np.any(coef):
+        return SolverResult(coef, intercept, 0, False, "dual-coordinate-descent")
+    return solve_dual_coordinate_descent(objective, coef, intercept, **options)
+
+
 def _subsample_start(objective, coef, intercept, *, methods, **options):
     """A start from the same problem on a subsample (cold starts on many
     samples), solved by ``methods`` (the rest of its route)."""
@@ -830,5 +850,6 @@ METHODS = {
     "interior-point": _interior_point,
     "interior-point-first": functools.partial(_interior_point, cold_only=True),
     "box-dual": solve_box_dual,
+    "dual-coordinate-descent": _dual_coordinate_descent,
     "smoothed-dual": _smoothed_dual,
 }
