@@ -46,8 +46,9 @@ check (finishes only where ``W = 0`` is optimal), the subsample start
 start; the linear program with a negligible L2 term
 finishes only where that term is below rounding at its optimum, and
 otherwise hands on the original start. Dual coordinate descent
-(scikit-learn's liblinear) runs only on the hinge loss with a pure L2
-penalty on sparse data with many features per sample, from a cold start
+(scikit-learn's liblinear) runs only with a pure L2 penalty on sparse
+data, for the hinge loss with many features per sample and the
+epsilon-insensitive loss on many samples, from a cold start
 (``dual_coordinate_descent.dual_coordinate_descent_applies``); elsewhere,
 or where it does not certify, it hands the start on untouched. The
 interior-point method runs only
@@ -807,9 +808,10 @@ def _interior_point(objective, coef, intercept, *, cold_only=False, **options):
 
 def _dual_coordinate_descent(objective, coef, intercept, **options):
     """Liblinear's dual coordinate descent where it takes the problem
-    (``dual_coordinate_descent_applies``: hinge with an L2 penalty on sparse
-    data with many features per sample) from a cold start; else nothing
-    done, the start handed on (a path's warm start serves the box dual)."""
+    (``dual_coordinate_descent_applies``: hinge or epsilon-insensitive with
+    an L2 penalty on sparse data of suitable shape) from a cold start; else
+    nothing done, the start handed on (a path's warm start serves the box
+    dual)."""
     if not dual_coordinate_descent_applies(objective) or np.any(coef):
         return SolverResult(coef, intercept, 0, False, "dual-coordinate-descent")
     return solve_dual_coordinate_descent(objective, coef, intercept, **options)
