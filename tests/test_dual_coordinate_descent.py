@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from problems import objective_with_intercept
 from reference import reference_optimum
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
@@ -59,6 +60,13 @@ def _text(n_samples=300, n_features=1500, seed=0):
     return X, labels.astype(int)
 
 
+def _weights(n_samples, seed):
+    """Weights from uniform(0, 2), every 13th zero."""
+    weight = np.random.default_rng(seed).uniform(0.0, 2.0, n_samples)
+    weight[::13] = 0.0
+    return weight
+
+
 def _recorded_methods(monkeypatch, names):
     """The names of ``names`` in the order their methods run (and finish)."""
     runs = []
@@ -84,10 +92,7 @@ def test_text_hinge_l2_is_solved_by_it_at_the_reference_optimum(
     no ConvergenceWarning, a gap below 1e-9, the cvxpy objective to 1e-8.
     Weights include zeros."""
     X, labels = _text()
-    weight = None
-    if weighted:
-        weight = np.random.default_rng(1).uniform(0.0, 2.0, X.shape[0])
-        weight[::17] = 0.0
+    weight = _weights(X.shape[0], seed=1) if weighted else None
     runs = _recorded_methods(monkeypatch, ["dual-coordinate-descent", "box-dual"])
     model = HingeLossClassifier(alpha=alpha, fit_intercept=fit_intercept)
     with warnings.catch_warnings():
@@ -158,15 +163,7 @@ def test_unsettled_liblinear_hands_the_start_on(monkeypatch):
 
 
 def _objective(loss, X, y, alpha=1e-3, l1_ratio=0.0, weight=None):
-    weight = np.ones(X.shape[0]) if weight is None else weight
-    return LinearObjective(
-        loss,
-        X,
-        y,
-        weight,
-        penalty=ElasticNet.from_alpha(alpha, l1_ratio),
-        fit_intercept=True,
-    )
+    return objective_with_intercept(loss, X, y, alpha, l1_ratio, weight)
 
 
 def test_the_method_takes_sparse_hinge_l2_with_many_features():
@@ -225,10 +222,7 @@ def test_sparse_epsilon_insensitive_l2_is_solved_by_it(
     the loss's stacked solver rows), then the exact step: certified by
     itself, at the box dual's objective (forced) to 1e-10 relative."""
     X, target = _sparse_regression()
-    weight = None
-    if weighted:
-        weight = np.random.default_rng(2).uniform(0.0, 2.0, X.shape[0])
-        weight[::13] = 0.0
+    weight = _weights(X.shape[0], seed=2) if weighted else None
     runs = _recorded_methods(monkeypatch, ["dual-coordinate-descent", "box-dual"])
     model = EpsilonInsensitiveLossRegressor(
         alpha=alpha, epsilon=0.5, fit_intercept=fit_intercept

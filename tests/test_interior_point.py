@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from problems import objective_with_intercept
 from reference import reference_optimum
 from sweep_cases import separation_case
 
@@ -21,8 +22,6 @@ from sklearn_losses import (
     QuantileLossRegressor,
 )
 from sklearn_losses._loss import HingeLoss, PinballLoss
-from sklearn_losses._objective import LinearObjective
-from sklearn_losses._penalty import ElasticNet
 from sklearn_losses.solvers import dispatch
 from sklearn_losses.solvers.interior_point import interior_point_applies
 
@@ -148,18 +147,6 @@ def test_the_method_finishes_the_fits_it_takes(monkeypatch):
     assert model.duality_gap_ <= GAP_TOL
 
 
-def _objective(loss, X, y, alpha, l1_ratio, weight=None):
-    weight = np.ones(X.shape[0]) if weight is None else weight
-    return LinearObjective(
-        loss,
-        X,
-        y,
-        weight,
-        penalty=ElasticNet.from_alpha(alpha, l1_ratio),
-        fit_intercept=True,
-    )
-
-
 def test_the_method_takes_wide_elastic_nets_with_small_systems():
     """An elastic net on no more samples (of positive weight) than features
     whose normal equations fit: taken; a pure L2 penalty, tall data or a
@@ -167,24 +154,28 @@ def test_the_method_takes_wide_elastic_nets_with_small_systems():
     cold start."""
     X, labels, target = _wide()
     signed = 2.0 * labels - 1.0
-    elastic = _objective(HingeLoss(), X, signed, 1e-3, 0.5)
+    elastic = objective_with_intercept(HingeLoss(), X, signed, 1e-3, 0.5)
     assert interior_point_applies(elastic)
-    assert not interior_point_applies(_objective(HingeLoss(), X, signed, 1e-3, 0.0))
+    assert not interior_point_applies(
+        objective_with_intercept(HingeLoss(), X, signed, 1e-3, 0.0)
+    )
     tall = np.vstack([X] * 4)
     assert not interior_point_applies(
-        _objective(PinballLoss(0.5), tall, np.tile(target, 4), 1e-3, 0.5)
+        objective_with_intercept(PinballLoss(0.5), tall, np.tile(target, 4), 1e-3, 0.5)
     )
     # More samples than features, unless most have no weight.
     weight = np.zeros(tall.shape[0])
     weight[: X.shape[0]] = 1.0
     assert interior_point_applies(
-        _objective(PinballLoss(0.5), tall, np.tile(target, 4), 1e-3, 0.5, weight)
+        objective_with_intercept(
+            PinballLoss(0.5), tall, np.tile(target, 4), 1e-3, 0.5, weight
+        )
     )
     # 4,000 samples on 5,000 sparse features: a dense 4,000 x 4,000 system
     # (128 MB) is many times the 0.5 MB of X.
     big = sp.random(4000, 5000, density=0.001, format="csr", random_state=0)
     assert not interior_point_applies(
-        _objective(PinballLoss(0.5), big, np.zeros(4000), 1e-3, 0.5)
+        objective_with_intercept(PinballLoss(0.5), big, np.zeros(4000), 1e-3, 0.5)
     )
     first = dispatch.METHODS["interior-point-first"]
     options = dict(max_iter=100, tol=1e-10)
