@@ -37,8 +37,9 @@ PASSES_WORK = 1e7
 # 1e-4 left the active-set method more rounds, 1e-8 more passes for the
 # same sets.
 LIBLINEAR_TOL = 1e-6
-# A sample whose margin is within this of 1 at liblinear's point starts on
-# the kink (its dual variable free); the active-set rounds move the rest.
+# A row whose residual is within this of its kink at liblinear's point (a
+# margin within it of 1) starts on the kink, its dual variable free; the
+# active-set rounds move the rest.
 KINK_WIDTH = 1e-3
 # Rounds of the active-set method from liblinear's point: where the sets
 # are right it needs two; where they are not, its rounds swung (epsilon-
