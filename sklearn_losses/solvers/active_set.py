@@ -241,6 +241,16 @@ def certified_point(objective, coef, box_lower, box_upper):
     return evaluated_candidate(objective, coef, intercept, theta, box_lower, box_upper)
 
 
+def dual_point_of_residuals(objective, residual, width):
+    """The dual point whose sets a primal point's residuals suggest: rows
+    within ``width`` of their kink in the middle of their box (on the kink),
+    the others at the end of their box on their residual's side."""
+    lower, upper = objective.loss.dual_box()
+    near = np.abs(residual) <= width
+    slope = np.where(near, 0.5 * (lower + upper), np.where(residual > 0, upper, lower))
+    return objective.sample_weight * slope
+
+
 def project_dual(theta, a, box_lower, box_upper):
     """Move ``theta`` onto ``a . theta = 0`` within the box.
 

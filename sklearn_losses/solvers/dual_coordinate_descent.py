@@ -19,7 +19,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC, LinearSVR
 
 from .._loss import EpsilonInsensitiveLoss, HingeLoss
-from .active_set import GAP_FLOOR, CandidatePool, exact_candidate
+from .active_set import (
+    GAP_FLOOR,
+    CandidatePool,
+    dual_point_of_residuals,
+    exact_candidate,
+)
+from .box_dual import kept_point
 from .result import SolverResult, no_callback
 
 # Passes over the samples liblinear may take: PASSES, or as many as touch
@@ -94,7 +100,7 @@ def dual_coordinate_descent_applies(objective):
         return (
             n_samples >= SVR_SAMPLES
             and X.shape[1] * SVR_SAMPLES_PER_FEATURE >= n_samples
-            and _samples_of_stacked_rows(objective) is not None
+            and _rows_are_samples_stacked(objective)
         )
     if X.shape[1] < FEATURES_PER_SAMPLE * X.shape[0]:
         return False
@@ -102,19 +108,18 @@ def dual_coordinate_descent_applies(objective):
     return bool(np.any(labels > 0) and np.any(labels < 0))
 
 
-def _samples_of_stacked_rows(objective):
-    """The epsilon-insensitive loss's samples as a CSR view of the first half
-    of its solver rows, or None where those rows are not ``X`` stacked on
-    itself with the sides ``+1`` then ``-1`` (rows gathered from a Dask
-    array's chunks, say)."""
+def _rows_are_samples_stacked(objective):
+    """Whether the epsilon-insensitive loss's solver rows are ``X`` stacked
+    on itself with the sides ``+1`` then ``-1`` (as ``solver_rows`` builds
+    them; rows gathered from a Dask array's chunks, say, are not)."""
     stacked, y = objective.X, objective.y
     n_rows = stacked.shape[0]
     n_samples = n_rows // 2
     if n_rows != 2 * n_samples or n_samples == 0:
-        return None
+        return False
     end = stacked.indptr[n_samples]
     first, second = slice(0, end), slice(end, stacked.nnz)
-    if not (
+    return bool(
         np.all(y[:n_samples, 1] == 1.0)
         and np.all(y[n_samples:, 1] == -1.0)
         and np.array_equal(y[:n_samples, 0], y[n_samples:, 0])
@@ -126,10 +131,15 @@ def _samples_of_stacked_rows(objective):
         )
         and np.array_equal(stacked.indices[first], stacked.indices[second])
         and np.array_equal(stacked.data[first], stacked.data[second])
-    ):
-        return None
+    )
+
+
+def _first_half(stacked):
+    """The first half of the rows of CSR ``stacked``, as a view."""
+    n_samples = stacked.shape[0] // 2
+    end = stacked.indptr[n_samples]
     return sp.csr_matrix(
-        (stacked.data[first], stacked.indices[first], stacked.indptr[: n_samples + 1]),
+        (stacked.data[:end], stacked.indices[:end], stacked.indptr[: n_samples + 1]),
         shape=(n_samples, stacked.shape[1]),
         copy=False,
     )
@@ -157,7 +167,8 @@ def _liblinear_problem(objective):
     if isinstance(loss, HingeLoss):
         machine = LinearSVC(loss="hinge", **common)
         return machine, objective.X, objective.y, objective.sample_weight
-    samples = _samples_of_stacked_rows(objective)
+    # dual_coordinate_descent_applies has checked the rows are stacked.
+    samples = _first_half(objective.X)
     n_samples = samples.shape[0]
     machine = LinearSVR(loss="epsilon_insensitive", epsilon=loss.epsilon, **common)
     return (
@@ -226,12 +237,8 @@ def solve_dual_coordinate_descent(
         # coefficients puts the margins, hence the sets, nearer the optimum's.
         scores += objective.best_intercept(found, offset=scores)
     c, a = objective.loss.affine_parts(objective.y)
-    residual = c - a * scores
-    theta = np.where(
-        residual > KINK_WIDTH,
-        weight,
-        np.where(residual < -KINK_WIDTH, 0.0, 0.5 * weight),
-    )
+    theta = dual_point_of_residuals(objective, c - a * scores, KINK_WIDTH)
+    lower, upper = objective.loss.dual_box()
     gap_tol = max(tol, GAP_FLOOR)
     pool = CandidatePool()
     pool.consider(
@@ -239,8 +246,8 @@ def solve_dual_coordinate_descent(
             objective,
             theta,
             found.ravel(),
-            np.zeros_like(weight),
-            weight,
+            weight * lower,
+            weight * upper,
             max_rounds=ROUNDS,
         )
     )
@@ -248,13 +255,8 @@ def solve_dual_coordinate_descent(
         return handed_on
     if objective.along_path:
         # A path's next alpha starts the box dual's active-set rounds from
-        # this exact dual point (as shares of the boxes, box_dual._kept_start).
-        objective.kept_dual_point = np.divide(
-            pool.best.theta,
-            weight,
-            out=np.zeros_like(weight),
-            where=weight > 0,
-        )
+        # this exact dual point (box_dual._kept_start).
+        objective.kept_dual_point = kept_point(pool, weight, None)
     return SolverResult(
         **pool.result_fields(objective.fit_intercept, gap_tol),
         n_iter=2,

@@ -17,6 +17,7 @@ from .active_set import (
     CandidatePool,
     active_set_method,
     certified_point,
+    dual_point_of_residuals,
     evaluated_candidate,
     exact_candidate,
     smoothed_candidate,
@@ -252,14 +253,12 @@ def _warm_exact_step(objective, coef, intercept, settings):
     (whichever the sign of a residual at rounding level), the others at
     the end of their box on their residual's side."""
     c, a = objective.loss.affine_parts(objective.y)
-    lower, upper = objective.loss.dual_box()
     residual = c - a * objective.raw_prediction(coef, intercept)
-    near = np.abs(residual) <= 1e-9 * (1.0 + np.abs(c).max())
-    slope = np.where(near, 0.5 * (lower + upper), np.where(residual > 0, upper, lower))
+    theta = dual_point_of_residuals(objective, residual, 1e-9 * (1.0 + np.abs(c).max()))
     box_lower, box_upper = _dual_box(objective)
     return exact_candidate(
         objective,
-        objective.sample_weight * slope,
+        theta,
         coef.ravel(),
         box_lower,
         box_upper,
