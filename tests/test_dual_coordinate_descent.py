@@ -169,7 +169,8 @@ def _objective(loss, X, y, alpha=1e-3, l1_ratio=0.0, weight=None):
 def test_the_method_takes_sparse_hinge_l2_with_many_features():
     """Taken: hinge, pure L2, sparse float64, at least twice as many features
     as samples, both labels among the weighted samples. Not taken: dense,
-    CSC or float32 data, an L1 part, another loss, too few features, one label."""
+    CSC or float32 data, an L1 part, another loss, too few features (where
+    liblinear's dual is not easy, see the next test), one label."""
     X, labels = _text()
     signed = 2.0 * labels - 1.0
     assert dual_coordinate_descent_applies(_objective(HingeLoss(), X, signed))
@@ -179,7 +180,12 @@ def test_the_method_takes_sparse_hinge_l2_with_many_features():
         _objective(HingeLoss(), X.tocsc(), signed),
         _objective(HingeLoss(), X, signed, l1_ratio=0.5),
         _objective(PinballLoss(0.5), X, signed),
-        _objective(HingeLoss(), sp.vstack([X] * 3, format="csr"), np.tile(signed, 3)),
+        _objective(
+            HingeLoss(),
+            sp.vstack([X] * 3, format="csr"),
+            np.tile(signed, 3),
+            alpha=1e-4,
+        ),
         _objective(HingeLoss(), X, signed, weight=(signed > 0).astype(float)),
     ):
         assert not dual_coordinate_descent_applies(other)
@@ -191,6 +197,31 @@ def test_the_method_takes_sparse_hinge_l2_with_many_features():
     # A warm start (a path's previous alpha) is left to the box dual.
     handed_on = method(problem, zero + 0.1, intercept, **options)
     assert handed_on.n_iter == 0 and not handed_on.converged
+
+
+def test_the_method_takes_tall_sparse_hinge_where_liblinear_settles_soon():
+    """With fewer features than twice the samples, the method is first where
+    the curvature of liblinear's dual per coordinate, ``C_i |x_i|**2``
+    averaged, is at most EASY_CURVATURE (the text rows stacked three times:
+    1.1 at alpha 1e-3, 11 at 1e-4), or X is small; it certifies there."""
+    X, labels = _text()
+    signed = 2.0 * labels - 1.0
+    tall, tall_signed = sp.vstack([X] * 3, format="csr"), np.tile(signed, 3)
+    easy = _objective(HingeLoss(), tall, tall_signed, alpha=1e-3)
+    hard = _objective(HingeLoss(), tall, tall_signed, alpha=1e-4)
+    assert tall.nnz > dual_coordinate_descent.FEW_STORED
+    assert dual_coordinate_descent_applies(easy)
+    assert not dual_coordinate_descent_applies(hard)
+    small = _objective(HingeLoss(), tall[:600], tall_signed[:600], alpha=1e-5)
+    assert small.X.nnz <= dual_coordinate_descent.FEW_STORED
+    assert dual_coordinate_descent_applies(small)
+    model = HingeLossClassifier(alpha=1e-3).fit(tall, tall_signed)
+    assert model.duality_gap_ <= GAP_TOL
+    with dispatch.forced_method("box-dual"):
+        reference = HingeLossClassifier(alpha=1e-3).fit(tall, tall_signed)
+    assert abs(model.objective_ - reference.objective_) <= 1e-10 * abs(
+        reference.objective_
+    )
 
 
 def _sparse_regression(n_samples=3000, n_features=1500, seed=0):
@@ -262,11 +293,12 @@ def test_sparse_epsilon_insensitive_matches_the_reference_optimum():
 def test_epsilon_insensitive_rows_must_be_the_samples_stacked():
     """Taken on the loss's own stacked rows of 3,000 samples on 1,500
     features; not on fewer than 2,000 samples, more than 4 samples per
-    feature, or rows that are not ``X`` stacked on itself (shuffled)."""
+    feature (unless liblinear's dual is easy, or X small), or rows that are
+    not ``X`` stacked on itself (shuffled)."""
     X, target = _sparse_regression()
     loss = EpsilonInsensitiveLoss(0.1)
 
-    def problem(X, target, reorder=False):
+    def problem(X, target, reorder=False, alpha=1e-3):
         rows, targets, weight = loss.solver_rows(X, target, np.ones(X.shape[0]))
         if reorder:
             order = np.random.default_rng(0).permutation(rows.shape[0])
@@ -276,11 +308,19 @@ def test_epsilon_insensitive_rows_must_be_the_samples_stacked():
             sp.csr_matrix(rows),
             targets,
             weight,
-            penalty=ElasticNet.from_alpha(1e-3, 0.0),
+            penalty=ElasticNet.from_alpha(alpha, 0.0),
             fit_intercept=True,
         )
 
     assert dual_coordinate_descent_applies(problem(X, target))
     assert not dual_coordinate_descent_applies(problem(X, target, reorder=True))
     assert not dual_coordinate_descent_applies(problem(X[:1500], target[:1500]))
-    assert not dual_coordinate_descent_applies(problem(X[:, :600], target))
+    tall = sp.vstack([X, X], format="csr")[:, :700]
+    assert tall.nnz > dual_coordinate_descent.FEW_STORED
+    # Its dual's curvature: 0.6 at alpha 1e-3, 60 at 1e-5.
+    assert dual_coordinate_descent_applies(problem(tall, np.tile(target, 2)))
+    hard = problem(tall, np.tile(target, 2), alpha=1e-5)
+    assert not dual_coordinate_descent_applies(hard)
+    small = X[:1000, :600]
+    assert small.nnz <= dual_coordinate_descent.FEW_STORED
+    assert dual_coordinate_descent_applies(problem(small, target[:1000]))

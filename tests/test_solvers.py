@@ -10,6 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_losses import (
     FocalLossClassifier,
+    HingeLossClassifier,
     HuberLossRegressor,
     LogisticLossClassifier,
     QuantileLossRegressor,
@@ -26,7 +27,14 @@ from sklearn_losses._loss import (
 )
 from sklearn_losses._objective import LinearObjective
 from sklearn_losses._penalty import ElasticNet
-from sklearn_losses.solvers import METHODS, ROUTES, forced_method, route_of, solve
+from sklearn_losses.solvers import (
+    METHODS,
+    ROUTES,
+    forced_method,
+    newton,
+    route_of,
+    solve,
+)
 from sklearn_losses.solvers.dispatch import run_route
 
 
@@ -395,3 +403,54 @@ def test_feature_scale_follows_the_penalty_of_the_moment(rng):
         np.testing.assert_allclose(
             objective.feature_scale(), np.sqrt(variance + alpha), rtol=1e-13
         )
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        LogisticLossClassifier(alpha=1e-4),
+        HuberLossRegressor(alpha=1e-4),
+        HingeLossClassifier(loss="squared_hinge", alpha=1e-4),
+    ],
+    ids=["logistic", "huber", "squared hinge"],
+)
+def test_newton_on_very_sparse_X_uses_products_and_reaches_the_same_optimum(
+    estimator, monkeypatch
+):
+    """On sparse 3,000 x 1,000 with two entries a row, factoring the
+    1,000 x 1,000 Hessian costs more than SPARSE_PRODUCTS products: Newton
+    uses conjugate gradients, at the dense Hessian's optimum (1e-12
+    relative) and certified to tol (1e-10)."""
+
+    rng = np.random.default_rng(4)
+    X = sp.random(
+        3000,
+        1000,
+        density=0.002,
+        format="csr",
+        random_state=rng,
+        data_rvs=rng.standard_normal,
+    )
+    score = X @ (rng.standard_normal(1000) * (rng.random(1000) < 0.5))
+    if isinstance(estimator, HuberLossRegressor):
+        y = score + rng.standard_t(3, 3000)
+    else:
+        y = (score + rng.logistic(size=3000) > 0).astype(int)
+    objective = LinearObjective(
+        LogisticLoss(),
+        X,
+        2.0 * (y > 0) - 1.0,
+        np.full(3000, 1 / 3000),
+        penalty=ElasticNet(0.0, 1e-4),
+        fit_intercept=True,
+    )
+    assert not newton.use_dense_hessian(objective, objective.n_coef)
+    products = estimator.fit(X, y)
+    monkeypatch.setattr(newton, "SPARSE_PRODUCTS", np.inf)
+    assert newton.use_dense_hessian(objective, objective.n_coef)
+    products_objective = products.objective_
+    factored = estimator.fit(X, y)
+    assert products.duality_gap_ <= 1e-10
+    assert abs(products_objective - factored.objective_) <= 1e-12 * abs(
+        factored.objective_
+    )

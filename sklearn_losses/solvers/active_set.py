@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 from scipy.sparse.linalg import LinearOperator, minres
 
-from .newton import use_dense_hessian
+from .newton import dense_hessian_fits
 
 # The smallest relative duality gap the dual solvers are asked to certify:
 # where most samples sit on the kink, a floating-point dual bound is itself
@@ -87,7 +87,7 @@ KINK_SYSTEM_REFINE_ABOVE = 5e-12
 def many_features_with_l2(objective):
     """A penalty with an L2 part on more features than a dense Newton system
     takes: there the box-constrained dual replaces the smoothed primal."""
-    return objective.penalty.has_l2 and not use_dense_hessian(
+    return objective.penalty.has_l2 and not dense_hessian_fits(
         objective, objective.n_features
     )
 

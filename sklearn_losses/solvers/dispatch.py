@@ -48,7 +48,8 @@ finishes only where that term is below rounding at its optimum, and
 otherwise hands on the original start. Dual coordinate descent
 (scikit-learn's liblinear) runs only with a pure L2 penalty on sparse
 data, for the hinge loss with many features per sample and the
-epsilon-insensitive loss on many samples, from a cold start
+epsilon-insensitive loss on many samples, or where liblinear's dual is easy
+or X small, from a cold start
 (``dual_coordinate_descent.dual_coordinate_descent_applies``); elsewhere,
 or where it does not certify, it hands the start on untouched. The
 interior-point method runs only
