@@ -163,16 +163,25 @@ def exact_candidate(
     box_upper,
     max_rounds=100,
     certificates=CERTIFICATES,
+    stall_rounds=STALL_ROUNDS,
 ):
     """The active-set solution from a dual point, as a ``Candidate``.
 
     None if the active-set method does not finish. The method reads its
     sets off ``theta`` as it is: projecting it first (as
     ``smoothed_candidate`` does) would shift every variable held at a
-    bound off it. ``certificates``: as in ``active_set_method``.
+    bound off it. ``certificates`` and ``stall_rounds``: as in
+    ``active_set_method``.
     """
     refined = active_set_method(
-        objective, theta, primal_guess, box_lower, box_upper, max_rounds, certificates
+        objective,
+        theta,
+        primal_guess,
+        box_lower,
+        box_upper,
+        max_rounds,
+        certificates,
+        stall_rounds,
     )
     if refined is None:
         return None
@@ -294,6 +303,7 @@ def active_set_method(
     box_upper,
     max_rounds=100,
     certificates=CERTIFICATES,
+    stall_rounds=STALL_ROUNDS,
 ):
     """Solve the optimality conditions exactly, from the sets a dual point suggests.
 
@@ -317,7 +327,9 @@ def active_set_method(
 
     ``coef`` is a primal point near the optimum; its residuals give the
     starting sets when ``theta`` has too many free variables to use.
-    ``certificates``: how many rounds may try ``dual_certificate``.
+    ``certificates``: how many rounds may try ``dual_certificate``;
+    ``stall_rounds``: rounds without a new fewest number of violated
+    conditions after which the method gives up.
 
     Returns an ``ActiveSetSolution``, or ``None`` if the rounds run out or
     the system grows too large to be worth solving densely.
@@ -342,7 +354,7 @@ def active_set_method(
             fewest_violations, rounds_since_fewest = sets.n_violations, 0
         else:
             rounds_since_fewest += 1
-        if rounds_since_fewest >= STALL_ROUNDS:
+        if rounds_since_fewest >= stall_rounds:
             return None
         # Degenerate optimum: samples off the kink whose residual is zero
         # could take any dual value in their box, which the rules reading

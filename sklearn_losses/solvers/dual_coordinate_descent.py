@@ -29,35 +29,45 @@ from .box_dual import kept_point
 from .result import SolverResult, no_callback
 
 # Passes over the samples liblinear may take: PASSES, or as many as touch
-# PASSES_WORK stored entries of X in all where X is small. On tf-idf text
-# (2,000 x 20,000 to 20,000 x 200,000, alpha 1e-5 to 1e-3) it settled in 3
-# to 91; where it has not settled by then, the start is handed on: on
-# sparse 50,000 x 20,000 (0.2% dense) it took 553 passes, and the exact
-# step from that unsettled point took 8.5 s and failed. On small problems
-# passes cost little and more are needed with an intercept (300 x 1,500
-# tf-idf at alpha 1e-3 and 1e-5: 125 to 173).
-PASSES = 100
-PASSES_WORK = 1e7
+# PASSES_WORK stored entries of X in all where X is small (and at most
+# PASSES_PER_ITERATION per iteration of the route). Where it has not
+# settled by then, the start is handed on, and the box dual's fit costs
+# hundreds of products with X: a few hundred passes are cheap insurance.
+# With 100, the epsilon-insensitive loss on random sparse 100,000 x 5,000
+# at alpha 1e-4 handed on (10 to 21 s in the box dual); liblinear settles
+# there in about 150 to 300. On tf-idf text (alpha 1e-5 to 1e-3) it
+# settled in 6 to 68 passes. On small problems passes cost little and more
+# are needed (random sparse 3,000 x 1,000, alpha 1e-4: 1,217).
+PASSES = 500
+PASSES_WORK = 1e8
 # liblinear's own stopping tolerance (on its projected gradient), by loss.
 # For the hinge loss the active-set method finishes from the sets liblinear
 # leaves at 1e-4 as from those at 1e-6 (tf-idf 2,000 x 20,000 to 20,000 x
 # 200,000, random sparse 3,000 x 1,000 to 20,000 x 5,000; alpha 1e-5 to
 # 1e-3), in a third to a half fewer passes: at 1e-6, liblinear did not
 # settle within 100 passes on tf-idf 20,000 x 200,000 at alpha 1e-5 with an
-# intercept (2.9 s; 2.6 s at 1e-4). For the epsilon-insensitive loss, 1e-4
-# left sets the method did not finish from in its rounds (random sparse
-# 3,000 x 1,500, weighted, alpha 1e-3); 1e-8 costs more passes for the
-# same sets.
-LIBLINEAR_TOL = {"hinge": 1e-4, "epsilon_insensitive": 1e-6}
+# intercept (2.9 s; 2.6 s at 1e-4). For the epsilon-insensitive loss the
+# sets at 1e-6 were often off by a few samples from which the active-set
+# rounds swung (random sparse 8,000 x 3,000, alpha 1e-3: 12 violations,
+# then 282, 399, 499, and the box dual took 0.4 to 3 s); at 1e-8 they were
+# right to 1 to 4 samples, and the method finished in two rounds on random
+# sparse 1,000 x 2,000 to 100,000 x 5,000 at alpha 1e-4 and 1e-3 (0.03 to
+# 0.5 s) wherever liblinear settled.
+LIBLINEAR_TOL = {"hinge": 1e-4, "epsilon_insensitive": 1e-8}
 # A row whose residual is within this of its kink at liblinear's point (a
 # margin within it of 1) starts on the kink, its dual variable free; the
 # active-set rounds move the rest.
 KINK_WIDTH = 1e-3
-# Rounds of the active-set method from liblinear's point: where the sets
-# are right it needs two; where they are not, its rounds swung (epsilon-
-# insensitive on random sparse 1,000 x 2,000 at alpha 1e-4: 8 violations,
-# then 751, 1,145, 1,280, ...) and the box dual does better.
-ROUNDS = 4
+# Rounds of the active-set method from liblinear's point, at most, each
+# with fewer violated conditions than the one before: where the sets are
+# right it needs two; where they are near, the count falls steadily
+# (epsilon-insensitive, random sparse 3,000 x 1,000, alpha 1e-3: 11, 8, 5,
+# 2, 0, where a cap of four rounds handed on to the box dual at 30 times
+# the cost); where they are not, its rounds swung (1,000 x 2,000 at alpha
+# 1e-4: 8 violations, then 751, 1,145, 1,280, ...) and the box dual does
+# better.
+ROUNDS = 12
+STALL_ROUNDS = 3
 # Features per sample from which the method is first in the route (sparse
 # X only): on sparse data with as many features as samples liblinear took
 # 106 passes and the exact step 1.9 s where the box dual took 0.53 s in all
@@ -65,15 +75,6 @@ ROUNDS = 4
 # alone cost more than the box dual's whole fit (500 x 5,000, 2,000 x
 # 5,000).
 FEATURES_PER_SAMPLE = 2
-# The epsilon-insensitive loss: at least SVR_SAMPLES samples, at most
-# SVR_SAMPLES_PER_FEATURE per feature. On random sparse 50,000 x 20,000 and
-# 20,000 x 5,000 (alpha 1e-4 and 1e-3) fits took 2 to 19 times less time
-# (50,000 x 20,000 at 1e-4 with an intercept: 4.5 -> 0.48 s), on tf-idf
-# 5,000 x 20,000 and random 5,000 x 10,000 2 to 6 times less; on 10,000 x
-# 1,000 the exact step's rounds from liblinear's sets did not settle (6.6
-# -> 7.6 s), nor on 1,000 x 2,000 and 300 x 3,000 (0.12 -> 0.65 s).
-SVR_SAMPLES = 2000
-SVR_SAMPLES_PER_FEATURE = 4
 # Weight of liblinear's intercept, a feature of this constant value whose
 # coefficient it penalizes: at 0.1 liblinear settled in fewer passes but
 # its coefficients, bent by the penalized intercept, gave sets that took
@@ -81,11 +82,12 @@ SVR_SAMPLES_PER_FEATURE = 4
 # 0.42 s against 0.15 s at 1); at 10 it did not settle in 100 passes.
 INTERCEPT_SCALING = 1.0
 # Passes at most per iteration of the route (max_iter): liblinear counts
-# as one iteration, but on small X it may need more than a thousand
-# passes at a few microseconds each (random sparse 3,000 x 1,000, two
-# entries a row, alpha 1e-4: 1,217 passes in 35 ms, where the box and
-# smoothed duals took 2.8 s).
-PASSES_PER_ITERATION = 2
+# as one iteration, but on small X it may need thousands of passes at a
+# few microseconds each (random sparse 3,000 x 1,000, two entries a row,
+# hinge at alpha 1e-4: 1,217 passes in 35 ms, where the box and smoothed
+# duals took 2.8 s; epsilon-insensitive 1,000 x 2,000 with an intercept:
+# 3,035 passes, 87 ms).
+PASSES_PER_ITERATION = 10
 # Beyond many features per sample, the method is first where liblinear
 # settles soon: the curvature of its dual per coordinate, C_i |x_i|**2
 # averaged over the samples, at most EASY_CURVATURE, or X of at most
@@ -101,10 +103,9 @@ FEW_STORED = 20_000
 def dual_coordinate_descent_applies(objective):
     """A pure L2 penalty on CSR float64 data, with the hinge loss on at
     least ``FEATURES_PER_SAMPLE`` features per sample and both labels among
-    the samples of positive weight, or with the epsilon-insensitive loss on
-    at least ``SVR_SAMPLES`` samples and at most ``SVR_SAMPLES_PER_FEATURE``
-    per feature (its solver rows ``X`` stacked on itself); on other shapes,
-    where liblinear settles soon (``_settles_soon``)."""
+    the samples of positive weight (on fewer features, where liblinear
+    settles soon: ``_settles_soon``), or with the epsilon-insensitive loss
+    (its solver rows ``X`` stacked on itself)."""
     X = objective.X
     loss = objective.loss
     if not (
@@ -119,13 +120,7 @@ def dual_coordinate_descent_applies(objective):
     ):
         return False
     if isinstance(loss, EpsilonInsensitiveLoss):
-        n_samples = X.shape[0] // 2
-        if not _rows_are_samples_stacked(objective):
-            return False
-        return (
-            n_samples >= SVR_SAMPLES
-            and X.shape[1] * SVR_SAMPLES_PER_FEATURE >= n_samples
-        ) or _settles_soon(objective)
+        return _rows_are_samples_stacked(objective)
     if X.shape[1] < FEATURES_PER_SAMPLE * X.shape[0] and not _settles_soon(objective):
         return False
     labels = objective.y[objective.sample_weight > 0]
@@ -138,9 +133,6 @@ def _settles_soon(objective):
     weights, at most ``EASY_CURVATURE``, or at most ``FEW_STORED`` stored
     entries of ``X``."""
     X, weight = objective.X, objective.sample_weight
-    if objective.loss.rows_per_sample == 2:
-        X = _first_half(X)
-        weight = weight[: X.shape[0]]
     if X.nnz <= FEW_STORED:
         return True
     # Row sums of the squared entries without a copy of X; reduceat gives an
@@ -302,6 +294,7 @@ def solve_dual_coordinate_descent(
             weight * lower,
             weight * upper,
             max_rounds=ROUNDS,
+            stall_rounds=STALL_ROUNDS,
         )
     )
     if not pool.certified(gap_tol):
