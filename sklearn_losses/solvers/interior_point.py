@@ -348,9 +348,13 @@ class _Program:
     def normal_equations(self, state):
         """The factored normal equations at ``state``, or None where they
         are singular to working precision."""
-        du, dv = state.zu / state.u, state.zv / state.v
-        determinant = self.l2 * (du + dv) + du * dv
-        feature_weight = (du + dv) / determinant
+        # The 2 x 2 block of each feature, [[l2 + zu/u, -l2], [-l2, l2 + zv/v]],
+        # is solved in the reciprocals u/zu and v/zv: its determinant in the
+        # ratios themselves, l2 (zu/u + zv/v) + zu/u zv/v, overflowed where
+        # the targets were huge (1e300; the method then handed on).
+        inverse_u, inverse_v = state.u / state.zu, state.v / state.zv
+        scaled_determinant = self.l2 * (inverse_u + inverse_v) + 1.0
+        feature_weight = (inverse_u + inverse_v) / scaled_determinant
         sample_weight = state.p / state.zp + state.q / state.zq
         matrix = self._sample_gram(feature_weight)
         diagonal = np.diag_indices_from(matrix)
@@ -358,7 +362,12 @@ class _Program:
         factor = _regularized_cholesky(matrix, diagonal)
         if factor is None:
             return None
-        system = {"du": du, "dv": dv, "determinant": determinant, "factor": factor}
+        system = {
+            "inverse_u": inverse_u,
+            "inverse_v": inverse_v,
+            "scaled_determinant": scaled_determinant,
+            "factor": factor,
+        }
         if self.fit_intercept:
             border = self._solve(system, self.a)
             system["border"] = border
@@ -416,9 +425,9 @@ class _Program:
         rho_v = -dual_v + comp_v / state.v
         rho_p = -dual_p + comp_p / state.p
         rho_q = -dual_q + comp_q / state.q
-        du_, dv_ = system["du"], system["dv"]
-        determinant = system["determinant"]
-        shift = (dv_ * rho_u - du_ * rho_v) / determinant
+        inverse_u, inverse_v = system["inverse_u"], system["inverse_v"]
+        scaled_determinant = system["scaled_determinant"]
+        shift = (inverse_u * rho_u - inverse_v * rho_v) / scaled_determinant
         penalty_p = state.zp / state.p
         penalty_q = state.zq / state.q
         right = (
@@ -434,13 +443,12 @@ class _Program:
         else:
             db, dy = 0.0, solved
         correlation = self.transposed(self.a * dy)
-        l2 = self.l2
-        du = ((l2 + dv_) * (rho_u + correlation) + l2 * (rho_v - correlation)) / (
-            determinant
-        )
-        dv = (l2 * (rho_u + correlation) + (l2 + du_) * (rho_v - correlation)) / (
-            determinant
-        )
+        # The block's solve, numerator and denominator divided by
+        # (zu/u) (zv/v).
+        coupling = self.l2 * inverse_u * inverse_v
+        up, down = rho_u + correlation, rho_v - correlation
+        du = ((coupling + inverse_u) * up + coupling * down) / scaled_determinant
+        dv = (coupling * up + (coupling + inverse_v) * down) / scaled_determinant
         dp = (rho_p + dy) / penalty_p
         dq = (rho_q - dy) / penalty_q
         dzu = (comp_u - state.zu * du) / state.u
