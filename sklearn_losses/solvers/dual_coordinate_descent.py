@@ -17,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC, LinearSVR
+from sklearn.utils.extmath import row_norms
 
 from .._loss import EpsilonInsensitiveLoss, HingeLoss
 from .active_set import (
@@ -53,7 +54,8 @@ PASSES_WORK = 1e8
 # right to 1 to 4 samples, and the method finished in two rounds on random
 # sparse 1,000 x 2,000 to 100,000 x 5,000 at alpha 1e-4 and 1e-3 (0.03 to
 # 0.5 s) wherever liblinear settled.
-LIBLINEAR_TOL = {"hinge": 1e-4, "epsilon_insensitive": 1e-8}
+HINGE_TOL = 1e-4
+EPSILON_INSENSITIVE_TOL = 1e-8
 # A row whose residual is within this of its kink at liblinear's point (a
 # margin within it of 1) starts on the kink, its dual variable free; the
 # active-set rounds move the rest.
@@ -135,12 +137,7 @@ def _settles_soon(objective):
     X, weight = objective.X, objective.sample_weight
     if X.nnz <= FEW_STORED:
         return True
-    # Row sums of the squared entries without a copy of X; reduceat gives an
-    # empty row the next row's first entry, hence the zeros set after.
-    squared_norms = np.add.reduceat(
-        np.append(X.data**2, 0.0), np.minimum(X.indptr[:-1], X.nnz)
-    )
-    squared_norms[np.diff(X.indptr) == 0] = 0.0
+    squared_norms = row_norms(X, squared=True)
     curvature = weight @ (weight * squared_norms) / objective.penalty.l2
     return bool(curvature <= EASY_CURVATURE * weight.sum())
 
@@ -198,18 +195,20 @@ def _liblinear_problem(objective):
         dual=True,
         fit_intercept=objective.fit_intercept,
         intercept_scaling=INTERCEPT_SCALING,
-        tol=LIBLINEAR_TOL[
-            "hinge" if isinstance(loss, HingeLoss) else "epsilon_insensitive"
-        ],
         random_state=0,
     )
     if isinstance(loss, HingeLoss):
-        machine = LinearSVC(loss="hinge", **common)
+        machine = LinearSVC(loss="hinge", tol=HINGE_TOL, **common)
         return machine, objective.X, objective.y, objective.sample_weight
     # dual_coordinate_descent_applies has checked the rows are stacked.
     samples = _first_half(objective.X)
     n_samples = samples.shape[0]
-    machine = LinearSVR(loss="epsilon_insensitive", epsilon=loss.epsilon, **common)
+    machine = LinearSVR(
+        loss="epsilon_insensitive",
+        epsilon=loss.epsilon,
+        tol=EPSILON_INSENSITIVE_TOL,
+        **common,
+    )
     return (
         machine,
         samples,
