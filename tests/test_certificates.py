@@ -281,15 +281,23 @@ def test_kink_rows_factors_give_the_least_norm_solutions(
 
 
 @pytest.mark.parametrize("n_features", [80, 20], ids=["full rank", "rank 20 of 51"])
-@pytest.mark.parametrize("signed", [True, False], ids=["eigh", "svd"])
-def test_least_squares_matches_lstsq_on_bordered_kink_systems(n_features, signed):
+@pytest.mark.parametrize(
+    "signed, bordered",
+    [(True, True), (True, False), (False, False)],
+    ids=["cholesky", "eigh", "svd"],
+)
+def test_least_squares_matches_lstsq_on_bordered_kink_systems(
+    n_features, signed, bordered
+):
     """The kink system (Gram matrix of 50 rows, its columns times a = +-1,
     divided by l2 = 0.01, bordered by the intercept's row) solved once
     factored, for three right-hand sides, as np.linalg.lstsq solves it
     (the minimum-norm least-squares solution): to 1e-14 of its size by the
     SVD, to 1e-9 by the eigendecomposition of the sign-symmetrized matrix
     (its small eigenvalues are known to eps times the largest; measured
-    2e-10 at most, rank deficient)."""
+    2e-10 at most, rank deficient) and by Cholesky with the border
+    eliminated where the matrix is of full rank. Not told of the border, or
+    of rank 20, the solve is by the eigendecomposition."""
     rng = np.random.default_rng(n_features)
     rows = rng.standard_normal((50, n_features))
     a = rng.choice([-1.0, 1.0], 50)
@@ -297,12 +305,38 @@ def test_least_squares_matches_lstsq_on_bordered_kink_systems(n_features, signed
     matrix[:50, :50] = rows @ rows.T * a / 0.01
     matrix[:50, 50] = 1.0
     matrix[50, :50] = a
-    system = LeastSquares(matrix, np.append(a, 1.0) if signed else None)
+    system = LeastSquares(
+        matrix, np.append(a, 1.0) if signed else None, bordered=bordered
+    )
+    assert (system.cholesky is not None) == (bordered and n_features == 80)
     for _ in range(3):
         right = rng.standard_normal(51)
         expected = np.linalg.lstsq(matrix, right, rcond=None)[0]
         tolerance = (1e-9 if signed else 1e-14) * np.abs(expected).max()
         np.testing.assert_allclose(system.solve(right), expected, atol=tolerance)
+
+
+@pytest.mark.parametrize("n_empty", [0, 3])
+def test_least_squares_leaves_empty_kink_rows_at_zero(n_empty):
+    """Without an intercept, an empty sample on the kink is a zero row and
+    column of the Gram matrix: solved by Cholesky on the other rows, with
+    zero for it, it is np.linalg.lstsq's minimum-norm solution (to 1e-9 of
+    its size); a nearly singular Gram matrix (two rows 1e-9 apart) goes to
+    the eigendecomposition."""
+    rng = np.random.default_rng(n_empty)
+    rows = rng.standard_normal((40, 60))
+    rows[:n_empty] = 0.0
+    a = rng.choice([-1.0, 1.0], 40)
+    matrix = rows @ rows.T * a / 0.01
+    system = LeastSquares(matrix, a)
+    assert system.cholesky is not None
+    right = rng.standard_normal(40)
+    expected = np.linalg.lstsq(matrix, right, rcond=None)[0]
+    solved = system.solve(right)
+    np.testing.assert_allclose(solved, expected, atol=1e-9 * np.abs(expected).max())
+    assert np.all(solved[:n_empty] == 0.0)
+    rows[-1] = rows[-2] + 1e-9 * rng.standard_normal(60)
+    assert LeastSquares(rows @ rows.T * a / 0.01, a).cholesky is None
 
 
 @pytest.mark.parametrize("l1_ratio", [0.0, 0.5])

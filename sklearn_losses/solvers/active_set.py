@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import cho_factor, cho_solve
+from scipy.linalg.lapack import dpocon
 from scipy.optimize import linprog
 from scipy.sparse.linalg import LinearOperator, minres
 
@@ -62,6 +64,12 @@ STALL_ROUNDS = 5
 MINRES_ITERATION_SCALE = 20
 MINRES_OVERHEAD_PER_ITERATION = 1.5e5
 DENSE_SPEEDUP = 10
+# A kink system's definite part is solved by Cholesky where LAPACK's estimate
+# of its reciprocal condition is at least this times eps * size (``lstsq``'s
+# cut for a singular value), else by an eigendecomposition (LeastSquares):
+# a margin for the estimate, which is within a factor of the size of the
+# truth and usually much nearer.
+CHOLESKY_RCOND = 1e3
 # Relative tolerance of the optimality conditions' tests.
 CONDITION_TOLERANCE = 1e-9
 # Relative rounding of a sum of floating-point terms, as a share of the sum
@@ -579,7 +587,7 @@ class _ActiveSets:
             )
             # The intercept's row is the border's transpose times a.
             row_signs = np.append(a[kink_index], np.ones(size - n_kink))
-            system = LeastSquares(matrix, row_signs)
+            system = LeastSquares(matrix, row_signs, bordered=size > n_kink)
             del matrix
             solution = system.solve(right)
         if found is None:
@@ -842,19 +850,30 @@ class LeastSquares:
     of the fit's 25 s. Where ``row_signs`` (entries of size one) make
     ``row_signs[:, None] * matrix`` symmetric, as they do the kink system
     (its rows are the Gram matrix's times the samples' ``a = +-1``, and
-    the intercept's border), its eigendecomposition serves: the signs are
-    an orthogonal map, so the least-squares solutions are the same, and
-    ``eigh`` takes about 0.6 of ``lstsq``'s time (2,000 unknowns: 1.05
-    against 1.78 s) where a singular value decomposition takes 1.6 of it.
-    Values below ``lstsq``'s cut (``eps * max(shape)`` of the largest)
-    count as zero.
+    the intercept's border), the signs are an orthogonal map, so the
+    least-squares solutions are those of the symmetric matrix. Its
+    positive definite part (all of it, or all but the intercept's
+    ``bordered`` last row and column) is then factored by Cholesky, and the
+    border eliminated by its Schur complement, where the factor's
+    estimated reciprocal condition is at least ``CHOLESKY_RCOND`` times
+    ``eps * size``: there the matrix is far from singular and the
+    least-squares solution is the solution. Elsewhere (more kink samples
+    than features, duplicated rows), and where ``row_signs`` do not serve,
+    an eigendecomposition or a singular value decomposition gives the
+    least-norm solution, counting values below ``lstsq``'s cut
+    (``eps * max(shape)`` of the largest) as zero. Measured on 500 to
+    2,000 unknowns, Cholesky took a tenth of ``eigh``'s time (733: 7 against
+    73 ms), and ``eigh`` 0.6 of ``lstsq``'s.
     """
 
-    def __init__(self, matrix, row_signs=None):
+    def __init__(self, matrix, row_signs=None, *, bordered=False):
         self.size = matrix.shape[0]
+        self.cholesky = None
         cut = np.finfo(float).eps * max(matrix.shape)
         if row_signs is not None and np.all(np.abs(row_signs) == 1):
             self.row_signs = row_signs
+            if self._factor_definite_part(matrix, bordered):
+                return
             values, vectors = np.linalg.eigh(row_signs[:, None] * matrix)
             kept = np.abs(values) > cut * np.abs(values).max(initial=0.0)
             self.left = self.right = vectors[:, kept]
@@ -865,9 +884,71 @@ class LeastSquares:
             self.left, self.right = left[:, kept], right_t[kept].T
         self.inverse_values = 1.0 / values[kept]
 
+    def _factor_definite_part(self, matrix, bordered):
+        """Cholesky on the symmetric matrix's definite part, and the border's
+        Schur complement; whether both are well conditioned."""
+        n_definite = self.size - int(bordered)
+        if n_definite == 0:
+            return False
+        signs = self.row_signs[:n_definite]
+        definite = signs[:, None] * matrix[:n_definite, :n_definite]
+        self.nonzero_rows = None
+        if not bordered:
+            # An empty sample on the kink (a row of X without stored
+            # entries, uncentered without an intercept) is a zero row and
+            # column: its least-norm solution is zero, and the rest is
+            # solved without it. With two to six entries a row, such rows
+            # made the first system singular on random sparse data.
+            diagonal = np.diagonal(definite)
+            nonzero = np.flatnonzero(diagonal)
+            if nonzero.size == 0 or np.any(definite[diagonal == 0]):
+                # Not positive semidefinite (a zero on the diagonal of a
+                # nonzero row): the eigendecomposition takes it.
+                return False
+            if nonzero.size < n_definite:
+                self.nonzero_rows = nonzero
+                definite = definite[np.ix_(nonzero, nonzero)]
+        norm = np.abs(definite).sum(axis=0).max()
+        try:
+            factor = cho_factor(
+                definite, lower=True, overwrite_a=True, check_finite=False
+            )
+        except np.linalg.LinAlgError:
+            return False
+        reciprocal_condition, info = dpocon(factor[0], norm, uplo="L")
+        smallest = CHOLESKY_RCOND * np.finfo(float).eps * definite.shape[0]
+        if info != 0 or not reciprocal_condition >= smallest:
+            return False
+        self.cholesky = factor
+        self.border = None
+        if bordered:
+            border = matrix[:n_definite, n_definite] * signs
+            solved_border = cho_solve(factor, border, check_finite=False)
+            schur = border @ solved_border
+            # The bordered matrix is singular where the border lies in the
+            # definite part's range at rounding level.
+            if not schur > smallest * np.abs(border) @ np.abs(solved_border):
+                self.cholesky = None
+                return False
+            self.border, self.solved_border, self.schur = border, solved_border, schur
+        return True
+
     def solve(self, right):
         if self.row_signs is not None:
             right = self.row_signs * right
+        if self.cholesky is not None:
+            if self.nonzero_rows is not None:
+                solution = np.zeros(self.size)
+                solution[self.nonzero_rows] = cho_solve(
+                    self.cholesky, right[self.nonzero_rows], check_finite=False
+                )
+                return solution
+            if self.border is None:
+                return cho_solve(self.cholesky, right, check_finite=False)
+            # [[K, c], [c', 0]] [x; b] = [r; s]: x = K^-1 (r - c b), c'x = s.
+            solved = cho_solve(self.cholesky, right[:-1], check_finite=False)
+            last = (self.border @ solved - right[-1]) / self.schur
+            return np.append(solved - last * self.solved_border, last)
         return self.right @ (self.inverse_values * (self.left.T @ right))
 
 
