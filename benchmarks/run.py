@@ -604,7 +604,8 @@ def hard_shapes(quick):
     a timing is the mean of ``batch`` fits in a row. Tiny problems (each
     fit's fixed cost, paid in every fold of a cross-validation), correlated
     columns on scales from 1e-4 to 1e4, tf-idf text, many classes (one-vs-
-    rest hinge, multinomial), and very many samples on few features."""
+    rest hinge, multinomial), very sparse rows on more samples than
+    features, and very many samples on few features."""
 
     def cells(n_samples, names, sparse=False):
         table = {cell.name: cell for cell in cells_for(n_samples, sparse=sparse)}
@@ -624,6 +625,9 @@ def hard_shapes(quick):
     # ReHLine solves binary problems only.
     _drop_peers(one_vs_rest, "ReHLine")
     tall = (300_000, 20) if quick else (2_000_000, 20)
+    # Two entries a row at density 0.2%: some rows empty, many alone in
+    # their column (the duals' sets degenerate; see interior_point).
+    very_sparse = (3_000, 1_000) if quick else (50_000, 1_000)
     conditioned_cells = cells(
         conditioned[0], ["huber L2", "logistic L2", "hinge L2, no intercept"]
     )
@@ -684,6 +688,25 @@ def hard_shapes(quick):
                 lambda kind: make_data(
                     "classification", *classes[:2], n_classes=classes[2], seed=4
                 )
+            ),
+            1,
+        ),
+        (
+            f"very sparse tall CSR {very_sparse[0]:,d} x {very_sparse[1]:,d}, "
+            "density 0.2% (two entries a row)",
+            cells(
+                very_sparse[0],
+                [
+                    "hinge L2, no intercept",
+                    "squared hinge L2, no intercept",
+                    "logistic L1",
+                    "epsilon-insensitive L2, no intercept",
+                    "hinge elastic net, alpha 1e-4",
+                ],
+                sparse=True,
+            ),
+            functools.cache(
+                lambda kind: make_data(kind, *very_sparse, sparse=True, seed=6)
             ),
             1,
         ),

@@ -53,10 +53,11 @@ or X small, from a cold start
 (``dual_coordinate_descent.dual_coordinate_descent_applies``); elsewhere,
 or where it does not certify, it hands the start on untouched. The
 interior-point method runs only
-on an elastic net whose normal equations in the samples are small
-(``interior_point.interior_point_applies``: mostly more features than
-samples), first in its route only from a cold start; elsewhere it hands
-the start on untouched.
+on an elastic net whose normal equations in the samples or the features
+are small (``interior_point.interior_point_applies``: more features than
+samples, few samples, or sparse data with more samples than features,
+where it also takes a pure L2 penalty), first in its route only from a
+cold start; elsewhere it hands the start on untouched.
 
 The smoothed problems inside the smoothed dual and the screening of the
 linear program are solved by ``SMOOTHED_ROUTES``: Newton's method without
