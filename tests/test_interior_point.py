@@ -83,23 +83,7 @@ def test_wide_elastic_nets_are_certified_at_the_reference_optimum(
     X, labels, target = _wide()
     model, name, params, kind = _estimator_and_reference(loss, alpha, fit_intercept)
     y = labels if kind == "labels" else target
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        model.fit(X, y)
-    assert model.duality_gap_ <= GAP_TOL
-    reference_y = 2 * y - 1 if kind == "labels" else y
-    value, _, _ = reference_optimum(
-        name,
-        X,
-        reference_y,
-        np.ones(len(y)),
-        alpha=alpha,
-        l1_ratio=0.9,
-        fit_intercept=fit_intercept,
-        **params,
-    )
-    assert model.objective_ <= value + REFERENCE_RTOL * abs(value)
-    assert model.objective_ >= value - REFERENCE_RTOL * abs(value)
+    _fit_certified_at_the_reference(model, X, y, None, name, params, kind)
 
 
 @pytest.mark.parametrize("loss", ["pinball", "epsilon_insensitive"])
@@ -109,31 +93,36 @@ def test_sparse_weighted_wide_elastic_nets_match_the_reference(loss):
     X, _, target = _wide(n_samples=60, n_features=400, seed=3, sparse=True)
     weight = np.random.default_rng(4).uniform(0.5, 2.0, len(target))
     weight[::7] = 0.0
-    model, name, params, _ = _estimator_and_reference(loss, 1e-4, True)
+    model, name, params, kind = _estimator_and_reference(loss, 1e-4, True)
+    _fit_certified_at_the_reference(model, X, target, weight, name, params, kind)
+
+
+def _fit_certified_at_the_reference(model, X, y, weight, name, params, kind):
+    """Fit ``model`` with every warning an error; its gap certified below
+    GAP_TOL and its objective the cvxpy one to REFERENCE_RTOL (the reference
+    with the model's alpha, l1_ratio and intercept)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        model.fit(X, target, sample_weight=weight)
+        model.fit(X, y, sample_weight=weight)
     assert model.duality_gap_ <= GAP_TOL
     value, _, _ = reference_optimum(
         name,
         X,
-        target,
-        weight,
-        alpha=1e-4,
-        l1_ratio=0.9,
-        fit_intercept=True,
+        2 * y - 1 if kind == "labels" else y,
+        np.ones(len(y)) if weight is None else weight,
+        alpha=model.alpha,
+        l1_ratio=model.l1_ratio,
+        fit_intercept=model.fit_intercept,
         **params,
     )
     assert abs(model.objective_ - value) <= REFERENCE_RTOL * abs(value)
 
 
-def test_the_method_finishes_the_fits_it_takes(monkeypatch):
-    """On many features (route 12) the box dual runs first and does not
-    settle on 80 x 300 at alpha 1e-5; the interior-point method then
-    certifies, and the smoothed dual does not run."""
-    X, _, target = _wide()
+def _recorded_methods(monkeypatch, *names):
+    """The names of ``names``' methods, in the order they run (a list that
+    fills as they do)."""
     methods = []
-    for name in ("box-dual", "interior-point", "smoothed-dual"):
+    for name in names:
         original = dispatch.METHODS[name]
 
         def recorded(*args, original=original, name=name, **kwargs):
@@ -141,6 +130,17 @@ def test_the_method_finishes_the_fits_it_takes(monkeypatch):
             return original(*args, **kwargs)
 
         monkeypatch.setitem(dispatch.METHODS, name, recorded)
+    return methods
+
+
+def test_the_method_finishes_the_fits_it_takes(monkeypatch):
+    """On many features (route 12) the box dual runs first and does not
+    settle on 80 x 300 at alpha 1e-5; the interior-point method then
+    certifies, and the smoothed dual does not run."""
+    X, _, target = _wide()
+    methods = _recorded_methods(
+        monkeypatch, "box-dual", "interior-point", "smoothed-dual"
+    )
     model = EpsilonInsensitiveLossRegressor(epsilon=0.01, alpha=1e-5, l1_ratio=0.9)
     model.fit(X, target)
     assert methods == ["box-dual", "interior-point"]
@@ -351,39 +351,15 @@ def test_very_sparse_tall_fits_are_certified_by_the_method(
     (gap below 1e-9), with the smoothed dual never run, at the cvxpy
     objective (1e-8 relative)."""
     X, labels, target = _very_sparse_tall(1500, 500, seed)
-    model, _, _, kind = _estimator_and_reference(loss, alpha, fit_intercept)
+    model, name, params, kind = _estimator_and_reference(loss, alpha, fit_intercept)
     model.set_params(l1_ratio=l1_ratio)
     if loss == "epsilon_insensitive":
         model.set_params(epsilon=0.5)
-    y = labels if kind == "labels" else target
-    methods = []
-    for name in ("interior-point-first", "smoothed-dual"):
-        original = dispatch.METHODS[name]
-
-        def recorded(*args, original=original, name=name, **kwargs):
-            methods.append(name)
-            return original(*args, **kwargs)
-
-        monkeypatch.setitem(dispatch.METHODS, name, recorded)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        model.fit(X, y)
-    assert methods == ["interior-point-first"]
-    assert model.duality_gap_ <= GAP_TOL
-    _, name, params, _ = _estimator_and_reference(loss, alpha, fit_intercept)
-    if loss == "epsilon_insensitive":
         params = {"epsilon": 0.5}
-    value, _, _ = reference_optimum(
-        name,
-        X,
-        2 * y - 1 if kind == "labels" else y,
-        np.ones(len(y)),
-        alpha=alpha,
-        l1_ratio=l1_ratio,
-        fit_intercept=fit_intercept,
-        **params,
-    )
-    assert abs(model.objective_ - value) <= REFERENCE_RTOL * abs(value)
+    y = labels if kind == "labels" else target
+    methods = _recorded_methods(monkeypatch, "interior-point-first", "smoothed-dual")
+    _fit_certified_at_the_reference(model, X, y, None, name, params, kind)
+    assert methods == ["interior-point-first"]
 
 
 def _random_tall_sparse(seed):
@@ -434,18 +410,4 @@ def test_random_tall_sparse_elastic_nets_are_certified(seed):
     if loss == "pinball":
         model.set_params(quantile=0.7)
         params = {"quantile": 0.7}
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        model.fit(X, y, sample_weight=weight)
-    assert model.duality_gap_ <= GAP_TOL
-    value, _, _ = reference_optimum(
-        name,
-        X,
-        2 * y - 1 if kind == "labels" else y,
-        np.ones(len(y)) if weight is None else weight,
-        alpha=alpha,
-        l1_ratio=l1_ratio,
-        fit_intercept=fit_intercept,
-        **params,
-    )
-    assert abs(model.objective_ - value) <= REFERENCE_RTOL * abs(value)
+    _fit_certified_at_the_reference(model, X, y, weight, name, params, kind)

@@ -301,6 +301,10 @@ class _PairsOfRowEntries:
         return total.reshape(self.n_features, self.n_features)
 
 
+# The order of a direction's parts (``_Program.direction``).
+_STEP_NAMES = ("du", "dv", "dp", "dq", "db", "dy", "dzu", "dzv", "dzp", "dzq")
+
+
 class _State:
     """Primal ``u, v, p, q, b`` and dual ``y, zu, zv, zp, zq`` iterates."""
 
@@ -648,24 +652,29 @@ class _Program:
         """The Newton direction for complementarity ``target`` (with the
         predictor's second-order term where given)."""
         primal, dual_u, dual_v, dual_p, dual_q, balance = residuals
-        comp_p = target - state.p * state.zp
-        comp_q = target - state.q * state.zq
-        if predictor is not None:
-            (_, _, dp0, dq0, _, _, _, _, dzp0, dzq0) = predictor
-            comp_p -= dp0 * dzp0
-            comp_q -= dq0 * dzq0
+        # The predictor's steps, by name, for its second-order terms.
+        steps = (
+            dict(zip(_STEP_NAMES, predictor, strict=True))
+            if predictor is not None
+            else None
+        )
+
+        def centering(name):
+            # target - value * multiplier, less the predictor's product.
+            value, multiplier = getattr(state, name), getattr(state, "z" + name)
+            wanted = target - value * multiplier
+            if steps is not None:
+                wanted -= steps["d" + name] * steps["dz" + name]
+            return wanted
+
+        comp_p, comp_q = centering("p"), centering("q")
         rho_p = -dual_p + comp_p / state.p
         rho_q = -dual_q + comp_q / state.q
         if self.free:
             # l2 dw = X.T S dy - dual_w, with dual_w = l2 w - X.T S y.
             shift = -dual_u / self.l2
         else:
-            comp_u = target - state.u * state.zu
-            comp_v = target - state.v * state.zv
-            if predictor is not None:
-                (du0, dv0, _, _, _, _, dzu0, dzv0, _, _) = predictor
-                comp_u -= du0 * dzu0
-                comp_v -= dv0 * dzv0
+            comp_u, comp_v = centering("u"), centering("v")
             rho_u = -dual_u + comp_u / state.u
             rho_v = -dual_v + comp_v / state.v
             inverse_u, inverse_v = system["inverse_u"], system["inverse_v"]
