@@ -63,9 +63,10 @@ LARGEST_TALL_ITERATION_COST = 2e7
 # 500, 50,000 x 1,000). So with a pure L2 penalty where liblinear did not
 # settle (hinge 3,000 x 1,000 at 1e-5: 5 to 6 s, against 0.5 to 0.6;
 # epsilon-insensitive at 1e-4 with an intercept: 10.5 s, against 0.7). On
-# dense X the duals stay first beyond 2e7: at 100 to 300 samples per
-# feature they took half this method's time (10,000 x 50, 30,000 x 100),
-# though at 10 to 30 (2,000 x 200, 3,000 x 100) 1.8 to 3.3 times it.
+# dense X the duals stay first beyond 2e7: at 20 to 300 samples a feature
+# they took a third to four fifths of this method's time (4,000 x 200,
+# 6,000 x 300 and 10,000 x 500 at alpha 1e-5, 30,000 x 100), though at 10
+# (2,000 x 200) three to four times it, and the same at 10,000 x 50.
 LARGEST_SPARSE_TALL_ITERATION_COST = 1e9
 # Below this many samples BLAS runs on one thread (see solve_interior_point).
 ONE_THREAD_BELOW = 1000
