@@ -919,7 +919,6 @@ class LeastSquares:
         smallest = CHOLESKY_RCOND * np.finfo(float).eps * definite.shape[0]
         if info != 0 or not reciprocal_condition >= smallest:
             return False
-        self.cholesky = factor
         self.border = None
         if bordered:
             border = matrix[:n_definite, n_definite] * signs
@@ -928,9 +927,9 @@ class LeastSquares:
             # The bordered matrix is singular where the border lies in the
             # definite part's range at rounding level.
             if not schur > smallest * np.abs(border) @ np.abs(solved_border):
-                self.cholesky = None
                 return False
             self.border, self.solved_border, self.schur = border, solved_border, schur
+        self.cholesky = factor
         return True
 
     def solve(self, right):

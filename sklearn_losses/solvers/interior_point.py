@@ -287,9 +287,10 @@ class _PairsOfRowEntries:
         row = np.repeat(np.arange(X.shape[0]), squares)
         starts = np.repeat(np.cumsum(squares) - squares, squares)
         position = np.arange(count) - starts
+        # Rows without entries have no pairs: every length here is positive.
         length = lengths[row]
-        first = X.indptr[row] + position // np.maximum(length, 1)
-        second = X.indptr[row] + position % np.maximum(length, 1)
+        first = X.indptr[row] + position // length
+        second = X.indptr[row] + position % length
         flat = X.indices[first].astype(np.int64) * n_features + X.indices[second]
         return cls(flat, row, X.data[first] * X.data[second], n_features)
 
@@ -500,19 +501,17 @@ class _Program:
         if self.free:
             inverse_u = inverse_v = scaled_determinant = None
             feature_inverse = np.full(state.u.size, self.l2)
+            feature_weight = 1.0 / feature_inverse
         else:
             inverse_u, inverse_v = state.u / state.zu, state.v / state.zv
             scaled_determinant = self.l2 * (inverse_u + inverse_v) + 1.0
             feature_inverse = self.l2 + 1.0 / (inverse_u + inverse_v)
+            feature_weight = (inverse_u + inverse_v) / scaled_determinant
         sample_weight = state.p / state.zp + state.q / state.zq
         if self.in_features:
             return self._feature_normal_equations(
                 inverse_u, inverse_v, scaled_determinant, feature_inverse, sample_weight
             )
-        if self.free:
-            feature_weight = 1.0 / feature_inverse
-        else:
-            feature_weight = (inverse_u + inverse_v) / scaled_determinant
         matrix = self._sample_gram(feature_weight)
         diagonal = np.diag_indices_from(matrix)
         matrix[diagonal] += sample_weight
@@ -571,12 +570,12 @@ class _Program:
         size = n_features + int(self.fit_intercept)
         matrix = np.zeros((size, size))
         total = sample_inverse.sum()
-        if self.pairs is not None:
-            matrix[:n_features, :n_features] = self.pairs.weighted_sum(sample_inverse)
-        elif sp.issparse(X):
-            scaled = sp.diags(sample_inverse) @ X
-            matrix[:n_features, :n_features] = (X.T @ scaled).toarray()
         if sp.issparse(X):
+            if self.pairs is not None:
+                gram = self.pairs.weighted_sum(sample_inverse)
+            else:
+                gram = (X.T @ (sp.diags(sample_inverse) @ X)).toarray()
+            matrix[:n_features, :n_features] = gram
             cross = np.asarray(X.T @ sample_inverse).ravel()
             border = cross - total * mean
             if np.any(mean):
