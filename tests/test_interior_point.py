@@ -22,7 +22,7 @@ from sklearn_losses import (
     QuantileLossRegressor,
 )
 from sklearn_losses._loss import HingeLoss, PinballLoss
-from sklearn_losses.solvers import dispatch
+from sklearn_losses.solvers import dispatch, interior_point
 from sklearn_losses.solvers.interior_point import interior_point_applies
 
 # Relative distance to the reference optimum, and the certified gap.
@@ -411,3 +411,72 @@ def test_random_tall_sparse_elastic_nets_are_certified(seed):
         model.set_params(quantile=0.7)
         params = {"quantile": 0.7}
     _fit_certified_at_the_reference(model, X, y, weight, name, params, kind)
+
+
+def _tall_sparse_many_features(n_samples, n_features, density, seed):
+    """Sparse rows of ``density`` (about 20 to 60 entries), more samples
+    than features and more features than a dense Newton system takes
+    (many features, route 12), targets linear in them with Student-t
+    noise."""
+    rng = np.random.default_rng(seed)
+    X = sp.random(
+        n_samples,
+        n_features,
+        density=density,
+        format="csr",
+        random_state=seed,
+        data_rvs=rng.standard_normal,
+    )
+    coef = rng.standard_normal(n_features) * (rng.random(n_features) >= 0.5)
+    score = X @ coef / np.sqrt(density * n_features)
+    return X, score + rng.standard_t(3, n_samples)
+
+
+# Tall sparse problems on many features whose box dual ran out of
+# iterations, the smoothed dual after it too (ConvergenceWarnings, objectives
+# 0.3644 and 0.3635, 7.5% and 0.3% above the optimum, after 4 to 5 s).
+TALL_MANY_FEATURES = {
+    "epsilon-insensitive": (
+        (2123, 1125, 0.05, 82),
+        EpsilonInsensitiveLossRegressor(epsilon=0.5, alpha=1.3e-5),
+        "epsilon_insensitive",
+        {"epsilon": 0.5},
+    ),
+    "pinball": (
+        (3543, 1132, 0.02, 30),
+        QuantileLossRegressor(quantile=0.7, alpha=1.5144e-5),
+        "pinball",
+        {"quantile": 0.7},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", TALL_MANY_FEATURES)
+def test_tall_sparse_fits_on_many_features_take_the_method_first(case, monkeypatch):
+    """On more samples than features, over 1,000 of them, with rows cheap
+    enough to form the normal equations in the features, the method runs
+    first (``interior-point-first-if-tall``) and certifies at the cvxpy
+    optimum; the box dual does not run."""
+    shape, model, name, params = TALL_MANY_FEATURES[case]
+    X, y = _tall_sparse_many_features(*shape)
+    methods = _recorded_methods(
+        monkeypatch, "interior-point-first-if-tall", "box-dual", "smoothed-dual"
+    )
+    _fit_certified_at_the_reference(model, X, y, None, name, params, "targets")
+    assert methods == ["interior-point-first-if-tall"]
+
+
+def test_the_method_is_the_box_duals_fallback_with_iterations_left(monkeypatch):
+    """Where the method does not go first (here its first limit lowered to
+    nothing), the box dual leaves it ``MAX_ITERATIONS`` of the budget and it
+    takes the larger systems of a fallback: the epsilon-insensitive case
+    above, whose box dual takes every iteration it is given, certifies at
+    the cvxpy optimum, and the smoothed dual does not run."""
+    monkeypatch.setattr(interior_point, "LARGEST_SPARSE_TALL_ITERATION_COST", 0.0)
+    shape, model, name, params = TALL_MANY_FEATURES["epsilon-insensitive"]
+    X, y = _tall_sparse_many_features(*shape)
+    methods = _recorded_methods(
+        monkeypatch, "box-dual", "interior-point", "smoothed-dual"
+    )
+    _fit_certified_at_the_reference(model, X, y, None, name, params, "targets")
+    assert methods == ["box-dual", "interior-point"]
