@@ -823,7 +823,9 @@ def _interior_point(
     the optimum). Not first with more features than samples: there the box
     dual certifies (wide dense 500 x 5,000, elastic nets: 0.8 s)."""
     tall = objective.X.shape[0] > objective.n_features
-    applies = interior_point_applies(objective, fallback=not cold_only)
+    applies = interior_point_applies(
+        objective, fallback=not cold_only, many_features=tall_only
+    )
     if not applies or (cold_only and np.any(coef)) or (tall_only and not tall):
         return SolverResult(coef, intercept, 0, False, "interior-point")
     return solve_interior_point(objective, coef, intercept, **options)

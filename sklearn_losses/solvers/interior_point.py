@@ -76,6 +76,22 @@ LARGEST_SPARSE_TALL_ITERATION_COST = 1e9
 # more to fail (a gap of 0.35), where this method certified in 21 to 25
 # iterations, on a system of 67 MB, ten times X.
 FALLBACK_SYSTEM_MEMORY = 2**28
+# ... and iterations of up to this many operations (about 1.5 s): beyond
+# the others' limits the box dual failed, and the smoothed dual after it
+# took 300 s to fail (epsilon-insensitive elastic net on dense 8,623 x
+# 1,566, whose iterations cost 2.2e10; this method: 28 s).
+FALLBACK_ITERATION_COST = 5e10
+# First in the route of many features (more than a dense Newton system
+# takes) on dense X with more samples than features, up to this many a
+# feature, the method takes iterations of up to LARGEST_ITERATION_COST:
+# on 8 random problems of 1,034 to 1,566 features and 1.2 to 6 times as
+# many samples (hinge, pinball, epsilon-insensitive, L2 and elastic nets,
+# alpha 4e-6 to 9e-4) the box dual first took 5.6 to 11 s and failed an
+# epsilon-insensitive L2 fit 64% above the optimum, where this method
+# alone took 4.6 to 18 s. At 10.5 a feature (hinge elastic net, 11,343 x
+# 1,081, alpha 3.7e-6) both the box dual and this method struggle (100
+# iterations, 98 to 105 s): no evidence either way beyond 6.
+DENSE_SAMPLES_PER_FEATURE = 6
 # Below this many samples BLAS runs on one thread (see solve_interior_point).
 ONE_THREAD_BELOW = 1000
 # Features whose weight in the normal equations is below this share of the
@@ -106,16 +122,20 @@ STALL_MEASURE = 1e4
 STEP_TO_BOUNDARY = 0.99
 
 
-def interior_point_applies(objective, *, fallback=False):
+def interior_point_applies(objective, *, fallback=False, many_features=False):
     """Whether the method takes the problem: an elastic net (or, on sparse
     data with more samples than features, a pure L2 penalty) whose normal
     equations (in the samples or in the features, whichever costs less;
     see ``normal_equations_form``) fit in memory and cost little to form
     and factor (very little with more samples than features).
 
-    With ``fallback`` (the box dual has failed), any L2 or elastic-net
-    penalty, with ``FALLBACK_SYSTEM_MEMORY`` as the memory floor and
-    ``LARGEST_ITERATION_COST`` whatever the shape."""
+    With ``many_features`` (first in the route of more features than a
+    dense Newton system takes), dense X with more samples than features,
+    up to ``DENSE_SAMPLES_PER_FEATURE`` a feature, up to
+    ``LARGEST_ITERATION_COST``. With
+    ``fallback`` (the box dual has failed), any L2 or elastic-net penalty,
+    with ``FALLBACK_SYSTEM_MEMORY`` as the memory floor and
+    ``FALLBACK_ITERATION_COST`` whatever the shape."""
     penalty = objective.penalty
     if not penalty.has_l2:
         return False
@@ -123,10 +143,10 @@ def interior_point_applies(objective, *, fallback=False):
     # The epsilon-insensitive loss's samples are two rows each.
     tall = n_rows > objective.loss.rows_per_sample * objective.n_features
     X = objective.X
-    if not (penalty.has_l1 or fallback or (tall and sp.issparse(X))):
-        # A pure L2 penalty only on sparse X with more samples than
-        # features (see LARGEST_SPARSE_TALL_ITERATION_COST), after
-        # liblinear: elsewhere the box and smoothed duals settle.
+    if not (penalty.has_l1 or fallback or (tall and (sp.issparse(X) or many_features))):
+        # A pure L2 penalty only with more samples than features, on sparse
+        # X (see LARGEST_SPARSE_TALL_ITERATION_COST) or many features,
+        # after liblinear: elsewhere the box and smoothed duals settle.
         return False
     stored = (
         X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
@@ -136,10 +156,14 @@ def interior_point_applies(objective, *, fallback=False):
     _, size, cost = normal_equations_form(objective, n_rows)
     floor = FALLBACK_SYSTEM_MEMORY if fallback else SYSTEM_MEMORY_FLOOR
     fits = 8.0 * size**2 <= max(SYSTEM_MEMORY_PER_X * stored, floor)
-    if fallback or not tall:
+    if fallback:
+        largest = FALLBACK_ITERATION_COST
+    elif not tall:
         largest = LARGEST_ITERATION_COST
     elif sp.issparse(X):
         largest = LARGEST_SPARSE_TALL_ITERATION_COST
+    elif many_features and X.shape[0] <= DENSE_SAMPLES_PER_FEATURE * X.shape[1]:
+        largest = LARGEST_ITERATION_COST
     else:
         largest = LARGEST_TALL_ITERATION_COST
     return fits and cost <= largest
