@@ -88,9 +88,10 @@ FALLBACK_ITERATION_COST = 5e10
 # many samples (hinge, pinball, epsilon-insensitive, L2 and elastic nets,
 # alpha 4e-6 to 9e-4) the box dual first took 5.6 to 11 s and failed an
 # epsilon-insensitive L2 fit 64% above the optimum, where this method
-# alone took 4.6 to 18 s. At 10.5 a feature (hinge elastic net, 11,343 x
-# 1,081, alpha 3.7e-6) both the box dual and this method struggle (100
-# iterations, 98 to 105 s): no evidence either way beyond 6.
+# alone took 4.6 to 18 s. Beyond 6 there is no evidence either way: at
+# 10.5 a feature (hinge elastic net, 11,343 x 1,081, alpha 3.7e-6) the box
+# dual fails in 10 s and this method certifies in 19 s (see
+# STALL_MEASURE) after it, or alone.
 DENSE_SAMPLES_PER_FEATURE = 6
 # Below this many samples BLAS runs on one thread (see solve_interior_point).
 ONE_THREAD_BELOW = 1000
