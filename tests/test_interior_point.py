@@ -30,17 +30,24 @@ REFERENCE_RTOL = 1e-8
 GAP_TOL = 1e-9
 
 
+def _normal_sparse_rows(n_samples, n_features, density, rng, structure=None):
+    """CSR rows with ``density`` of their entries stored, standard normal
+    values drawn from ``rng``; their positions from ``structure`` (a seed or
+    a generator), ``rng`` itself by default."""
+    return sp.random(
+        n_samples,
+        n_features,
+        density=density,
+        format="csr",
+        random_state=rng if structure is None else structure,
+        data_rvs=rng.standard_normal,
+    )
+
+
 def _wide(n_samples=80, n_features=300, seed=1, sparse=False):
     rng = np.random.default_rng(seed)
     if sparse:
-        X = sp.random(
-            n_samples,
-            n_features,
-            density=0.05,
-            format="csr",
-            random_state=rng,
-            data_rvs=rng.standard_normal,
-        )
+        X = _normal_sparse_rows(n_samples, n_features, 0.05, rng)
     else:
         X = rng.standard_normal((n_samples, n_features))
     labels = np.asarray(X @ rng.standard_normal(n_features)).ravel()
@@ -273,14 +280,7 @@ def _very_sparse_tall(n_samples, n_features, seed):
     many alone in their column), labels and targets linear in them with
     logistic and Student-t noise."""
     rng = np.random.default_rng(seed)
-    X = sp.random(
-        n_samples,
-        n_features,
-        density=2 / n_features,
-        format="csr",
-        random_state=rng,
-        data_rvs=rng.standard_normal,
-    )
+    X = _normal_sparse_rows(n_samples, n_features, 2 / n_features, rng)
     coef = 10 * rng.standard_normal(n_features) * (rng.random(n_features) < 0.5)
     score = X @ coef
     labels = (score + 2 * rng.logistic(size=n_samples) > 0).astype(int)
@@ -370,14 +370,7 @@ def _random_tall_sparse(seed):
     n_features = int(rng.integers(20, 1000))
     n_samples = int(n_features * rng.uniform(1.2, 10))
     per_row = rng.uniform(1, 20)
-    X = sp.random(
-        n_samples,
-        n_features,
-        density=min(per_row / n_features, 1),
-        format="csr",
-        random_state=rng,
-        data_rvs=rng.standard_normal,
-    )
+    X = _normal_sparse_rows(n_samples, n_features, min(per_row / n_features, 1), rng)
     coef = rng.standard_normal(n_features) * (rng.random(n_features) < 0.5)
     score = X @ (10 * coef / np.sqrt(per_row))
     loss = ["hinge", "pinball", "epsilon_insensitive"][seed % 3]
@@ -419,14 +412,7 @@ def _tall_sparse_many_features(n_samples, n_features, density, seed):
     (many features, route 12), targets linear in them with Student-t
     noise."""
     rng = np.random.default_rng(seed)
-    X = sp.random(
-        n_samples,
-        n_features,
-        density=density,
-        format="csr",
-        random_state=seed,
-        data_rvs=rng.standard_normal,
-    )
+    X = _normal_sparse_rows(n_samples, n_features, density, rng, structure=seed)
     coef = rng.standard_normal(n_features) * (rng.random(n_features) >= 0.5)
     score = X @ coef / np.sqrt(density * n_features)
     return X, score + rng.standard_t(3, n_samples)
