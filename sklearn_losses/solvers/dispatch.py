@@ -806,13 +806,13 @@ def _smoothed_dual(objective, coef, intercept, **options):
 
 
 def _interior_point(
-    objective, coef, intercept, *, cold_only=False, tall_only=False, **options
+    objective, coef, intercept, *, cold_only=False, many_features=False, **options
 ):
     """The interior-point method where it takes the problem
     (``interior_point_applies``: as a fallback after the box dual, or, with
     ``cold_only``, as the first method where the start is cold, and with
-    ``tall_only`` only on more samples than features); else nothing done,
-    the start handed on. (The method starts from its own interior point: a
+    ``many_features`` only on more samples than features); else nothing
+    done, the start handed on. (The method starts from its own interior point: a
     warm start serves the rest of the route, from the previous alpha of a
     path.)
 
@@ -822,11 +822,10 @@ def _interior_point(
     to 11 s and failed 7 (ConvergenceWarnings, objectives up to 11% above
     the optimum). Not first with more features than samples: there the box
     dual certifies (wide dense 500 x 5,000, elastic nets: 0.8 s)."""
-    tall = objective.X.shape[0] > objective.n_features
     applies = interior_point_applies(
-        objective, fallback=not cold_only, many_features=tall_only
+        objective, fallback=not cold_only, many_features=many_features
     )
-    if not applies or (cold_only and np.any(coef)) or (tall_only and not tall):
+    if not applies or (cold_only and np.any(coef)):
         return SolverResult(coef, intercept, 0, False, "interior-point")
     return solve_interior_point(objective, coef, intercept, **options)
 
@@ -888,7 +887,7 @@ METHODS = {
     "interior-point": _interior_point,
     "interior-point-first": functools.partial(_interior_point, cold_only=True),
     "interior-point-first-if-tall": functools.partial(
-        _interior_point, cold_only=True, tall_only=True
+        _interior_point, cold_only=True, many_features=True
     ),
     "box-dual": _box_dual,
     "dual-coordinate-descent": _dual_coordinate_descent,

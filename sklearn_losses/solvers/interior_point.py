@@ -136,8 +136,8 @@ def interior_point_applies(objective, *, fallback=False, many_features=False):
     and factor (very little with more samples than features).
 
     With ``many_features`` (first in the route of more features than a
-    dense Newton system takes), dense X with more samples than features,
-    up to ``DENSE_SAMPLES_PER_FEATURE`` a feature, up to
+    dense Newton system takes), only X with more rows than features; dense,
+    up to ``DENSE_SAMPLES_PER_FEATURE`` rows a feature, up to
     ``LARGEST_ITERATION_COST``. With
     ``fallback`` (the box dual has failed), any L2 or elastic-net penalty,
     with ``FALLBACK_SYSTEM_MEMORY`` as the memory floor and
@@ -149,6 +149,10 @@ def interior_point_applies(objective, *, fallback=False, many_features=False):
     # The epsilon-insensitive loss's samples are two rows each.
     tall = n_rows > objective.loss.rows_per_sample * objective.n_features
     X = objective.X
+    if many_features and not X.shape[0] > objective.n_features:
+        # More features than samples: the box dual stays first
+        # (dispatch._interior_point).
+        return False
     if not (penalty.has_l1 or fallback or (tall and (sp.issparse(X) or many_features))):
         # A pure L2 penalty only with more samples than features, on sparse
         # X (see LARGEST_SPARSE_TALL_ITERATION_COST) or many features,
